@@ -1,0 +1,1 @@
+"""The Streamlit layer: renders labs and widgets by composing the pure core."""

@@ -1,0 +1,46 @@
+"""Marker name -> widget. Widgets are imported on first use, so a page loads only its own."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+
+import streamlit as st
+
+from quantviz.ui.context import WidgetContext
+
+log = logging.getLogger(__name__)
+
+# `<div data-NAME></div>` -> module with a `render(ctx: WidgetContext) -> None`.
+WIDGETS: dict[str, str] = {
+    "quantization-explorer": "quantviz.ui.weight_explorer",
+    "quantization-grid-explorer": "quantviz.ui.grid_explorer",
+}
+
+
+def widget_for(name: str) -> Callable[[WidgetContext], None] | None:
+    module = WIDGETS.get(name)
+    return importlib.import_module(module).render if module else None
+
+
+def render_widget(ctx: WidgetContext) -> None:
+    """Render the widget registered for the marker, or a visible notice naming it.
+
+    A widget that raises does not take the page down: the reader sees which widget failed and
+    why, the rest of the page still renders, and the traceback goes to the server log.
+    """
+    render = widget_for(ctx.marker)
+    if render is None:
+        st.warning(
+            f"Widget `data-{ctx.marker}` is not available in this version of quantviz.",
+            icon=":material/extension_off:",
+        )
+        return
+    try:
+        render(ctx)
+    except (st.errors.StreamlitAPIException, st.errors.FragmentHandledException):
+        raise
+    except Exception as exc:  # a widget bug must not hide the lab text around it
+        log.exception("widget %s failed", ctx.marker)
+        st.error(f"The `{ctx.marker}` widget failed: {exc}", icon=":material/error:")

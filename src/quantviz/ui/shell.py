@@ -1,0 +1,89 @@
+"""The app's navigation: a home page, one section per lab, and the tool pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from quantviz.labs import Lab, LabError, load_labs
+from quantviz.ui import nav
+from quantviz.ui.render import render_lab_error, render_section
+
+TOOLS = "Tools"
+
+
+def _section_page(lab: Lab, index: int) -> Callable[[], None]:
+    section = lab.sections[index]
+
+    def page() -> None:
+        render_section(lab, section)
+
+    page.__name__ = section.url_path.replace("-", "_")
+    return page
+
+
+def _error_page(error: LabError) -> Callable[[], None]:
+    def page() -> None:
+        render_lab_error(error)
+
+    page.__name__ = error.url_path.replace("-", "_")
+    return page
+
+
+def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
+    def home() -> None:
+        st.title("quantviz")
+        st.markdown(
+            "See what quantization does to a language model, then measure it on real models "
+            "served by Ollama. Pick a lab and walk through it objective by objective."
+        )
+        if not labs:
+            st.warning("No lab files were found. Put Markdown labs into the `labs/` folder.")
+        for lab in labs:
+            with st.container(border=True):
+                if isinstance(lab, LabError):
+                    nav.link(lab.url_path, f"{lab.title}: could not be loaded", ":material/error:")
+                    continue
+                nav.link(lab.overview.url_path, lab.title, icon=":material/school:")
+                if lab.description:
+                    st.caption(lab.description)
+        nav.link_to_settings("Ollama endpoint settings")
+
+    return home
+
+
+def build_navigation(root: Path, labs_dir: Path | None = None) -> StreamlitPage:
+    """Declare every page; returns the page to run (st.navigation's result)."""
+    labs = load_labs(labs_dir)
+    pages: dict[str, StreamlitPage] = {}
+    sections: dict[str, list[StreamlitPage]] = {
+        "": [st.Page(_home(labs), title="Home", icon=":material/home:", default=True)]
+    }
+    for lab in labs:
+        if isinstance(lab, LabError):
+            page = st.Page(
+                _error_page(lab), title=lab.title, url_path=lab.url_path, icon=":material/error:"
+            )
+            sections.setdefault("Labs that could not be loaded", []).append(page)
+            pages[lab.url_path] = page
+            continue
+        entries = sections.setdefault(lab.title, [])
+        for i, section in enumerate(lab.sections):
+            title = "Overview" if section.kind == "overview" else section.title
+            page = st.Page(_section_page(lab, i), title=title, url_path=section.url_path)
+            entries.append(page)
+            pages[section.url_path] = page
+    tools = [
+        (nav.SETTINGS_PAGE, "Endpoint settings", ":material/settings:", "settings"),
+        (nav.EVIDENCE_PAGE, "Evidence report", ":material/fact_check:", "evidence"),
+    ]
+    for path, title, icon, url_path in tools:
+        if (root / path).is_file():
+            page = st.Page(root / path, title=title, icon=icon, url_path=url_path)
+            sections.setdefault(TOOLS, []).append(page)
+            pages[url_path] = page
+    nav.register_pages(pages)
+    return st.navigation(sections, expanded=True)

@@ -1,0 +1,51 @@
+"""Open one page of the real app.py in Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+def open_page(
+    url_path: str = "", *, secrets: dict[str, Any] | None = None, timeout: float = 30
+) -> AppTest:
+    """Run app.py, then the page registered at `url_path` ("" is Home).
+
+    AppTest.switch_page only knows file pages; st.Page hashes its url_path into the page's
+    script hash, so lab pages (callables) are selected by that hash.
+    """
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if secrets:
+        for key, value in secrets.items():
+            at.secrets[key] = value
+    at.run()
+    if url_path:
+        at._page_hash = calc_hash(url_path)
+        at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, metric and callout text of the page, for `in` checks."""
+    parts: list[str] = []
+    for kind in (
+        "markdown",
+        "caption",
+        "title",
+        "header",
+        "subheader",
+        "info",
+        "warning",
+        "success",
+        "error",
+        "latex",
+    ):
+        parts.extend(str(e.value) for e in at.get(kind))
+    parts.extend(f"{m.label}: {m.value}" for m in at.metric)
+    return "\n".join(parts)

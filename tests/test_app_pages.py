@@ -1,0 +1,110 @@
+"""AppTest over the real app.py: every page renders, the explorers respond."""
+
+import json
+from pathlib import Path
+
+import pytest
+from apptest_utils import open_page, texts
+
+from quantviz.labs import Lab, load_labs
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _url_paths(directory: Path) -> list[str]:
+    return [
+        "",
+        *(s.url_path for lab in load_labs(directory) if isinstance(lab, Lab) for s in lab.sections),
+    ]
+
+
+def _heading(at) -> str:
+    return (at.title or at.header)[0].value
+
+
+@pytest.mark.parametrize("url_path", _url_paths(ROOT / "labs"))
+def test_every_page_of_the_project_lab_runs(url_path):
+    """Home and every section page of labs/ render with no exception."""
+    at = open_page(url_path)
+    assert not at.exception, at.exception
+    assert _heading(at)
+
+
+@pytest.mark.parametrize("url_path", _url_paths(FIXTURES / "seed"))
+def test_seed_as_the_only_lab_renders(url_path, monkeypatch):
+    """The seed file as the only lab renders every page with no exception."""
+    monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(FIXTURES / "seed"))
+    at = open_page(url_path)
+    assert not at.exception, at.exception
+
+
+def test_deep_link_selects_the_objective_page():
+    """Opening lab2-objective3 shows Objective 3, not the default page."""
+    at = open_page("lab2-objective3")
+    assert at.header[0].value.startswith("Objective 3:")
+
+
+def test_overview_shows_the_callout_and_links_every_section():
+    """The overview renders the Lab Flow Guide callout as bold text with line breaks."""
+    at = open_page("lab2")
+    assert at.title[0].value.startswith("Lab 2 - Quantization Tradeoffs")
+    assert any("**Lab Flow Guide**  \n**Explore**" in i.value for i in at.info)
+    assert "<!--" not in texts(at)
+
+
+def test_broken_labs_get_their_own_error_page_and_others_still_work(monkeypatch):
+    """A broken lab shows a clear error on its page; the good lab beside it still renders."""
+    monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(FIXTURES / "labs"))
+    broken = open_page("lab-error-broken-frontmatter")
+    assert "YAML frontmatter does not parse" in broken.error[0].value
+    empty = open_page("lab-error-no-objectives")
+    assert "no `## Objective N: ...` sections" in empty.error[0].value
+    good = open_page("lab7-objective1")
+    assert not good.exception
+    assert good.header[0].value == "Objective 1: First Things"
+    home = open_page("")
+    assert not home.exception
+
+
+def test_unknown_marker_shows_a_notice_that_names_it(monkeypatch):
+    """`<div data-no-such-widget>` renders a visible notice naming the widget."""
+    monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(FIXTURES / "labs"))
+    at = open_page("lab7-objective1")
+    assert any("data-no-such-widget" in w.value for w in at.warning)
+
+
+def _metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_weight_explorer_reproduces_the_seed_and_follows_the_bits_slider():
+    """Defaults give q=1 and ŵ=0.130029 at 4 bits; 8 bits gives q=22 and ŵ≈0.157673."""
+    at = open_page("lab2-objective1")
+    assert _metric(at, "stored q") == "1"
+    assert _metric(at, "ŵ = q·scale") == "0.130029"
+    at.slider(key="lab2-objective1-quantization-explorer-1-bits").set_value(8).run()
+    assert _metric(at, "stored q") == "22"
+    assert _metric(at, "ŵ = q·scale") == "0.157673"
+    at.slider(key="lab2-objective1-quantization-explorer-1-bits").set_value(2).run()
+    assert _metric(at, "stored q") == "0"
+    assert _metric(at, "levels") == "3"
+
+
+def _heatmap_z(at, key_part: str) -> list:
+    chart = next(c for c in at.get("plotly_chart") if key_part in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    return [trace["z"] for trace in spec["data"]]
+
+
+def test_grid_explorer_bits_change_numbers_and_heatmap():
+    """Moving the grid's bits slider changes its levels, RMSE and the reconstruction heatmap."""
+    at = open_page("lab2-objective1")
+    key = next(s.key for s in at.slider if s.key.endswith("grid-explorer-3-bits"))
+    before = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
+    at.slider(key=key).set_value(2).run()
+    after = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
+    assert after[0].endswith("of 3") and before[0].endswith("of 15")
+    assert float(after[1]) > float(before[1])
+    assert after[2][0] == before[2][0]  # the original layer is unchanged
+    assert after[2][1] != before[2][1]  # its reconstruction is not
