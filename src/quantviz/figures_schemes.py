@@ -1,0 +1,291 @@
+"""Plotly figures for the scheme, float-format and packing explorers: arrays in, `go.Figure` out.
+
+Every figure is small (a few traces, fixed height, tight margins) and sets `uirevision`, so a
+rerun that only changes the data keeps the student's zoom. The template is left alone: Streamlit
+applies its own theme.
+
+Figures are written as plain dicts and wrapped with ``go.Figure(spec, _validate=False)``: plotly's
+property validation costs about 40 ms per figure on this machine, more than the 30 ms budget of a
+fragment rerun, while the wrapped figure behaves the same (``fig.data[0].y``, ``update_layout``,
+``to_json``). The tests rebuild every figure with validation on, so a typo still fails there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from numpy.typing import ArrayLike
+
+from quantviz.floats import FIELDS, FloatEncoding
+from quantviz.schemes import SchemeComparison
+
+FIELD_COLORS = {"sign": "#e45756", "exponent": "#4c78a8", "mantissa": "#54a24b"}
+RMSE_COLOR = "#4c78a8"
+MAX_ERROR_COLOR = "#f58518"
+LEVEL_COLOR = "rgba(228, 87, 86, 0.55)"
+MARGIN = {"l": 10, "r": 10, "t": 36, "b": 10}
+TOP_RIGHT_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yanchor": "bottom"}
+HIDDEN_UNIT_AXIS = {"overlaying": "y", "range": [0, 1], "visible": False}  # for level lines
+
+
+Spec = dict[str, Any]
+
+
+def _figure(
+    data: list[Spec], layout: Spec, title: str | None, height: int, uirevision: str
+) -> go.Figure:
+    """Wrap a dict spec as a `go.Figure` without plotly's per-property validation."""
+    layout = {
+        "height": height,
+        "margin": MARGIN,
+        "uirevision": uirevision,
+        **({"title": {"text": title}} if title else {}),
+        **layout,
+    }
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _vertical_lines(xs: ArrayLike) -> tuple[list[float | None], list[float | None]]:
+    """One scatter path of vertical segments from y=0 to y=1 (paper-like axis), None-separated."""
+    x: list[float | None] = []
+    y: list[float | None] = []
+    for v in np.asarray(xs, dtype=np.float64).ravel():
+        x += [float(v), float(v), None]
+        y += [0.0, 1.0, None]
+    return x, y
+
+
+def comparison_figure(
+    rows: Sequence[SchemeComparison],
+    title: str | None = "Error by scheme and granularity",
+    uirevision: str = "scheme-comparison",
+) -> go.Figure:
+    """Grouped bars of RMSE and max error per scheme × granularity (two traces)."""
+    x = [[r.scheme for r in rows], [r.granularity_label for r in rows]]
+    custom = [[r.bits_per_weight, r.n_groups, r.clipped] for r in rows]
+    hover = (
+        "%{x}<br>%{fullData.name}: %{y:.4g}<br>%{customdata[0]:.3g} bits/weight, "
+        "%{customdata[1]} scale(s), %{customdata[2]} clipped<extra></extra>"
+    )
+    bars = [
+        ("RMSE", [r.rmse for r in rows], RMSE_COLOR),
+        ("max error", [r.max_error for r in rows], MAX_ERROR_COLOR),
+    ]
+    data = [
+        {
+            "type": "bar",
+            "name": name,
+            "x": x,
+            "y": y,
+            "marker": {"color": color},
+            "customdata": custom,
+            "hovertemplate": hover,
+        }
+        for name, y, color in bars
+    ]
+    layout = {
+        "barmode": "group",
+        "legend": TOP_RIGHT_LEGEND,
+        "yaxis": {"title": {"text": "error"}, "rangemode": "tozero"},
+    }
+    return _figure(data, layout, title, 280, uirevision)
+
+
+def error_histogram(
+    w: ArrayLike,
+    w_hat: ArrayLike,
+    bound: float | None = None,
+    title: str | None = "Error w - w_hat",
+    uirevision: str = "error-histogram",
+) -> go.Figure:
+    """Histogram of w - w_hat; with `bound` (say scale/2), dashed lines at ±bound."""
+    err = (np.asarray(w, dtype=np.float64) - np.asarray(w_hat, dtype=np.float64)).ravel()
+    data: list[Spec] = [
+        {"type": "histogram", "x": err, "name": "w - w_hat", "marker": {"color": RMSE_COLOR}}
+    ]
+    layout: Spec = {
+        "showlegend": False,
+        "bargap": 0.05,
+        "xaxis": {"title": {"text": "w - w_hat"}},
+        "yaxis": {"title": {"text": "weights"}},
+    }
+    if bound is not None:
+        x, y = _vertical_lines([-abs(bound), abs(bound)])
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "yaxis": "y2",
+                "mode": "lines",
+                "name": "±scale/2",
+                "line": {"color": MAX_ERROR_COLOR, "dash": "dash"},
+                "hoverinfo": "skip",
+            }
+        )
+        layout["yaxis2"] = HIDDEN_UNIT_AXIS
+    return _figure(data, layout, title, 240, uirevision)
+
+
+def weights_histogram(
+    w: ArrayLike,
+    levels: ArrayLike,
+    title: str | None = "Weights and the values the codes can represent",
+    uirevision: str = "weights-histogram",
+) -> go.Figure:
+    """Histogram of the weights with every representable level as a thin vertical line.
+
+    Two traces: the histogram, then one scatter path holding all level lines.
+    """
+    x, y = _vertical_lines(levels)
+    data = [
+        {
+            "type": "histogram",
+            "x": np.asarray(w, dtype=np.float64).ravel(),
+            "name": "weights",
+            "marker": {"color": RMSE_COLOR},
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "yaxis": "y2",
+            "mode": "lines",
+            "name": "levels",
+            "line": {"color": LEVEL_COLOR, "width": 1},
+            "hoverinfo": "skip",
+        },
+    ]
+    layout = {
+        "yaxis2": HIDDEN_UNIT_AXIS,
+        "bargap": 0.05,
+        "legend": TOP_RIGHT_LEGEND,
+        "xaxis": {"title": {"text": "w"}},
+        "yaxis": {"title": {"text": "weights"}},
+    }
+    return _figure(data, layout, title, 260, uirevision)
+
+
+def bit_strip_figure(
+    encodings: Sequence[FloatEncoding],
+    title: str | None = None,
+    uirevision: str = "bit-strip",
+) -> go.Figure:
+    """One row of coloured bit cells per format (sign / exponent / mantissa), MSB on the left.
+
+    Rows start at the sign bit, so BF16 lines up with the top half of FP32. One heatmap trace
+    plus three empty scatter traces that only carry the legend.
+    """
+    width = max(e.total_bits for e in encodings)
+    codes = {name: i for i, name in enumerate(FIELDS)}
+    z: list[list[int | None]] = []
+    text: list[list[str]] = []
+    hover: list[list[str]] = []
+    labels: list[str] = []
+    for e in encodings:
+        pad = width - e.total_bits
+        cells = e.strip
+        z.append([codes[c.field] for c in cells] + [None] * pad)
+        text.append([str(c.bit) for c in cells] + [""] * pad)
+        hover.append(
+            [f"{e.fmt.name} bit {e.total_bits - 1 - i}: {c.field}" for i, c in enumerate(cells)]
+            + [""] * pad
+        )
+        labels.append(f"{e.fmt.name} = {e.decoded:.10g}")
+    colors = [FIELD_COLORS[f] for f in FIELDS]
+    colorscale = [
+        [0.0, colors[0]],
+        [1 / 3, colors[0]],
+        [1 / 3, colors[1]],
+        [2 / 3, colors[1]],
+        [2 / 3, colors[2]],
+        [1.0, colors[2]],
+    ]
+    data: list[Spec] = [
+        {
+            "type": "heatmap",
+            "z": z,
+            "x": list(range(width)),
+            "y": labels,
+            "text": text,
+            "texttemplate": "%{text}",
+            "hovertext": hover,
+            "hoverinfo": "text",
+            "colorscale": colorscale,
+            "zmin": 0,
+            "zmax": 2,
+            "showscale": False,
+            "xgap": 2,
+            "ygap": 2,
+        }
+    ]
+    data += [
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "name": field,
+            "marker": {"symbol": "square", "size": 12, "color": FIELD_COLORS[field]},
+        }
+        for field in FIELDS
+    ]
+    layout = {
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "xaxis": {"showticklabels": False, "showgrid": False, "zeroline": False},
+        "yaxis": {"autorange": "reversed", "showgrid": False},
+    }
+    return _figure(data, layout, title, 60 + 34 * len(encodings), uirevision)
+
+
+def clipped_heatmap(
+    w: ArrayLike,
+    clipped: ArrayLike,
+    title: str | None = "Weights (× = clipped)",
+    zmax: float | None = None,
+    uirevision: str = "clipped-heatmap",
+) -> go.Figure:
+    """Heatmap of a 2-D layer with values in the cells and an × over every clipped weight.
+
+    Two traces: the heatmap, then a scatter of the clipped cells (empty when none is clipped).
+    `zmax` fixes the colour range to ±zmax so several heatmaps can share one scale.
+    """
+    w = np.atleast_2d(np.asarray(w, dtype=np.float64))
+    mask = np.atleast_2d(np.asarray(clipped, dtype=bool))
+    if mask.shape != w.shape:
+        raise ValueError(f"clipped mask shape {mask.shape} differs from weights {w.shape}")
+    top = float(np.max(np.abs(w))) if zmax is None else float(zmax)
+    rows, cols = np.nonzero(mask)
+    data = [
+        {
+            "type": "heatmap",
+            "z": w,
+            "colorscale": "RdBu",
+            "zmid": 0,
+            "zmin": -top,
+            "zmax": top,
+            "texttemplate": "%{z:.3f}",
+            "hovertemplate": "row %{y}, col %{x}: %{z:.6f}<extra></extra>",
+            "showscale": False,
+            "xgap": 1,
+            "ygap": 1,
+        },
+        {
+            "type": "scatter",
+            "x": cols.tolist(),
+            "y": rows.tolist(),
+            "mode": "markers",
+            "name": "clipped",
+            "marker": {"symbol": "x-thin", "size": 28, "line": {"width": 2, "color": "black"}},
+            "hovertemplate": "clipped: row %{y}, col %{x}<extra></extra>",
+        },
+    ]
+    layout = {
+        "showlegend": False,
+        "xaxis": {"showgrid": False, "zeroline": False, "dtick": 1},
+        "yaxis": {"autorange": "reversed", "showgrid": False, "zeroline": False, "dtick": 1},
+    }
+    return _figure(data, layout, title, 80 + 60 * w.shape[0], uirevision)
