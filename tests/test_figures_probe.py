@@ -1,0 +1,170 @@
+"""Probe and decision figures: the numbers drawn are the numbers computed."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import pytest
+
+from quantviz.figures_probe import (
+    logprob_diff_figure,
+    memory_figure,
+    probe_pass_figure,
+    similarity_figure,
+    token_logprob_figure,
+)
+from quantviz.memory import BUILTIN_WEIGHTS_BYTES, GB, GEMMA_LIKE_LAYOUT, fit_tags
+from quantviz.probe import ProbeRun, load_battery, run_all, simple_tokens
+
+LABELS = {"q4": "Q4", "q6": "Q6"}
+PROBES = load_battery(
+    [
+        {
+            "id": "add",
+            "category": "arithmetic",
+            "prompt": "2+2?",
+            "check": {"kind": "number", "expected": 4},
+        },
+        {
+            "id": "mul",
+            "category": "arithmetic",
+            "prompt": "3*3?",
+            "check": {"kind": "number", "expected": 9},
+        },
+        {
+            "id": "cap",
+            "category": "fact",
+            "prompt": "Capital of France?",
+            "check": {"kind": "contains", "any": ["Paris"]},
+        },
+    ]
+)
+ANSWERS = {
+    ("q4", "2+2?"): "It is 4",
+    ("q6", "2+2?"): "It is 4",
+    ("q4", "3*3?"): "It is 6",
+    ("q6", "3*3?"): "It is 9",
+    ("q4", "Capital of France?"): "Paris",
+    ("q6", "Capital of France?"): "Paris.",
+}
+
+
+def make_run(with_logprobs: bool) -> ProbeRun:
+    def ask(tag: str, prompt: str):
+        text = ANSWERS[(tag, prompt)]
+        lps = None
+        if with_logprobs:
+            lps = [
+                {
+                    "token": t,
+                    "logprob": -0.5 if tag == "q4" else -0.25,
+                    "top_logprobs": [{"token": t, "logprob": -0.25}, {"token": tag, "logprob": -3}],
+                }
+                for t in simple_tokens(text)
+            ]
+        return text, lps, None
+
+    return run_all(PROBES, ["q4", "q6"], ask)
+
+
+def test_pass_figure_counts_per_tag_and_category() -> None:
+    """One bar trace per tag; x is 'all' then each category; y the passes, hover 'k of n'."""
+    fig = probe_pass_figure(make_run(True).summary(), LABELS)
+    assert [t.name for t in fig.data] == ["Q4", "Q6"]
+    assert list(fig.data[0].x) == ["all", "arithmetic", "fact"]
+    assert list(fig.data[0].y) == [2, 1, 1]
+    assert list(fig.data[1].y) == [3, 2, 1]
+    assert list(fig.data[0].customdata) == [3, 2, 1]
+    assert list(fig.data[0].text) == ["2/3", "1/2", "1/1"]
+
+
+def test_similarity_figure_marks_identical_and_diverging_answers() -> None:
+    """Similarity per probe, with the first differing token in the hover text."""
+    fig = similarity_figure(make_run(False), LABELS)
+    assert list(fig.data[0].x) == ["add", "mul", "cap"]
+    assert fig.data[0].y[0] == pytest.approx(1.0)
+    assert fig.data[0].customdata[0] == "identical (words tokens)"
+    assert fig.data[0].customdata[1] == "first differs at token 2 (words tokens)"
+    assert "Q4 and Q6" in fig.layout.title.text
+
+
+def test_logprob_figure_shows_mean_difference_and_jaccard() -> None:
+    """With logprobs: bars of mean |Δ logprob| and Jaccard markers on a second axis."""
+    fig = logprob_diff_figure(make_run(True), LABELS)
+    bars, markers = fig.data
+    assert list(bars.y) == pytest.approx([0.25, 0.25, 0.25])
+    # top-k sets {tok, 'q4'} vs {tok, 'q6'} share 1 of 3 tokens
+    assert list(markers.y) == pytest.approx([1 / 3] * 3)
+    assert markers.yaxis == "y2"
+
+
+def test_logprob_figure_names_an_endpoint_without_support() -> None:
+    """Without logprobs the figure is an explicit notice, not an empty chart."""
+    fig = logprob_diff_figure(make_run(False), LABELS)
+    assert len(fig.data) == 0
+    assert "not supported" in fig.layout.annotations[0].text
+
+
+def test_token_logprob_figure_marks_the_first_difference() -> None:
+    """Per-token lines for both tags and a dashed line at the first differing token."""
+    run = make_run(True)
+    fig = token_logprob_figure(run.results[1], LABELS)
+    assert [t.name for t in fig.data] == ["Q4", "Q6"]
+    assert list(fig.data[1].y) == pytest.approx([-0.25, -0.25, -0.25])
+    assert fig.layout.shapes[0].x0 == 2
+    assert (
+        "No logprobs" in token_logprob_figure(make_run(False).results[0]).layout.annotations[0].text
+    )
+
+
+def test_memory_figure_stacks_weights_and_kv_under_the_budget_line() -> None:
+    """Stacked GB bars per tag, the budget as a horizontal line and a verdict per tag."""
+    weights = {"q4": BUILTIN_WEIGHTS_BYTES["Q4"], "q6": BUILTIN_WEIGHTS_BYTES["Q6"]}
+    fits = fit_tags(3_500_000_000, 8192, weights, layout=GEMMA_LIKE_LAYOUT, labels=LABELS)
+    fig = memory_figure(fits)
+    names = [t.name for t in fig.data]
+    assert names == ["weights", "KV cache"]
+    assert list(fig.data[0].x) == ["Q4", "Q6"]
+    assert list(fig.data[0].y) == pytest.approx([w / GB for w in weights.values()])
+    assert list(fig.data[1].y) == pytest.approx([f.kv_bytes / GB for f in fits])
+    assert fig.layout.barmode == "stack"
+    assert fig.layout.shapes[0].y0 == pytest.approx(3.5)
+    verdicts = [a.text for a in fig.layout.annotations]
+    assert any(v.startswith("fits,") for v in verdicts)
+    assert any(v.startswith("short by") for v in verdicts)
+
+
+def test_memory_figure_shows_overhead_when_given() -> None:
+    """A non-zero overhead adds a third stacked trace."""
+    fits = fit_tags(
+        8 * GB, 4096, {"q4": 3 * GB}, layout=GEMMA_LIKE_LAYOUT, overhead_bytes=500_000_000
+    )
+    assert [t.name for t in memory_figure(fits).data] == ["weights", "KV cache", "overhead"]
+
+
+def test_empty_inputs_give_notices() -> None:
+    """Nothing to draw yields a notice figure rather than an exception."""
+    empty = ProbeRun(tags=("q4", "q6"), probes=tuple(PROBES))
+    for fig in (
+        probe_pass_figure(empty.summary()),
+        similarity_figure(empty),
+        logprob_diff_figure(empty),
+        memory_figure([]),
+    ):
+        assert isinstance(fig, go.Figure) and len(fig.data) == 0
+        assert fig.layout.annotations[0].text
+
+
+def test_figures_serialise_to_json() -> None:
+    """Every figure serialises, as Streamlit needs to send it to the browser."""
+    run = make_run(True)
+    fits = fit_tags(4 * GB, 8192, {"q4": 3 * GB}, layout=GEMMA_LIKE_LAYOUT)
+    for fig in (
+        probe_pass_figure(run.summary()),
+        similarity_figure(run),
+        logprob_diff_figure(run),
+        token_logprob_figure(run.results[0]),
+        memory_figure(fits),
+    ):
+        json.loads(fig.to_json())

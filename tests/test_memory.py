@@ -1,0 +1,320 @@
+"""Deployment-decision math: KV cache size, fit against a budget, and the reasoned choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quantviz.memory import (
+    BUILTIN_WEIGHTS_BYTES,
+    GB,
+    GEMMA_LIKE_LAYOUT,
+    KVLayout,
+    LayoutError,
+    assumptions,
+    decision_text,
+    fit,
+    fit_tags,
+    format_bytes,
+    format_tokens,
+    kv_cache_bytes,
+    layout_from_model_info,
+    max_context,
+    recommend,
+)
+
+LABELS = {"q4": "Q4", "q6": "Q6"}
+
+
+def two_layer_swa() -> KVLayout:
+    """Layer 0 sliding (window 4, head dim 8), layer 1 full (head dim 16); 2 KV heads each."""
+    return KVLayout(
+        n_layers=2,
+        kv_heads=(2, 2),
+        key_length=(8, 16),
+        value_length=(8, 16),
+        sliding=(True, False),
+        sliding_window=4,
+        context_length=1000,
+    )
+
+
+def test_kv_cache_hand_checked_small_example() -> None:
+    """2 (K,V) × 2 layers × 2 heads × 4 dims × 10 tokens × 2 bytes (f16) = 640 bytes."""
+    layout = KVLayout.uniform(n_layers=2, kv_heads=2, head_dim=4)
+    assert kv_cache_bytes(layout, 10) == 2 * 2 * 2 * 4 * 10 * 2 == 640
+
+
+def test_kv_cache_llama2_7b_is_two_gib_at_4k() -> None:
+    """Llama-2-7B (32 layers, 32 KV heads, head dim 128) at 4096 tokens in f16 is exactly 2 GiB."""
+    layout = KVLayout.uniform(n_layers=32, kv_heads=32, head_dim=128)
+    assert kv_cache_bytes(layout, 4096) == 2 * 1024**3
+
+
+def test_cache_type_and_parallel_slots_scale_the_cache() -> None:
+    """q8_0 stores 34 bytes per 32 values; parallel slots multiply the cache."""
+    layout = KVLayout.uniform(n_layers=1, kv_heads=1, head_dim=32)
+    assert kv_cache_bytes(layout, 1, cache_type="f16") == 128
+    assert kv_cache_bytes(layout, 1, cache_type="q8_0") == 68
+    assert kv_cache_bytes(layout, 1, cache_type="q4_0") == 36
+    assert kv_cache_bytes(layout, 10, parallel=3) == 3 * kv_cache_bytes(layout, 10)
+    with pytest.raises(ValueError, match="unknown cache type 'q3'"):
+        kv_cache_bytes(layout, 1, cache_type="q3")
+
+
+def test_sliding_window_layers_stop_growing_at_the_window() -> None:
+    """A sliding layer caches min(context, window) tokens, a full layer every token."""
+    layout = two_layer_swa()
+    # per token: sliding 2×(8+8)=32 elements, full 2×(16+16)=64 elements; 2 bytes each
+    assert kv_cache_bytes(layout, 3) == (32 * 3 + 64 * 3) * 2
+    assert kv_cache_bytes(layout, 10) == (32 * 4 + 64 * 10) * 2
+
+
+def test_shared_kv_layers_store_nothing() -> None:
+    """The last `shared_kv_layers` layers reuse an earlier cache and add no bytes."""
+    base = KVLayout.uniform(4, 1, 8)
+    shared = KVLayout(
+        4, base.kv_heads, base.key_length, base.value_length, base.sliding, shared_kv_layers=1
+    )
+    assert kv_cache_bytes(shared, 100) == kv_cache_bytes(base, 100) * 3 // 4
+
+
+def test_layout_validation_messages() -> None:
+    """Inconsistent layouts are refused with a message naming the problem."""
+    with pytest.raises(LayoutError, match="kv_heads has 1 entries for 2 layers"):
+        KVLayout(2, (1,), (8, 8), (8, 8), (False, False))
+    with pytest.raises(LayoutError, match="need a sliding_window"):
+        KVLayout(1, (1,), (8,), (8,), (True,))
+
+
+def test_layout_from_llama_style_metadata() -> None:
+    """Scalar block count, KV heads and key/value lengths give a uniform layout."""
+    info = {
+        "general.architecture": "llama",
+        "llama.block_count": 32,
+        "llama.attention.head_count": 32,
+        "llama.attention.head_count_kv": 8,
+        "llama.attention.key_length": 128,
+        "llama.attention.value_length": 128,
+        "llama.context_length": 131072,
+    }
+    layout = layout_from_model_info(info)
+    assert layout == KVLayout.uniform(
+        32, 8, 128, context_length=131072, source="model metadata (/api/show)"
+    )
+    assert not layout.approximate
+
+
+def test_layout_derives_head_dim_when_key_length_is_absent() -> None:
+    """Without key_length, head dim = embedding_length / head_count, and a note says so."""
+    info = {
+        "general.architecture": "qwen2",
+        "qwen2.block_count": 2,
+        "qwen2.embedding_length": 1024,
+        "qwen2.attention.head_count": 16,
+        "qwen2.attention.head_count_kv": 2,
+    }
+    layout = layout_from_model_info(info)
+    assert layout.key_length == (64, 64) and layout.value_length == (64, 64)
+    assert any("derived" in n for n in layout.notes)
+
+
+def test_layout_from_gemma_style_metadata_with_per_layer_arrays() -> None:
+    """Per-layer KV heads, a boolean SWA pattern and _swa key lengths are honoured."""
+    info = {
+        "general.architecture": "gemma4",
+        "gemma4.block_count": 3,
+        "gemma4.attention.head_count": 8,
+        "gemma4.attention.head_count_kv": [1, 1, 2],
+        "gemma4.attention.key_length": 512,
+        "gemma4.attention.value_length": 512,
+        "gemma4.attention.key_length_swa": 256,
+        "gemma4.attention.value_length_swa": 256,
+        "gemma4.attention.sliding_window": 512,
+        "gemma4.attention.sliding_window_pattern": [True, True, False],
+        "gemma4.attention.shared_kv_layers": 1,
+        "gemma4.context_length": 131072,
+    }
+    layout = layout_from_model_info(info)
+    assert layout.kv_heads == (1, 1, 2)
+    assert layout.sliding == (True, True, False)
+    assert layout.key_length == (256, 256, 512)
+    assert layout.shared_kv_layers == 1
+    # layers 0 and 1 store: 1 × (256+256) × min(ctx, 512) each; layer 2 is shared
+    assert kv_cache_bytes(layout, 2048) == 2 * (512 * 512) * 2
+
+
+def test_integer_swa_pattern_marks_every_nth_layer_full() -> None:
+    """An integer pattern n makes layers n-1, 2n-1, ... full attention (llama.cpp's rule)."""
+    info = {
+        "general.architecture": "g",
+        "g.block_count": 6,
+        "g.attention.head_count_kv": 1,
+        "g.attention.key_length": 4,
+        "g.attention.sliding_window": 8,
+        "g.attention.sliding_window_pattern": 3,
+    }
+    assert layout_from_model_info(info).sliding == (True, True, False, True, True, False)
+
+
+def test_window_without_pattern_is_counted_conservatively() -> None:
+    """A window without a layer pattern counts every layer at full context and says so."""
+    info = {
+        "general.architecture": "g",
+        "g.block_count": 2,
+        "g.attention.head_count_kv": 1,
+        "g.attention.key_length": 4,
+        "g.attention.sliding_window": 8,
+    }
+    layout = layout_from_model_info(info)
+    assert layout.sliding == (False, False)
+    assert any("overestimate" in n for n in layout.notes)
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        ({}, "no general.architecture"),
+        ({"general.architecture": "x"}, "no x.block_count"),
+        ({"general.architecture": "x", "x.block_count": 2}, "no x.attention.head_count_kv"),
+        (
+            {"general.architecture": "x", "x.block_count": 2, "x.attention.head_count_kv": [1]},
+            "lists 1 values for 2 layers",
+        ),
+        (
+            {"general.architecture": "x", "x.block_count": 2, "x.attention.head_count_kv": 1},
+            "neither x.attention.key_length nor embedding_length",
+        ),
+    ],
+)
+def test_missing_metadata_is_named(info: dict[str, object], message: str) -> None:
+    """Each missing or inconsistent metadata key raises LayoutError naming it."""
+    with pytest.raises(LayoutError, match=message):
+        layout_from_model_info(info)
+
+
+def test_max_context_is_the_exact_inverse_of_kv_size() -> None:
+    """On seeded random layouts and budgets, kv(max) fits and kv(max + 1) does not."""
+    rng = np.random.default_rng(42)
+    for _ in range(300):
+        n = int(rng.integers(1, 6))
+        sliding = tuple(bool(s) for s in rng.integers(0, 2, size=n))
+        layout = KVLayout(
+            n_layers=n,
+            kv_heads=tuple(int(h) for h in rng.integers(0, 4, size=n)),
+            key_length=tuple(int(k) for k in rng.integers(1, 64, size=n)),
+            value_length=tuple(int(v) for v in rng.integers(1, 64, size=n)),
+            sliding=sliding,
+            sliding_window=int(rng.integers(1, 50)) if any(sliding) else None,
+        )
+        cache_type = str(rng.choice(["f16", "q8_0", "q4_0"]))
+        available = int(rng.integers(0, 200_000))
+        best = max_context(layout, available, cache_type=cache_type)
+        assert kv_cache_bytes(layout, best, cache_type=cache_type) <= available
+        if best < 1 << 24:
+            assert kv_cache_bytes(layout, best + 1, cache_type=cache_type) > available
+
+
+def test_max_context_is_capped_by_the_model() -> None:
+    """A generous budget stops at the model's context length; a negative budget gives 0."""
+    layout = two_layer_swa()
+    assert max_context(layout, 10**12) == 1000
+    assert max_context(layout, -1) == 0
+
+
+def test_fit_reports_headroom_and_max_context() -> None:
+    """fit adds weights, KV and overhead and compares with the budget."""
+    layout = KVLayout.uniform(2, 2, 4, context_length=10_000)  # 64 bytes per token
+    ok = fit(
+        2_000, 10, weights_bytes=1_000, layout=layout, tag="q4", label="Q4", overhead_bytes=100
+    )
+    assert ok.kv_bytes == 640 and ok.total_bytes == 1_740
+    assert ok.fits and ok.headroom_bytes == 260 and ok.shortfall_bytes == 0
+    assert ok.max_context == (2_000 - 1_000 - 100) // 64
+    short = fit(1_500, 10, weights_bytes=1_000, layout=layout, tag="q6")
+    assert not short.fits and short.shortfall_bytes == 140 and short.label == "q6"
+    none = fit(900, 10, weights_bytes=1_000, layout=layout)
+    assert none.max_context == 0
+    assert fit(10**9, 10, weights_bytes=1, layout=layout).max_context_is_model_limit
+
+
+def test_gemma_like_layout_is_labelled_an_approximation() -> None:
+    """The built-in layout says it is an approximation and the assumptions say f16 and GB."""
+    assert GEMMA_LIKE_LAYOUT.approximate
+    text = " ".join(assumptions(GEMMA_LIKE_LAYOUT))
+    assert "approximation" in text and "f16 (2 bytes per element" in text
+    assert "10^9 bytes" in text and "512 tokens" in text
+    assert set(BUILTIN_WEIGHTS_BYTES) == {"Q4", "Q6"}
+    assert BUILTIN_WEIGHTS_BYTES["Q4"] < BUILTIN_WEIGHTS_BYTES["Q6"]
+
+
+def test_assumptions_mention_overhead_and_parallel_slots() -> None:
+    """Overhead and parallel slots appear in the assumptions when they are used."""
+    text = " ".join(
+        assumptions(
+            KVLayout.uniform(1, 1, 8), overhead_bytes=500_000_000, parallel=4, cache_type="q8_0"
+        )
+    )
+    assert "500 MB" in text and "4 parallel" in text and "q8_0 (1.0625 bytes" in text
+
+
+def builtin_fits(budget: int, context: int) -> list:
+    weights = {"q4": BUILTIN_WEIGHTS_BYTES["Q4"], "q6": BUILTIN_WEIGHTS_BYTES["Q6"]}
+    return fit_tags(budget, context, weights, layout=GEMMA_LIKE_LAYOUT, labels=LABELS)
+
+
+def test_decision_when_only_q4_fits() -> None:
+    """Only Q4 fits: the text gives its speed and probe score and how much more Q6 needs."""
+    fits = builtin_fits(3_500_000_000, 8192)
+    text = decision_text(
+        fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (7, 8), "q6": (8, 8)}
+    )
+    assert text.startswith("Q4 fits with 8k context")
+    assert "at 41.3 tok/s with 7 of 8 probe checks" in text
+    assert f"Q6 needs {format_bytes(fits[1].shortfall_bytes)} more" in text
+    assert text.endswith("Choose Q4: it is the only one that fits 3.50 GB at 8k context.")
+
+
+def test_decision_prefers_quality_when_both_fit() -> None:
+    """Both fit: more probe checks passed wins, with the memory it costs named."""
+    fits = builtin_fits(8 * GB, 8192)
+    text = decision_text(
+        fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (6, 8), "q6": (8, 8)}
+    )
+    assert "Choose Q6: both fit, and Q6 passes more probe checks (8 vs 6)" in text
+    assert recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)}).tag == "q6"
+
+
+def test_decision_with_equal_quality_picks_the_faster() -> None:
+    """Both fit with equal probe scores: the faster tag wins and the speeds are quoted."""
+    text = decision_text(
+        builtin_fits(8 * GB, 8192),
+        tokens_per_s={"q4": 41.3, "q6": 35.0},
+        probe_passes={"q4": (8, 8), "q6": (8, 8)},
+    )
+    assert "Choose Q4: both fit and pass the same share" in text and "41.3 vs 35.0" in text
+
+
+def test_decision_without_measurements_says_what_is_missing() -> None:
+    """No speed and no probe: each tag says so and the smaller one is chosen for headroom."""
+    text = decision_text(builtin_fits(8 * GB, 4096))
+    assert text.count("(speed not measured; probe not run)") == 2
+    assert "Choose Q4" in text and "headroom" in text
+
+
+def test_decision_when_nothing_fits_suggests_a_context() -> None:
+    """Neither fits: the closest tag and a context that would fit are suggested."""
+    fits = builtin_fits(3_600_000_000, 32768)
+    text = decision_text(fits)
+    assert "Neither fits 3.60 GB at 32k context: Q4 comes closest" in text
+    assert f"reduce the context to {format_tokens(fits[0].max_context)} tokens" in text
+    assert recommend(fits) is None
+    assert "even the weights do not fit" in decision_text(builtin_fits(1 * GB, 8192))
+
+
+def test_formatting_helpers() -> None:
+    """Bytes use decimal units; contexts that are multiples of 1024 read as 'k'."""
+    assert format_bytes(3_190_000_000) == "3.19 GB"
+    assert format_bytes(74_000_000) == "74 MB"
+    assert format_bytes(512) == "512 B"
+    assert format_tokens(8192) == "8k" and format_tokens(6000) == "6,000"
