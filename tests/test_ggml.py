@@ -1,0 +1,256 @@
+"""GGUF block formats: byte-exact against llama.cpp, decoded like gguf-py."""
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType
+from gguf import quants as gguf_quants
+
+from quantviz import ggml
+
+GOLDEN = Path(__file__).parent / "data" / "ggml_quant_vectors.npz"
+TYPES = ["Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+CASES = [
+    "normal",
+    "heavy_tailed",
+    "zero_blocks",
+    "constant",
+    "tiny",
+    "mixed_range",
+    "shifted",
+    "ties",
+    "llm_rows",
+]
+
+
+@pytest.fixture(scope="module")
+def golden():
+    with np.load(GOLDEN) as z:
+        return {key: z[key] for key in z.files}
+
+
+def bits(a):
+    """Float32 values as their bit patterns, so -0.0 and NaN compare exactly."""
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+def test_golden_file_matches_format_table(golden):
+    """The golden file covers the five types and nine cases with gguf's block sizes."""
+    assert list(golden["types"]) == TYPES
+    assert list(golden["cases"]) == CASES
+    for name, values, size in zip(
+        TYPES, golden["block_values"], golden["block_bytes"], strict=True
+    ):
+        assert (ggml.FORMATS[name].block_values, ggml.FORMATS[name].block_bytes) == (values, size)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("qtype", TYPES)
+def test_quantize_is_byte_identical_to_llama_cpp(golden, qtype, case):
+    """quantize() writes every block exactly as llama.cpp's quantize_row_*_ref does."""
+    fmt = ggml.FORMATS[qtype]
+    want = golden[f"q_{qtype}_{case}"]
+    got = ggml.quantize(golden[f"x_{case}"], qtype)
+    assert got.dtype == np.uint8
+    assert got.shape == want.shape
+    bad = np.flatnonzero(
+        (got.reshape(-1, fmt.block_bytes) != want.reshape(-1, fmt.block_bytes)).any(1)
+    )
+    assert bad.size == 0, f"{bad.size} blocks differ, first at block {bad[:5].tolist()}"
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("qtype", TYPES)
+def test_dequantize_matches_llama_cpp(golden, qtype, case):
+    """dequantize() of the golden bytes gives llama.cpp's dequantize_row_* values bit for bit."""
+    got = ggml.dequantize(golden[f"q_{qtype}_{case}"], qtype)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(bits(got), bits(golden[f"deq_{qtype}_{case}"]))
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_dequantize_equals_gguf(qtype):
+    """dequantize() agrees with gguf.quants.dequantize on freshly quantized data."""
+    x = np.random.default_rng(7).normal(0, 0.02, (8, 512)).astype(np.float32)
+    data = ggml.quantize(x, qtype)
+    want = gguf_quants.dequantize(data, GGMLQuantizationType[qtype])
+    np.testing.assert_array_equal(bits(ggml.dequantize(data, qtype)), bits(want))
+
+
+@pytest.mark.parametrize(
+    ("qtype", "rel_rmse"),
+    [("Q4_0", 0.0859), ("Q8_0", 0.00534), ("Q4_K", 0.0714), ("Q5_K", 0.0363), ("Q6_K", 0.0177)],
+)
+def test_reference_error_on_normal_weights(golden, qtype, rel_rmse):
+    """On N(0, 0.02) weights the RMSE relative to the std is the golden README's figure."""
+    x = golden["x_normal"]
+    err = ggml.roundtrip(x, qtype) - x
+    assert np.sqrt(np.mean(err**2)) / x.std() == pytest.approx(rel_rmse, abs=5e-4)
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_zero_blocks_give_zeros(qtype, sign):
+    """All-zero blocks, +0.0 or -0.0, quantize and decode to zeros with no NaN or warning."""
+    x = sign * np.zeros((3, 512), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ggml.roundtrip(x, qtype)
+    np.testing.assert_array_equal(out, 0)
+
+
+def test_q4_0_zero_block_stores_negative_zero_scale():
+    """A Q4_0 block of zeros (either sign) stores d = -0.0 (00 80), as the C code does."""
+    for x in (np.zeros(32, np.float32), -np.zeros(32, np.float32)):
+        data = ggml.quantize(x, "Q4_0")
+        assert data[:2].tolist() == [0x00, 0x80]
+        assert (data[2:] == 0x88).all()  # every code is 8, the zero level
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_constant_blocks_reconstruct_closely(qtype):
+    """A constant super-block comes back within 0.1 % when its fp16 scales are normal numbers."""
+    values = np.array([0.5, 3.0, 20.0, -0.5, -3.0, -20.0], np.float32)
+    x = np.repeat(values[:, None], 256, axis=1)
+    out = ggml.roundtrip(x, qtype)
+    assert np.all(np.abs(out - x) <= 1e-3 * np.abs(x))
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_small_constant_blocks_stay_close(qtype):
+    """Small constants (fp16-subnormal d, or d flushed to 0) never come back worse than zero."""
+    # Q6_K's d of a constant block is about x/4096: for 1e-4 it underflows fp16 and the whole
+    # block decodes to 0, as in llama.cpp
+    values = np.array([3e-3, 1e-4, -3e-3, -1e-4], np.float32)
+    x = np.repeat(values[:, None], 256, axis=1)
+    out = ggml.roundtrip(x, qtype)
+    assert np.all(np.abs(out - x) <= np.abs(x))
+    assert np.all(np.abs(out[[0, 2]] - x[[0, 2]]) <= 0.05 * np.abs(x[[0, 2]]))
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+@pytest.mark.parametrize("scale", [1e-8, 1e-11, 1e-40])
+def test_tiny_values_do_not_give_nan(qtype, scale):
+    """Weights so small that the fp16 scale underflows (even float32 subnormals) stay finite."""
+    x = (np.random.default_rng(3).normal(size=(4, 256)) * scale).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ggml.roundtrip(x, qtype)
+    assert np.isfinite(out).all()
+    assert np.abs(out - x).max() <= 2 * np.abs(x).max()
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_leading_dimensions_round_trip(qtype):
+    """Any leading shape is kept, and equals quantizing the same rows as a 2-D array."""
+    fmt = ggml.FORMATS[qtype]
+    x = np.random.default_rng(5).normal(0, 1, (2, 3, 512)).astype(np.float32)
+    data = ggml.quantize(x, qtype)
+    assert data.shape == (2, 3, 512 // fmt.block_values * fmt.block_bytes)
+    np.testing.assert_array_equal(data.reshape(6, -1), ggml.quantize(x.reshape(6, 512), qtype))
+    assert ggml.dequantize(data, qtype).shape == x.shape
+    assert ggml.quantize(x[0, 0], qtype).shape == (data.shape[-1],)
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_empty_input_gives_empty_output(qtype):
+    """Zero rows quantize to zero rows of bytes and back."""
+    data = ggml.quantize(np.zeros((0, 256), np.float32), qtype)
+    assert data.shape == (
+        0,
+        256 // ggml.FORMATS[qtype].block_values * ggml.FORMATS[qtype].block_bytes,
+    )
+    assert ggml.dequantize(data, qtype).shape == (0, 256)
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_bad_last_axis_raises(qtype):
+    """A last axis that is not whole blocks (of values or of bytes) is a ValueError."""
+    with pytest.raises(ValueError, match="multiple"):
+        ggml.quantize(np.zeros((2, 100), np.float32), qtype)
+    with pytest.raises(ValueError, match="multiple"):
+        ggml.dequantize(np.zeros((2, ggml.FORMATS[qtype].block_bytes + 1), np.uint8), qtype)
+    with pytest.raises(ValueError):
+        ggml.quantize(np.float32(1.0), qtype)
+
+
+def test_unknown_or_unsupported_type_raises():
+    """An unknown type name, or a GGML type this module does not quantize, is a ValueError."""
+    with pytest.raises(ValueError, match="unknown"):
+        ggml.quantize(np.zeros(256, np.float32), "Q9_X")
+    with pytest.raises(ValueError, match="not supported"):
+        ggml.quantize(np.zeros(256, np.float32), "Q2_K")
+    with pytest.raises(ValueError, match="not supported"):
+        ggml.dequantize(np.zeros(84, np.uint8), GGMLQuantizationType.Q2_K)
+
+
+def test_dequantize_rejects_non_bytes():
+    """Quantized data must be uint8."""
+    with pytest.raises(ValueError, match="uint8"):
+        ggml.dequantize(np.zeros((1, 34), np.int16), "Q8_0")
+
+
+def test_type_may_be_enum_or_any_case():
+    """qtype is accepted as a GGMLQuantizationType or a name in any case."""
+    x = np.random.default_rng(1).normal(size=256).astype(np.float32)
+    want = ggml.quantize(x, "Q4_K")
+    np.testing.assert_array_equal(ggml.quantize(x, GGMLQuantizationType.Q4_K), want)
+    np.testing.assert_array_equal(ggml.quantize(x, "q4_k"), want)
+    assert ggml.dequantize(bytes(want), "Q4_K").shape == (256,)
+
+
+def test_format_table_bits_per_weight():
+    """Bits per weight come from gguf's block table, scales included."""
+    got = {name: f.bits_per_weight for name, f in ggml.FORMATS.items()}
+    assert got == {"Q4_0": 4.5, "Q4_K": 4.5, "Q5_K": 5.5, "Q6_K": 6.5625, "Q8_0": 8.5}
+    assert [ggml.bits_per_weight(t) for t in ("F32", "F16", "Q5_0")] == [32.0, 16.0, 5.5]
+    assert ggml.get_format("Q6_K").sub_block == 16
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+def test_unpack_block_fields_rebuild_the_values(golden, qtype):
+    """d*scale*(q - zero_point) - dmin*min from the unpacked fields is exactly the decoded block."""
+    fmt = ggml.FORMATS[qtype]
+    data = golden[f"q_{qtype}_heavy_tailed"]
+    deq = ggml.dequantize(data, qtype).reshape(-1, fmt.block_values)
+    for index in (0, 5, data.size // fmt.block_bytes - 1):
+        f = ggml.unpack_block(data, qtype, index)
+        s = np.arange(fmt.block_values) // f.sub_block
+        q = (f.q - f.zero_point).astype(np.float32)
+        rebuilt = f.sub_scales[s] * q - f.sub_mins[s]
+        np.testing.assert_array_equal(rebuilt, deq[index])
+        np.testing.assert_array_equal(f.values, deq[index])
+
+
+@pytest.mark.parametrize(
+    ("qtype", "q_range", "n_scales", "scale_range"),
+    [
+        ("Q4_0", (0, 15), 0, None),
+        ("Q8_0", (-128, 127), 0, None),
+        ("Q4_K", (0, 15), 8, (0, 63)),
+        ("Q5_K", (0, 31), 8, (0, 63)),
+        ("Q6_K", (0, 63), 16, (-128, 127)),
+    ],
+)
+def test_unpack_block_field_ranges(qtype, q_range, n_scales, scale_range):
+    """Codes and sub-block scales stay in the ranges their bit widths allow."""
+    x = np.random.default_rng(2).standard_t(3, 256).astype(np.float32)
+    f = ggml.unpack_block(ggml.quantize(x, qtype), qtype)
+    assert f.qtype == qtype
+    assert f.q.shape == (ggml.FORMATS[qtype].block_values,)
+    assert q_range[0] <= f.q.min() and f.q.max() <= q_range[1]
+    assert f.scales.shape == (n_scales,)
+    if scale_range:
+        assert scale_range[0] <= f.scales.min() and f.scales.max() <= scale_range[1]
+    assert f.mins.shape == ((8,) if qtype in ("Q4_K", "Q5_K") else (0,))
+    assert (f.dmin != 0) == (qtype in ("Q4_K", "Q5_K"))
+
+
+def test_pure_core_does_not_import_streamlit():
+    """quantviz.ggml and quantviz.recipe load without streamlit."""
+    code = "import sys, quantviz.ggml, quantviz.recipe; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
