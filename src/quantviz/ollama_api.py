@@ -1,0 +1,861 @@
+"""Typed access to an Ollama server through the official `ollama` client.
+
+Every function takes an `Endpoint` (host plus optional API key), opens a short-lived client, and
+returns dataclasses or raises `OllamaError` with a `kind` the UI can branch on and a message a
+student can act on. The API key travels only as an `Authorization: Bearer` header; it never
+appears in a URL, a repr, a message or a log line.
+
+Protocol facts this module relies on (Ollama's docs and the 0.6 client):
+
+* streaming calls are lazy: nothing is sent until the first `next()`, so errors surface there;
+* a connection failure inside a stream is an `httpx.ConnectError` (outside one, the client turns
+  it into a builtin `ConnectionError`); an `{"error": ...}` line mid-stream is a `ResponseError`
+  with `status_code == -1`; a socket closed mid-body is an `httpx.RemoteProtocolError`;
+* the client's `show()` drops `tensors`, so `show` reads `/api/show` with a raw request through
+  the client's own httpx client (same base URL, same headers).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import ssl
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import ollama
+import pydantic
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+
+ErrorKind = Literal[
+    "bad_url",  # the address is malformed (or redirects elsewhere)
+    "blocked",  # the address is refused by the deployment's safety rule or settings
+    "refused",  # nothing answered: connection refused, unknown host, TLS failure
+    "timeout",  # the server did not answer in time
+    "auth",  # 401/403: missing or wrong API key
+    "not_found",  # unknown model or tag (the server's own words)
+    "not_ollama",  # something answered, but not like an Ollama server
+    "bad_request",  # the server rejected the request's parameters (400)
+    "server",  # the server failed (5xx)
+    "stream",  # the stream broke: error line mid-stream, dropped connection, no final chunk
+]
+
+CONNECT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 30.0
+PULL_TIMEOUT = 120.0  # longest silence between two progress lines
+CHAT_TIMEOUT = 120.0  # longest silence before the first token or between tokens
+
+
+class OllamaError(Exception):
+    """A failure talking to Ollama, with a `kind` to branch on and a student-facing message.
+
+    `partial_text` holds the reply text already streamed when a chat broke mid-way.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status_code: int | None = None,
+        partial_text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status_code = status_code
+        self.partial_text = partial_text
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"OllamaError(kind={self.kind!r}, message={self.message!r})"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send requests. The key is excluded from repr and str."""
+
+    host: str
+    api_key: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Endpoint(host={self.host!r}, api_key={'<set>' if self.api_key else None})"
+
+    def __str__(self) -> str:
+        return f"{self.host} (with API key)" if self.api_key else self.host
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ModelDetails:
+    format: str | None = None
+    family: str | None = None
+    families: tuple[str, ...] = ()
+    parameter_size: str | None = None
+    quantization_level: str | None = None
+    parent_model: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model from /api/tags."""
+
+    name: str
+    size: int
+    digest: str | None
+    modified_at: str | None
+    details: ModelDetails
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """One /api/pull line. `completed` is None until the first byte of a layer arrives."""
+
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
+@dataclass
+class PullTracker:
+    """Aggregates per-layer pull progress into one overall fraction for a progress bar.
+
+    Ollama announces layers one after another, so bytes-done over bytes-announced dips each time
+    a new layer appears; `fraction` never goes backwards (a bar should not), `layers` has the
+    exact per-layer figures.
+    """
+
+    layers: dict[str, tuple[int, int]] = field(default_factory=dict)  # digest -> (done, total)
+    status: str = ""
+    succeeded: bool = False
+    _high_water: float = field(default=0.0, repr=False)
+
+    def add(self, progress: PullProgress) -> None:
+        self.status = progress.status
+        if progress.digest and progress.total:
+            self.layers[progress.digest] = (progress.completed or 0, progress.total)
+        if progress.status == "success":
+            self.succeeded = True
+        if self.total:
+            self._high_water = max(self._high_water, min(self.completed / self.total, 1.0))
+
+    @property
+    def completed(self) -> int:
+        return sum(done for done, _ in self.layers.values())
+
+    @property
+    def total(self) -> int:
+        return sum(total for _, total in self.layers.values())
+
+    @property
+    def fraction(self) -> float:
+        """0.0 to 1.0, monotone; 1.0 once the pull succeeded."""
+        return 1.0 if self.succeeded else self._high_water
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    type: str
+    shape: tuple[int, ...]
+
+    @property
+    def n_elements(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """/api/show for one tag: details, raw GGUF `model_info`, and the tensor table."""
+
+    tag: str
+    details: ModelDetails
+    model_info: Mapping[str, Any]
+    tensors: tuple[TensorInfo, ...]
+    capabilities: tuple[str, ...] = ()
+    parameters: str = ""
+    verbose: bool = False
+
+    @property
+    def architecture(self) -> str | None:
+        arch = self.model_info.get("general.architecture")
+        return arch if isinstance(arch, str) and arch else None
+
+    @property
+    def parameter_count(self) -> int | None:
+        count = self.model_info.get("general.parameter_count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            return count
+        return sum(t.n_elements for t in self.tensors) or None
+
+    @property
+    def elided_keys(self) -> tuple[str, ...]:
+        """Keys the server sent as null: arrays it left out of a non-verbose answer."""
+        return tuple(k for k, v in self.model_info.items() if v is None)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A token's log-probability; `top` lists the alternatives Ollama returned (best first).
+
+    Ollama also sends each token's UTF-8 `bytes`, but the 0.6 client's models drop that field.
+    """
+
+    token: str
+    logprob: float
+    top: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenChunk:
+    """Streamed reply text, with the log-probabilities of its tokens when the server sent them."""
+
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatMetrics:
+    """The final chunk's figures (seconds, token counts) plus what the client measured."""
+
+    ttft_s: float | None  # request sent -> first text chunk, measured here
+    tokens_per_s: float | None  # eval_count / eval_duration * 1e9
+    prompt_tokens: int | None
+    output_tokens: int | None
+    load_s: float | None
+    prompt_eval_s: float | None
+    eval_s: float | None
+    total_s: float | None
+    done_reason: str | None
+    wall_s: float  # request sent -> final chunk, measured here
+    logprobs_returned: bool = False
+
+
+ChatEvent = TokenChunk | ChatMetrics
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    logprobs: tuple[TokenLogprob, ...]
+    metrics: ChatMetrics
+
+
+# --------------------------------------------------------------------------- client and errors
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Building a context costs ~40 ms; one shared, read-only context keeps a chat's overhead low.
+    return httpx.create_ssl_context()
+
+
+def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:
+    from quantviz.endpoint import normalize_url  # endpoint.py imports OllamaError from here
+
+    url = normalize_url(endpoint.host).url
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+    client = ollama.Client(
+        host=url,
+        headers=headers,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+        # A redirect could carry the key to another host or reach a blocked address.
+        follow_redirects=False,
+        verify=_ssl_context(),
+    )
+    if not endpoint.api_key:
+        # The client adds OLLAMA_API_KEY from the process environment; never send that to an
+        # endpoint the key was not configured for.
+        client._client.headers.pop("authorization", None)
+    return client
+
+
+_TRANSLATED = (
+    ollama.ResponseError,
+    httpx.HTTPError,
+    ConnectionError,  # the client's rewrite of httpx.ConnectError outside streams
+    json.JSONDecodeError,
+    pydantic.ValidationError,
+)
+
+_DNS_HINTS = ("name or service not known", "nodename nor servname", "getaddrinfo failed",
+              "temporary failure in name resolution", "no address associated")  # fmt: skip
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    if text.startswith("<"):
+        return "an HTML page"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _status_error(status: int, text: str, what: str) -> OllamaError:
+    text = _short(text)
+    if status in (401, 403):
+        return OllamaError(
+            "auth",
+            f"The server refused to {what} (HTTP {status}): check the API key.",
+            status_code=status,
+        )
+    if status == -1:
+        # An {"error": ...} line inside a stream: the server's own words.
+        kind: ErrorKind = (
+            "not_found" if "file does not exist" in text or "not found" in text else "stream"
+        )
+        return OllamaError(kind, text or f"The server reported an error while trying to {what}.")
+    if 300 <= status < 400:
+        return OllamaError(
+            "bad_url",
+            f"The server redirected the request (HTTP {status}). Redirects are not followed: "
+            "enter the final address (for example https:// instead of http://).",
+            status_code=status,
+        )
+    if status == 404:
+        # Ollama says {"error": "model 'x' not found"}; anything else is some other server.
+        if text in ("", "404 page not found", "an HTML page") or text.startswith("{"):
+            return OllamaError(
+                "not_ollama",
+                f"This address has no Ollama API (HTTP 404 when trying to {what}): "
+                "is it the Ollama server and port?",
+                status_code=status,
+            )
+        return OllamaError("not_found", text, status_code=status)
+    if status in (400, 422):
+        return OllamaError("bad_request", text or f"HTTP {status}", status_code=status)
+    return OllamaError(
+        "server",
+        f"The server failed to {what} (HTTP {status}): {text}" if text else f"HTTP {status}",
+        status_code=status,
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    """Ollama's {"error": ...} text, or the raw body."""
+    try:
+        response.read()
+    except httpx.HTTPError:
+        return ""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return data["error"]
+    return response.text
+
+
+def _translate(exc: BaseException, what: str) -> OllamaError:
+    """Map a client, httpx or parsing exception to an OllamaError."""
+    if isinstance(exc, OllamaError):
+        return exc
+    if isinstance(exc, ollama.ResponseError):
+        return _status_error(exc.status_code, str(exc.error), what)
+    if isinstance(exc, httpx.HTTPStatusError):
+        return _status_error(exc.response.status_code, _error_text(exc.response), what)
+    if isinstance(exc, httpx.TimeoutException):
+        return OllamaError("timeout", f"The server did not answer in time while trying to {what}.")
+    if isinstance(exc, (httpx.ConnectError, ConnectionError)):
+        detail = f"{exc} {exc.__context__ or ''}".lower()
+        if any(hint in detail for hint in _DNS_HINTS):
+            return OllamaError("refused", "The server name could not be resolved: check the URL.")
+        if "ssl" in detail or "certificate" in detail:
+            return OllamaError("refused", "The TLS (https) handshake failed: check the URL.")
+        return OllamaError(
+            "refused",
+            "Nothing is answering at this address (connection refused): is Ollama running "
+            "there, on that port?",
+        )
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return OllamaError("bad_url", "The address is not a valid http(s) URL.")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return OllamaError(
+            "stream", f"The connection dropped while trying to {what}; the answer is incomplete."
+        )
+    if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError)):
+        return OllamaError(
+            "not_ollama", f"The server's answer does not look like Ollama's (trying to {what})."
+        )
+    return OllamaError(
+        "refused", f"The request failed while trying to {what}: {type(exc).__name__}."
+    )
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def check_connection(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> str:
+    """The server's version from GET /api/version, or an OllamaError saying why not."""
+    what = "report its version"
+    try:
+        with _client(endpoint, timeout) as client:
+            response = client._client.get("/api/version")
+    except _TRANSLATED as exc:
+        raise _translate(exc, what) from exc
+    if response.is_redirect:
+        raise _status_error(response.status_code, "", what)
+    if response.status_code >= 400:
+        raise _status_error(response.status_code, _error_text(response), what)
+    try:
+        data = response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "unknown").split(";")[0]
+        raise OllamaError(
+            "not_ollama",
+            f"Something answered, but not an Ollama server (it sent {kind}, not JSON).",
+        ) from None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version:
+        raise OllamaError(
+            "not_ollama", "Something answered with JSON, but not an Ollama version: wrong port?"
+        )
+    return version
+
+
+def _details(raw: Any) -> ModelDetails:
+    if raw is None:
+        return ModelDetails()
+    get = raw.get if isinstance(raw, Mapping) else lambda k: getattr(raw, k, None)
+    return ModelDetails(
+        format=get("format") or None,
+        family=get("family") or None,
+        families=tuple(get("families") or ()),
+        parameter_size=get("parameter_size") or None,
+        quantization_level=get("quantization_level") or None,
+        parent_model=get("parent_model") or None,
+    )
+
+
+def normalize_tag(tag: str) -> str:
+    """Ollama's implicit tag: 'gemma3' means 'gemma3:latest'."""
+    tag = tag.strip()
+    return tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+
+
+def list_models(endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, ModelEntry]:
+    """The endpoint's local models from /api/tags, keyed by tag."""
+    try:
+        with _client(endpoint, timeout) as client:
+            listing = client.list()
+    except _TRANSLATED as exc:
+        raise _translate(exc, "list its models") from exc
+    models: dict[str, ModelEntry] = {}
+    for m in listing.models:
+        if not m.model:
+            continue
+        models[m.model] = ModelEntry(
+            name=m.model,
+            size=int(m.size or 0),
+            digest=m.digest,
+            modified_at=m.modified_at.isoformat() if m.modified_at else None,
+            details=_details(m.details),
+        )
+    return models
+
+
+def find_model(models: Mapping[str, ModelEntry], tag: str) -> ModelEntry | None:
+    """The entry for `tag` in a `list_models` result, treating 'x' and 'x:latest' alike."""
+    wanted = normalize_tag(tag)
+    return next((m for name, m in models.items() if normalize_tag(name) == wanted), None)
+
+
+def pull(endpoint: Endpoint, tag: str, *, timeout: float = PULL_TIMEOUT) -> Iterator[PullProgress]:
+    """Stream /api/pull progress; ends after "success" or raises OllamaError.
+
+    An unknown tag raises kind "not_found" with Ollama's text
+    (`pull model manifest: file does not exist`).
+    """
+    what = f"pull {tag}"
+    client = _client(endpoint, timeout)
+    stream: Iterator[Any] | None = None
+    try:
+        stream = client.pull(tag, stream=True)
+        for part in stream:
+            progress = PullProgress(
+                status=part.status or "",
+                digest=part.digest,
+                total=part.total,
+                completed=part.completed,
+            )
+            yield progress
+            if progress.status == "success":
+                return
+        raise OllamaError(
+            "stream",
+            f"The pull of {tag} stopped before it finished. Try again: Ollama resumes "
+            "partial downloads.",
+        )
+    except _TRANSLATED as exc:
+        raise _translate(exc, what) from exc
+    finally:
+        _close(stream, client)
+
+
+def _close(stream: Iterator[Any] | None, client: ollama.Client) -> None:
+    # Close the client's generator first so its response (and socket) closes now, not at GC.
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+    client.close()
+
+
+def show(
+    endpoint: Endpoint, tag: str, *, verbose: bool = False, timeout: float = DEFAULT_TIMEOUT
+) -> ModelMetadata:
+    """/api/show for `tag`, including the `tensors` table the client's show() drops.
+
+    Ollama leaves arrays out of a non-verbose answer (null): the vocabulary always, and in recent
+    versions per-layer arrays too; `verbose=True` returns them at the cost of a multi-MB body.
+    """
+    what = f"describe {tag}"
+    body: dict[str, Any] = {"model": tag}
+    if verbose:
+        body["verbose"] = True
+    try:
+        with _client(endpoint, timeout) as client:
+            response = client._client.post("/api/show", json=body)
+            response.raise_for_status()
+            data = response.json()
+    except _TRANSLATED as exc:
+        raise _translate(exc, what) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("model_info", {}), dict):
+        raise OllamaError("not_ollama", f"The answer to /api/show for {tag} is not Ollama's.")
+    tensors = []
+    for t in data.get("tensors") or ():
+        if isinstance(t, dict) and isinstance(t.get("name"), str):
+            shape = tuple(int(n) for n in t.get("shape") or ())
+            tensors.append(TensorInfo(t["name"], str(t.get("type", "")), shape))
+    return ModelMetadata(
+        tag=tag,
+        details=_details(data.get("details")),
+        model_info=dict(data.get("model_info") or {}),
+        tensors=tuple(tensors),
+        capabilities=tuple(data.get("capabilities") or ()),
+        parameters=str(data.get("parameters") or ""),
+        verbose=verbose,
+    )
+
+
+def _logprobs(raw: Sequence[Any] | None) -> tuple[TokenLogprob, ...]:
+    if not raw:
+        return ()
+
+    def one(item: Any, top: Sequence[Any] | None) -> TokenLogprob:
+        return TokenLogprob(
+            token=str(item.token),
+            logprob=float(item.logprob),
+            top=tuple(one(t, None) for t in top or ()),
+        )
+
+    return tuple(one(item, item.top_logprobs) for item in raw)
+
+
+def _seconds(ns: int | None) -> float | None:
+    return ns / 1e9 if ns is not None else None
+
+
+def chat_stream(
+    endpoint: Endpoint,
+    tag: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    options: Mapping[str, Any] | None = None,
+    logprobs: bool = False,
+    top_logprobs: int = 0,
+    timeout: float = CHAT_TIMEOUT,
+) -> Iterator[ChatEvent]:
+    """Stream a chat reply: `TokenChunk`s, then one `ChatMetrics`.
+
+    Closing the iterator early (a Stop button) closes the connection, which ends the generation
+    on the server. On failure the OllamaError carries the text streamed so far in `partial_text`.
+    An Ollama older than 0.12.11 ignores `logprobs`; `ChatMetrics.logprobs_returned` says which.
+    """
+    what = f"chat with {tag}"
+    client = _client(endpoint, timeout)
+    parts: list[str] = []
+    saw_logprobs = False
+    started = time.perf_counter()
+    first: float | None = None
+    stream: Iterator[Any] | None = None
+    try:
+        stream = client.chat(
+            tag,
+            messages=[dict(m) for m in messages],
+            stream=True,
+            options=dict(options) if options else None,
+            logprobs=True if logprobs else None,
+            top_logprobs=top_logprobs if logprobs and top_logprobs else None,
+        )
+        for part in stream:
+            text = part.message.content or ""
+            lps = _logprobs(part.logprobs)
+            saw_logprobs = saw_logprobs or bool(lps)
+            if text or lps:
+                if text and first is None:
+                    first = time.perf_counter()
+                parts.append(text)
+                yield TokenChunk(text, lps)
+            if part.done:
+                eval_count, eval_ns = part.eval_count, part.eval_duration
+                yield ChatMetrics(
+                    ttft_s=first - started if first is not None else None,
+                    tokens_per_s=eval_count / eval_ns * 1e9 if eval_count and eval_ns else None,
+                    prompt_tokens=part.prompt_eval_count,
+                    output_tokens=eval_count,
+                    load_s=_seconds(part.load_duration),
+                    prompt_eval_s=_seconds(part.prompt_eval_duration),
+                    eval_s=_seconds(eval_ns),
+                    total_s=_seconds(part.total_duration),
+                    done_reason=part.done_reason,
+                    wall_s=time.perf_counter() - started,
+                    logprobs_returned=saw_logprobs,
+                )
+                return
+        raise OllamaError(
+            "stream", f"The reply from {tag} stopped before the model finished (no final chunk)."
+        )
+    except OllamaError as exc:
+        exc.partial_text = "".join(parts)
+        raise
+    except _TRANSLATED as exc:
+        error = _translate(exc, what)
+        error.partial_text = "".join(parts)
+        raise error from exc
+    finally:
+        _close(stream, client)
+
+
+def chat_once(
+    endpoint: Endpoint,
+    tag: str,
+    messages: Sequence[Mapping[str, Any]],
+    **kwargs: Any,
+) -> ChatReply:
+    """Run `chat_stream` to the end and return the whole reply (for probes and scripts)."""
+    text: list[str] = []
+    lps: list[TokenLogprob] = []
+    for event in chat_stream(endpoint, tag, messages, **kwargs):
+        if isinstance(event, TokenChunk):
+            text.append(event.text)
+            lps.extend(event.logprobs)
+        else:
+            return ChatReply("".join(text), tuple(lps), event)
+    raise OllamaError("stream", f"The reply from {tag} ended without metrics.")
+
+
+# --------------------------------------------------------------------------- metadata helpers
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class MetadataField:
+    """One row of a metadata table: the raw value and how to show it."""
+
+    label: str
+    key: str  # the model_info key read, or a description of where the value came from
+    raw: Any  # scalar, per-layer list, or None
+    display: str
+    elided: bool = False  # the server sent null (an array left out of a non-verbose answer)
+
+
+@dataclass(frozen=True)
+class ComparedField:
+    label: str
+    a: MetadataField
+    b: MetadataField
+    same: bool | None  # None when either side is unknown
+
+
+def arch_key(meta: ModelMetadata, key: str) -> str:
+    """The full GGUF key for an architecture field, e.g. 'gemma3.block_count'."""
+    arch = meta.architecture
+    if arch and f"{arch}.{key}" in meta.model_info:
+        return f"{arch}.{key}"
+    # Some files name fields under a prefix other than general.architecture; take any match.
+    suffix = f".{key}"
+    for k in meta.model_info:
+        if k.endswith(suffix) and not k.startswith(("general.", "tokenizer.")):
+            return k
+    return f"{arch or '<arch>'}.{key}"
+
+
+def arch_value(meta: ModelMetadata, key: str, default: Any = None) -> Any:
+    """An architecture-prefixed field's raw value (scalar, per-layer list, or None)."""
+    return meta.model_info.get(arch_key(meta, key), default)
+
+
+def _fmt_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_value(value: Any) -> str:
+    """Show a scalar as is and a per-layer array compactly.
+
+    [8]*20 + [4]*15 -> "4–8 (per layer: 8×20, 4×15)"; [8]*35 -> "8 (all 35 layers)".
+    """
+    if value is None:
+        return "—"
+    if not isinstance(value, list):
+        return _fmt_scalar(value)
+    if not value:
+        return "—"
+    if not all(isinstance(v, (int, float, bool, str)) for v in value):
+        return f"[{len(value)} items]"
+    counts = Counter(value)
+    if len(counts) == 1:
+        return f"{_fmt_scalar(value[0])} (all {len(value)} layers)"
+    if len(counts) > 4 and all(isinstance(v, (int, float)) for v in value):
+        return (
+            f"{_fmt_scalar(min(value))}–{_fmt_scalar(max(value))} (per layer, {len(value)} layers)"
+        )
+    runs = ", ".join(f"{_fmt_scalar(v)}×{n}" for v, n in counts.items())
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return f"{_fmt_scalar(min(value))}–{_fmt_scalar(max(value))} (per layer: {runs})"
+    return f"per layer: {runs}"
+
+
+def _field(
+    label: str, key: str, info: Mapping[str, Any], display: str | None = None
+) -> MetadataField:
+    raw = info.get(key, _MISSING)
+    if raw is _MISSING:
+        return MetadataField(label, key, None, "not reported")
+    if raw is None:
+        return MetadataField(label, key, None, "left out by the server (ask verbose)", elided=True)
+    return MetadataField(label, key, raw, display if display is not None else describe_value(raw))
+
+
+def file_type_name(file_type: Any) -> str | None:
+    """llama.cpp's name for general.file_type: 15 -> 'Q4_K_M'."""
+    try:
+        name = LlamaFileType(int(file_type)).name
+    except (TypeError, ValueError):
+        return None
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+
+def vocab_size(meta: ModelMetadata) -> tuple[int | None, str]:
+    """Vocabulary size and where it came from: an arch key, the token list, or token_embd."""
+    size = arch_value(meta, "vocab_size")
+    if isinstance(size, int) and size > 0:
+        return size, arch_key(meta, "vocab_size")
+    tokens = meta.model_info.get("tokenizer.ggml.tokens")
+    if isinstance(tokens, list) and tokens:
+        return len(tokens), "tokenizer.ggml.tokens"
+    embd = next((t for t in meta.tensors if t.name == "token_embd.weight"), None)
+    if embd is not None and len(embd.shape) == 2:
+        width = arch_value(meta, "embedding_length")
+        rows = embd.shape[1] if embd.shape[0] == width or width is None else embd.shape[0]
+        return rows, "token_embd.weight shape"
+    return None, "not reported"
+
+
+def metadata_summary(meta: ModelMetadata) -> list[MetadataField]:
+    """The rows the metadata comparison shows, read robustly from raw GGUF keys."""
+    info = meta.model_info
+    file_type = info.get("general.file_type")
+    ft_name = file_type_name(file_type)
+    vocab, vocab_source = vocab_size(meta)
+    n_params = meta.parameter_count
+    rows = [
+        _field("Architecture", "general.architecture", info),
+        MetadataField(
+            "Parameters",
+            "general.parameter_count",
+            n_params,
+            _fmt_scalar(n_params) if n_params else "not reported",
+        ),
+        _field("Layers (blocks)", arch_key(meta, "block_count"), info),
+        _field("Context length", arch_key(meta, "context_length"), info),
+        _field("Embedding length", arch_key(meta, "embedding_length"), info),
+        _field("Attention heads", arch_key(meta, "attention.head_count"), info),
+        _field("KV heads", arch_key(meta, "attention.head_count_kv"), info),
+        _field("Head dimension", arch_key(meta, "attention.key_length"), info),
+        MetadataField(
+            "Vocabulary size", vocab_source, vocab, _fmt_scalar(vocab) if vocab else "not reported"
+        ),
+        _field("Tokenizer model", "tokenizer.ggml.model", info),
+        MetadataField(
+            "Quantization level",
+            "details.quantization_level",
+            meta.details.quantization_level,
+            meta.details.quantization_level or "not reported",
+        ),
+        _field(
+            "File type",
+            "general.file_type",
+            info,
+            f"{file_type} ({ft_name})" if ft_name else None,
+        ),
+    ]
+    return rows
+
+
+def compare_metadata(a: ModelMetadata, b: ModelMetadata) -> list[ComparedField]:
+    """Pair the summary rows of two tags and mark which are identical."""
+    rows = []
+    for fa, fb in zip(metadata_summary(a), metadata_summary(b), strict=True):
+        same = None if fa.raw is None or fb.raw is None else fa.raw == fb.raw
+        rows.append(ComparedField(fa.label, fa, fb, same))
+    return rows
+
+
+# --------------------------------------------------------------------------- tensor type mix
+
+
+@dataclass(frozen=True)
+class TypeShare:
+    """Tensors of one GGML type: how many, how many weights, how many bytes."""
+
+    type: str
+    count: int
+    n_elements: int
+    n_bytes: int | None  # None for a type gguf does not know
+
+
+def tensor_bytes(tensor: TensorInfo) -> int | None:
+    """Bytes a tensor takes, from gguf's (block size, bytes per block) table."""
+    try:
+        block, size = GGML_QUANT_SIZES[GGMLQuantizationType[tensor.type.upper()]]
+    except KeyError:
+        return None
+    return tensor.n_elements // block * size
+
+
+def tensor_type_mix(tensors: Iterable[TensorInfo]) -> dict[str, TypeShare]:
+    """Per GGML type: tensor count, weights and bytes; largest share first."""
+    acc: dict[str, list[int | None]] = {}
+    for t in tensors:
+        count, elements, n_bytes = acc.setdefault(t.type, [0, 0, 0])
+        size = tensor_bytes(t)
+        acc[t.type] = [
+            (count or 0) + 1,
+            (elements or 0) + t.n_elements,
+            None if n_bytes is None or size is None else n_bytes + size,
+        ]
+    shares = [TypeShare(k, int(v[0] or 0), int(v[1] or 0), v[2]) for k, v in acc.items()]
+    shares.sort(key=lambda s: (s.n_bytes or 0, s.n_elements), reverse=True)
+    return {s.type: s for s in shares}
+
+
+def bits_per_weight(size_bytes: int, parameter_count: int) -> float:
+    """Average stored bits per weight: size × 8 / parameter count."""
+    if parameter_count <= 0:
+        raise ValueError("parameter_count must be positive")
+    return size_bytes * 8 / parameter_count
