@@ -1,0 +1,71 @@
+"""Per-session state shared by the widgets: the endpoint in use and the evidence log.
+
+Configuration precedence: defaults < env OLLAMA_HOST < the instructor's `[ollama]` secrets <
+the student's endpoint and key for this session (settings page) ; a lab's `models:` map names
+the tags for that lab. The student's key lives only in this session's `st.session_state`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from quantviz.config import ConfigError, Settings, load_settings, with_lab_models, with_session
+from quantviz.evidence import EvidenceLog, EvidenceRecord
+from quantviz.labs import Lab
+from quantviz.ollama_api import Endpoint, OllamaError
+
+HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
+API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
+_MEMO = "_quantviz_settings_memo"
+_EVIDENCE = "_quantviz_evidence"
+SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
+
+
+def instructor_settings() -> Settings:
+    """Defaults, env and secrets; a broken secrets file shows its error once and is ignored."""
+    try:
+        return load_settings(st.secrets, os.environ)
+    except ConfigError as exc:
+        st.error(f"The instructor configuration (secrets.toml) has a problem: {exc}")
+        return load_settings({}, os.environ)
+
+
+def settings(lab: Lab | None = None) -> Settings:
+    """The settings this session uses, with the student's endpoint applied where allowed.
+
+    The student's choice is checked (URL form, blocked address ranges) when it changes, not on
+    every rerun: the result is memoised in the session.
+    """
+    base = instructor_settings()
+    wanted = (st.session_state.get(HOST_KEY) or "", st.session_state.get(API_KEY) or "")
+    memo = st.session_state.get(_MEMO)
+    if memo and memo[0] == (wanted, base):
+        current = memo[1]
+    else:
+        try:
+            current = with_session(base, *wanted)
+        except OllamaError as exc:
+            st.warning(f"Your endpoint setting is not used: {exc.message}")
+            current = with_session(base, None, wanted[1] or None)
+        st.session_state[_MEMO] = ((wanted, base), current)
+    return with_lab_models(current, lab.meta) if lab else current
+
+
+def endpoint(lab: Lab | None = None) -> Endpoint:
+    return settings(lab).endpoint
+
+
+def evidence() -> EvidenceLog:
+    """This session's evidence log (refreshing the page starts a new session and a new log)."""
+    log = st.session_state.get(_EVIDENCE)
+    if log is None:
+        log = st.session_state[_EVIDENCE] = EvidenceLog()
+    return log
+
+
+def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord:
+    """Add a measurement to the evidence log; see `quantviz.evidence.KINDS` for the kinds."""
+    return evidence().append(kind, title, payload)
