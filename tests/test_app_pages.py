@@ -83,10 +83,10 @@ def test_weight_explorer_reproduces_the_seed_and_follows_the_bits_slider():
     at = open_page("lab2-objective1")
     assert _metric(at, "stored q") == "1"
     assert _metric(at, "ŵ = q·scale") == "0.130029"
-    at.slider(key="lab2-objective1-quantization-explorer-1-bits").set_value(8).run()
+    at.slider(key="lab2-objective1-quantization-explorer-0-bits").set_value(8).run()
     assert _metric(at, "stored q") == "22"
     assert _metric(at, "ŵ = q·scale") == "0.157673"
-    at.slider(key="lab2-objective1-quantization-explorer-1-bits").set_value(2).run()
+    at.slider(key="lab2-objective1-quantization-explorer-0-bits").set_value(2).run()
     assert _metric(at, "stored q") == "0"
     assert _metric(at, "levels") == "3"
 
@@ -100,7 +100,7 @@ def _heatmap_z(at, key_part: str) -> list:
 def test_grid_explorer_bits_change_numbers_and_heatmap():
     """Moving the grid's bits slider changes its levels, RMSE and the reconstruction heatmap."""
     at = open_page("lab2-objective1")
-    key = next(s.key for s in at.slider if s.key.endswith("grid-explorer-3-bits"))
+    key = next(s.key for s in at.slider if s.key.endswith("grid-explorer-0-bits"))
     before = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
     at.slider(key=key).set_value(2).run()
     after = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))

@@ -12,10 +12,10 @@ class WidgetContext:
     lab: Lab
     section: Section
     marker: str
-    index: int = 0  # the marker's position among the page's markers
+    occurrence: int = 0  # 0 for the first widget of this name on the page, 1 for the next...
     attrs: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
-        """Prefix for the widget's Streamlit keys: unique per page and marker."""
-        return f"{self.section.url_path}-{self.marker}-{self.index}"
+        """Prefix for the widget's Streamlit keys: stable when lab text around it changes."""
+        return f"{self.section.url_path}-{self.marker}-{self.occurrence}"

@@ -21,13 +21,15 @@ def render_section(lab: Lab, section: Section) -> None:
         st.caption(lab.title)
         st.header(section.title, anchor=False)
 
-    for index, block in enumerate(section.blocks):
+    seen: dict[str, int] = {}
+    for block in section.blocks:
         if isinstance(block, Markdown):
             st.markdown(block.text)
         elif isinstance(block, Callout):
             _CALLOUTS[block.kind](block.text)
         elif isinstance(block, WidgetMarker):
-            render_widget(WidgetContext(lab, section, block.name, index, block.attrs))
+            occurrence = seen[block.name] = seen.get(block.name, -1) + 1
+            render_widget(WidgetContext(lab, section, block.name, occurrence, block.attrs))
 
     if section.kind == "overview":
         st.subheader("In this lab", anchor=False)
