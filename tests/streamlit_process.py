@@ -33,6 +33,15 @@ def free_port() -> int:
 @contextmanager
 def streamlit_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
     """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok."""
+    with streamlit_process(env, timeout) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def streamlit_process(
+    env: Mapping[str, str] | None = None, timeout: float = 60
+) -> Iterator[tuple[str, int]]:
+    """Like streamlit_app, but yields `(url, pid)` so benchmarks can read the server's CPU."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -72,7 +81,7 @@ def streamlit_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> 
             if time.monotonic() > deadline:
                 raise TimeoutError("streamlit did not become healthy")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
