@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 WIDGETS: dict[str, str] = {
     "quantization-explorer": "quantviz.ui.weight_explorer",
     "quantization-grid-explorer": "quantviz.ui.grid_explorer",
+    "gguf-formats": "quantviz.ui.gguf_formats",
 }
 
 
