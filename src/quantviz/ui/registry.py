@@ -17,6 +17,9 @@ WIDGETS: dict[str, str] = {
     "quantization-explorer": "quantviz.ui.weight_explorer",
     "quantization-grid-explorer": "quantviz.ui.grid_explorer",
     "gguf-formats": "quantviz.ui.gguf_formats",
+    "model-pull": "quantviz.ui.model_pull",
+    "storage-savings": "quantviz.ui.storage_savings",
+    "metadata-compare": "quantviz.ui.metadata_compare",
 }
 
 

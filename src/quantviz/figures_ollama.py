@@ -1,0 +1,253 @@
+"""Numbers and plotly figures for the Ollama widgets: storage savings and the tensor type mix.
+
+Pure (no streamlit). The storage arithmetic is the lab's (Objective 3):
+
+    bytes saved   = size(larger) - size(smaller)
+    percent saved = bytes saved / size(larger) × 100
+    size ratio    = size(smaller) / size(larger)
+    bits/weight   ≈ size × 8 / parameter count
+
+Figures are plain dicts wrapped with ``go.Figure(spec, _validate=False)`` like
+`figures_schemes`: plotly's validation costs tens of milliseconds per figure, and the tests rebuild
+every figure with validation on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+
+from quantviz.ollama_api import TypeShare, bits_per_weight
+
+# Average bits per weight of a whole file of that type, as the lab quotes them: Q4_K_M and Q6_K
+# are llama.cpp's usual figures; the others are exact for a single-type file.
+NOMINAL_BITS_PER_WEIGHT: Mapping[str, float] = {
+    "Q4_K_M": 4.8,
+    "Q6_K": 6.6,
+    "Q8_0": 8.5,
+    "F16": 16.0,
+    "BF16": 16.0,
+    "F32": 32.0,
+}
+
+TYPE_COLORS = {
+    "Q4_K": "#4c78a8",
+    "Q6_K": "#f58518",
+    "F32": "#9d9d9d",
+    "F16": "#bab0ac",
+    "BF16": "#79706e",
+    "Q8_0": "#e45756",
+    "Q5_0": "#72b7b2",
+    "Q5_K": "#54a24b",
+    "Q4_0": "#b279a2",
+}
+_SPARE_COLORS = ("#eeca3b", "#ff9da6", "#9d755d", "#17becf", "#bcbd22", "#8c564b")
+SIZE_COLOR = "#4c78a8"
+NOMINAL_COLOR = "#e45756"
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+TOP_RIGHT_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+
+Spec = dict[str, Any]
+
+
+def format_bytes(n: int | float | None) -> str:
+    """Decimal units like `ollama list`: 1721349614 -> '1.72 GB'."""
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{int(value)} B"
+
+
+def nominal_bits_per_weight(quantization_level: str | None) -> float | None:
+    """The lab's nominal figure for a quantization level ('Q4_K_M' -> 4.8), if it has one."""
+    return NOMINAL_BITS_PER_WEIGHT.get((quantization_level or "").strip().upper())
+
+
+@dataclass(frozen=True)
+class StorageRow:
+    """One tag's size on the endpoint and what it implies per weight."""
+
+    label: str
+    tag: str
+    size: int  # bytes, from /api/tags
+    parameter_count: int | None = None  # general.parameter_count, from /api/show
+    quantization_level: str | None = None
+
+    @property
+    def bits_per_weight(self) -> float | None:
+        """size × 8 / parameter count (None without a parameter count)."""
+        if not self.parameter_count or self.parameter_count <= 0:
+            return None
+        return bits_per_weight(self.size, self.parameter_count)
+
+    @property
+    def nominal_bits_per_weight(self) -> float | None:
+        return nominal_bits_per_weight(self.quantization_level)
+
+    @property
+    def nominal_size(self) -> float | None:
+        """Bytes the file would take at exactly the nominal bits per weight."""
+        nominal = self.nominal_bits_per_weight
+        if nominal is None or not self.parameter_count:
+            return None
+        return nominal * self.parameter_count / 8
+
+
+@dataclass(frozen=True)
+class Savings:
+    """What the smaller file saves against the larger one."""
+
+    smaller: StorageRow
+    larger: StorageRow
+
+    @property
+    def bytes_saved(self) -> int:
+        return self.larger.size - self.smaller.size
+
+    @property
+    def percent_saved(self) -> float | None:
+        return self.bytes_saved / self.larger.size * 100 if self.larger.size else None
+
+    @property
+    def size_ratio(self) -> float | None:
+        return self.smaller.size / self.larger.size if self.larger.size else None
+
+    @property
+    def nominal_ratio(self) -> float | None:
+        """The ratio the nominal bits per weight predict (4.8 / 6.6 ≈ 0.73 for Q4_K_M/Q6_K)."""
+        small, large = self.smaller.nominal_bits_per_weight, self.larger.nominal_bits_per_weight
+        return small / large if small and large else None
+
+
+def compare_sizes(a: StorageRow, b: StorageRow) -> Savings:
+    """Savings of the smaller of two tags against the larger (ties keep the given order)."""
+    return Savings(a, b) if a.size <= b.size else Savings(b, a)
+
+
+def _figure(data: list[Spec], layout: Spec, title: str | None, height: int, uirevision: str):
+    layout = {
+        "height": height,
+        "margin": MARGIN,
+        "uirevision": uirevision,
+        **({"title": {"text": title}} if title else {}),
+        **layout,
+    }
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _bpw_text(bpw: float | None) -> str:
+    return f"{bpw:.3f}" if bpw is not None else "—"
+
+
+def storage_figure(
+    rows: Sequence[StorageRow],
+    title: str | None = "Size on the endpoint",
+    uirevision: str = "storage",
+) -> go.Figure:
+    """Bars of each tag's size (GB); markers where the nominal bits per weight would put it."""
+    labels = [r.label for r in rows]
+    data: list[Spec] = [
+        {
+            "type": "bar",
+            "name": "size on the endpoint",
+            "x": labels,
+            "y": [r.size / 1e9 for r in rows],
+            "text": [format_bytes(r.size) for r in rows],
+            "textposition": "inside",
+            "insidetextanchor": "middle",  # clear of the nominal marker near the top
+            "marker": {"color": SIZE_COLOR},
+            "customdata": [[r.tag, f"{r.size:,}", _bpw_text(r.bits_per_weight)] for r in rows],
+            "hovertemplate": "%{x} (%{customdata[0]})<br>%{customdata[1]} bytes<br>"
+            "≈ %{customdata[2]} bits/weight<extra></extra>",
+        }
+    ]
+    nominal = [(r.label, r.nominal_size, r.nominal_bits_per_weight) for r in rows]
+    if any(size is not None for _, size, _ in nominal):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "at the nominal bits/weight",
+                "x": [label for label, size, _ in nominal if size is not None],
+                "y": [size / 1e9 for _, size, _ in nominal if size is not None],
+                "customdata": [bpw for _, size, bpw in nominal if size is not None],
+                "marker": {"color": NOMINAL_COLOR, "symbol": "line-ew-open", "size": 40,
+                           "line": {"width": 3, "color": NOMINAL_COLOR}},
+                "hovertemplate": "%{x}: %{y:.3f} GB at %{customdata} bits/weight<extra></extra>",
+            }
+        )  # fmt: skip
+    layout = {
+        "legend": TOP_RIGHT_LEGEND,
+        "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
+        "xaxis": {"type": "category"},
+    }
+    return _figure(data, layout, title, 300, uirevision)
+
+
+def type_color(qtype: str, index: int = 0) -> str:
+    return TYPE_COLORS.get(qtype.upper(), _SPARE_COLORS[index % len(_SPARE_COLORS)])
+
+
+def type_order(mixes: Mapping[str, Mapping[str, TypeShare]]) -> list[str]:
+    """Every GGML type present in any tag, largest total bytes first."""
+    totals: dict[str, tuple[int, int]] = {}
+    for mix in mixes.values():
+        for qtype, share in mix.items():
+            n_bytes, count = totals.get(qtype, (0, 0))
+            totals[qtype] = (n_bytes + (share.n_bytes or 0), count + share.count)
+    return sorted(totals, key=lambda t: totals[t], reverse=True)
+
+
+def type_mix_figure(
+    mixes: Mapping[str, Mapping[str, TypeShare]],
+    title: str | None = "Tensor types: bytes (left) and tensor count (right)",
+    uirevision: str = "type-mix",
+) -> go.Figure:
+    """Stacked bars per tag, one colour per GGML type: GB on the left, tensor count on the right.
+
+    `mixes` maps a tag's label to `tensor_type_mix(tensors)`. A type a tag does not have is a
+    zero-height segment, so every trace has one value per tag.
+    """
+    labels = list(mixes)
+    data: list[Spec] = []
+    for i, qtype in enumerate(type_order(mixes)):
+        shares = [mixes[label].get(qtype) for label in labels]
+        counts = [s.count if s else 0 for s in shares]
+        n_bytes = [(s.n_bytes or 0) if s else 0 for s in shares]
+        color = type_color(qtype, i)
+        custom = [[c, b] for c, b in zip(counts, n_bytes, strict=True)]
+        common = {"type": "bar", "name": qtype, "x": labels, "legendgroup": qtype,
+                  "marker": {"color": color}, "customdata": custom}  # fmt: skip
+        data.append(
+            {
+                **common,
+                "y": [b / 1e9 for b in n_bytes],
+                "hovertemplate": f"%{{x}} · {qtype}<br>%{{customdata[1]:,}} bytes in "
+                "%{customdata[0]} tensors<extra></extra>",
+            }
+        )
+        data.append(
+            {
+                **common,
+                "y": counts,
+                "xaxis": "x2",
+                "yaxis": "y2",
+                "showlegend": False,
+                "hovertemplate": f"%{{x}} · {qtype}<br>%{{customdata[0]}} tensors<extra></extra>",
+            }
+        )
+    layout = {
+        "barmode": "stack",
+        "legend": TOP_RIGHT_LEGEND,
+        "xaxis": {"domain": [0.0, 0.45], "type": "category"},
+        "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
+        "xaxis2": {"domain": [0.55, 1.0], "type": "category", "anchor": "y2"},
+        "yaxis2": {"title": {"text": "tensors"}, "anchor": "x2", "rangemode": "tozero"},
+    }
+    return _figure(data, layout, title, 340, uirevision)

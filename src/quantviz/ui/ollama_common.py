@@ -1,0 +1,196 @@
+"""What the Ollama widgets share: the endpoint line, a per-session cache, clear errors.
+
+The cache lives in this session's `st.session_state`, keyed by endpoint (host plus a fingerprint
+of the key, so a corrected key is not answered from a cached 401) and by what was fetched
+(`tags`, or `show` + tag). A rerun of an unrelated widget is answered from it; a Refresh button,
+a finished pull, or a successful "Check connection" drops entries. `st.cache_data` would share
+one student's results (and errors) with every other session in the process, so it is not used.
+
+Text that comes from a server (error messages, status lines, metadata values) goes through
+`plain()` before it reaches Markdown, so it shows as typed and never as links, images or markup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from quantviz.config import Settings
+from quantviz.endpoint import normalize_url
+from quantviz.evidence import redact_host
+from quantviz.ollama_api import (
+    Endpoint,
+    ModelEntry,
+    ModelMetadata,
+    OllamaError,
+    list_models,
+    show,
+)
+from quantviz.ui import nav, session
+
+T = TypeVar("T")
+
+CACHE_KEY = "_quantviz_ollama_cache"
+_RECORDED = "_quantviz_recorded"
+KEEP_ARRAY_ITEMS = 1024
+
+SOURCE_LABELS = {
+    "default": "the default",
+    "env": "from OLLAMA_HOST",
+    "secrets": "set by the instructor",
+    "session": "set by you for this session",
+}
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def plain(text: object) -> str:
+    """`text` escaped for st.markdown: shown literally, never as a link, image or directive."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def host_label(url: str) -> str:
+    """Host and port only ('127.0.0.1:11434'): what the endpoint line shows."""
+    try:
+        address = normalize_url(url)
+    except OllamaError:
+        return "(invalid endpoint)"
+    host = f"[{address.hostname}]" if ":" in address.hostname else address.hostname
+    return f"{host}:{address.port}"
+
+
+def endpoint_line(settings: Settings) -> None:
+    """One compact line: which host the widget talks to, whose key, and a settings link."""
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.caption(
+        f":material/dns: Endpoint `{host_label(settings.host)}` "
+        f"({SOURCE_LABELS[settings.host_source]}) · {settings.key_status}"
+    )
+    with right:
+        nav.link_to_settings()
+
+
+def _endpoint_id(endpoint: Endpoint) -> tuple[str, str]:
+    key = endpoint.api_key
+    return endpoint.host, hashlib.sha256(key.encode()).hexdigest()[:16] if key else ""
+
+
+def _cache() -> dict[tuple[Any, ...], Any]:
+    cache = st.session_state.get(CACHE_KEY)
+    if cache is None:
+        cache = st.session_state[CACHE_KEY] = {}
+    return cache
+
+
+def cached(endpoint: Endpoint, what: tuple[Any, ...], load: Callable[[], T]) -> T | OllamaError:
+    """`load()`'s result (or its OllamaError) for this endpoint, fetched once per session."""
+    cache = _cache()
+    key = (*_endpoint_id(endpoint), *what)
+    if key not in cache:
+        try:
+            cache[key] = load()
+        except OllamaError as exc:
+            cache[key] = exc
+    return cache[key]
+
+
+def forget(endpoint: Endpoint, *whats: tuple[Any, ...]) -> None:
+    """Drop cached entries of this endpoint: those starting with any of `whats`, or all."""
+    ident = _endpoint_id(endpoint)
+    cache = _cache()
+    for key in list(cache):
+        if key[:2] != ident:
+            continue
+        rest = key[2:]
+        if not whats or any(rest[: len(w)] == w for w in whats):
+            del cache[key]
+
+
+def forget_errors(endpoint: Endpoint) -> None:
+    """Drop this endpoint's cached failures (after a connection check succeeded)."""
+    ident = _endpoint_id(endpoint)
+    cache = _cache()
+    for key in [k for k, v in cache.items() if k[:2] == ident and isinstance(v, OllamaError)]:
+        del cache[key]
+
+
+def models_on(endpoint: Endpoint) -> dict[str, ModelEntry] | OllamaError:
+    """The endpoint's /api/tags, once per session until refreshed."""
+    return cached(endpoint, ("tags",), lambda: list_models(endpoint))
+
+
+def metadata_of(
+    endpoint: Endpoint, tag: str, *, verbose: bool = False
+) -> ModelMetadata | OllamaError:
+    """/api/show for `tag` (tensors included), once per session until refreshed.
+
+    A verbose answer carries the whole vocabulary (megabytes); arrays longer than
+    `KEEP_ARRAY_ITEMS` are dropped before caching, as a non-verbose answer would, so a class of
+    sessions does not hold a vocabulary each. Per-layer arrays are far shorter.
+    """
+
+    def load() -> ModelMetadata:
+        meta = show(endpoint, tag, verbose=verbose)
+        info = {
+            k: None if isinstance(v, list) and len(v) > KEEP_ARRAY_ITEMS else v
+            for k, v in meta.model_info.items()
+        }
+        return dataclasses.replace(meta, model_info=info)
+
+    return cached(endpoint, ("show", tag, verbose), load)
+
+
+def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]]) -> None:
+    """A Refresh button that drops the named cache entries, so the rerun fetches them again."""
+    st.button(
+        "Refresh",
+        key=key,
+        icon=":material/refresh:",
+        type="tertiary",
+        help="Ask the endpoint again (answers are kept for this session until you refresh).",
+        on_click=forget,
+        args=(endpoint, *whats),
+    )
+
+
+ERROR_HINTS = {
+    "auth": "Enter or correct the API key on the settings page.",
+    "refused": "Check the address on the settings page, and that Ollama is running there.",
+    "timeout": "The server may be busy or unreachable; try Refresh in a moment.",
+    "not_ollama": "Check the address and port on the settings page.",
+    "bad_url": "Fix the address on the settings page.",
+    "blocked": "Choose another endpoint on the settings page.",
+    "stream": "Try again; a pull resumes where it stopped.",
+}
+
+
+def show_error(error: OllamaError, doing: str | None = None) -> None:
+    """A clear st.error: what failed, the reason in the server's or client's words, a hint."""
+    lead = f"{doing}: " if doing else ""
+    hint = ERROR_HINTS.get(error.kind)
+    st.error(
+        f"{lead}{plain(error.message)}" + (f"  \n{hint}" if hint else ""), icon=":material/error:"
+    )
+
+
+def endpoint_for_evidence(settings: Settings) -> str:
+    return redact_host(settings.host)
+
+
+def record_once(slot: str, kind: str, title: str, payload: dict[str, Any]) -> bool:
+    """Record evidence unless this slot's last record had the same payload (a plain rerun)."""
+    signature = json.dumps(payload, sort_keys=True, default=str)
+    seen = st.session_state.get(_RECORDED)
+    if seen is None:
+        seen = st.session_state[_RECORDED] = {}
+    if seen.get(slot) == signature:
+        return False
+    seen[slot] = signature
+    session.record(kind, title, payload)
+    return True

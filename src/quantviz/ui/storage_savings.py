@@ -1,0 +1,172 @@
+"""Storage widget (`data-storage-savings`): both tags' sizes, what the smaller saves, bits/weight.
+
+Sizes come from /api/tags (exact bytes, what `ollama list` rounds), the parameter count from
+/api/show (`general.parameter_count`); both are cached per session (see `ollama_common`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from quantviz.figures_ollama import StorageRow, compare_sizes, format_bytes, storage_figure
+from quantviz.ollama_api import OllamaError, find_model
+from quantviz.ui import nav, session
+from quantviz.ui.context import WidgetContext
+from quantviz.ui.ollama_common import (
+    endpoint_for_evidence,
+    endpoint_line,
+    metadata_of,
+    models_on,
+    plain,
+    record_once,
+    refresh_button,
+    show_error,
+)
+
+
+def render(ctx: WidgetContext) -> None:
+    with st.container(border=True):
+        st.subheader("Storage savings", anchor=False)
+        _panel(ctx)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return format(value, spec) if value is not None else "—"
+
+
+@st.fragment
+def _panel(ctx: WidgetContext) -> None:
+    settings = session.settings(ctx.lab)
+    endpoint = settings.endpoint
+    endpoint_line(settings)
+    tags = list(settings.models.items())
+    refresh = [("tags",), *(("show", tag) for _, tag in tags)]
+
+    listing = models_on(endpoint)
+    if isinstance(listing, OllamaError):
+        show_error(listing, "Could not list the endpoint's models")
+        refresh_button(f"{ctx.key}-refresh", endpoint, refresh)
+        return
+
+    rows: list[StorageRow] = []
+    for label, tag in tags:
+        entry = find_model(listing, tag)
+        if entry is None:
+            st.warning(
+                f"**{plain(label)}** (`{tag}`) is not on this endpoint, so its size cannot be "
+                "measured. Pull it first.",
+                icon=":material/cloud_off:",
+            )
+            nav.link_to_marker(ctx.lab, "model-pull", f"Pull {label} in the pull widget")
+            continue
+        meta = metadata_of(endpoint, tag)
+        params = None
+        level = entry.details.quantization_level
+        if isinstance(meta, OllamaError):
+            show_error(meta, f"No parameter count for {plain(label)}")
+        else:
+            params = meta.parameter_count
+            level = level or meta.details.quantization_level
+        rows.append(StorageRow(label, tag, entry.size, params, level))
+    refresh_button(f"{ctx.key}-refresh", endpoint, refresh)
+    if not rows:
+        return
+
+    cols = st.columns(len(rows) + (3 if len(rows) >= 2 else 0))
+    for col, row in zip(cols, rows, strict=False):
+        col.metric(f"{row.label} size", format_bytes(row.size), help=f"{row.size:,} bytes")
+    savings = compare_sizes(rows[0], rows[1]) if len(rows) >= 2 else None
+    if savings is not None:
+        cols[-3].metric(
+            "Bytes saved",
+            format_bytes(savings.bytes_saved),
+            help=f"size({savings.larger.label}) − size({savings.smaller.label})",
+        )
+        cols[-2].metric(
+            "Percent saved",
+            f"{_fmt(savings.percent_saved, '.1f')} %",
+            help=f"bytes saved / size({savings.larger.label}) × 100",
+        )
+        cols[-1].metric(
+            "Size ratio",
+            _fmt(savings.size_ratio, ".3f"),
+            help=f"size({savings.smaller.label}) / size({savings.larger.label})",
+        )
+
+    if savings is not None:
+        st.caption(
+            f"Exact: {savings.larger.size:,} − {savings.smaller.size:,} = "
+            f"{savings.bytes_saved:,} bytes saved ({savings.larger.label} − "
+            f"{savings.smaller.label})."
+        )
+    bpw_cols = st.columns(len(rows))
+    for col, row in zip(bpw_cols, rows, strict=True):
+        nominal = row.nominal_bits_per_weight
+        col.metric(
+            f"{row.label} bits/weight (est.)",
+            _fmt(row.bits_per_weight, ".2f"),
+            help="size × 8 / general.parameter_count",
+        )
+        col.caption(
+            f"Nominal for {row.quantization_level or 'this type'}: "
+            + (f"about {nominal:g}" if nominal is not None else "not known")
+        )
+
+    st.plotly_chart(storage_figure(rows, uirevision=ctx.key), key=f"{ctx.key}-chart")
+    st.dataframe(
+        [
+            {
+                "tag": f"{row.label} · {row.tag}",
+                "quantization": row.quantization_level or "—",
+                "size (bytes)": row.size,
+                "parameters": row.parameter_count,
+                "bits/weight (est.)": row.bits_per_weight,
+                "bits/weight (nominal)": row.nominal_bits_per_weight,
+            }
+            for row in rows
+        ],
+        hide_index=True,
+        column_config={
+            "size (bytes)": st.column_config.NumberColumn(format="localized"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "bits/weight (est.)": st.column_config.NumberColumn(format="%.3f"),
+            "bits/weight (nominal)": st.column_config.NumberColumn(format="%.1f"),
+        },
+        key=f"{ctx.key}-table",
+    )
+    if savings is not None and savings.nominal_ratio is not None:
+        st.caption(
+            f"The nominal figures predict a ratio of {savings.nominal_ratio:.2f} "
+            f"({(1 - savings.nominal_ratio) * 100:.0f} % saved); measured: "
+            f"{_fmt(savings.size_ratio, '.3f')}. The sizes count everything in the tag "
+            "(tokenizer, F32 norms, tensors kept at higher precision); Objective 4's tensor mix "
+            "shows where the bytes go."
+        )
+
+    payload: dict[str, object] = {
+        "endpoint": endpoint_for_evidence(settings),
+        "tags": [
+            {
+                "label": row.label,
+                "tag": row.tag,
+                "quantization_level": row.quantization_level,
+                "size_bytes": row.size,
+                "parameter_count": row.parameter_count,
+                "bits_per_weight": row.bits_per_weight,
+                "nominal_bits_per_weight": row.nominal_bits_per_weight,
+            }
+            for row in rows
+        ],
+        "missing": [label for label, tag in tags if find_model(listing, tag) is None],
+    }
+    if savings is not None:
+        payload |= {
+            "smaller": savings.smaller.label,
+            "larger": savings.larger.label,
+            "bytes_saved": savings.bytes_saved,
+            "percent_saved": savings.percent_saved,
+            "size_ratio": savings.size_ratio,
+            "nominal_ratio": savings.nominal_ratio,
+        }
+    title = " vs ".join(f"{row.label} {format_bytes(row.size)}" for row in rows)
+    record_once(f"{ctx.key}-storage", "storage", f"Storage: {title}", payload)
