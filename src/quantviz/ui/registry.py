@@ -20,6 +20,8 @@ WIDGETS: dict[str, str] = {
     "model-pull": "quantviz.ui.model_pull",
     "storage-savings": "quantviz.ui.storage_savings",
     "metadata-compare": "quantviz.ui.metadata_compare",
+    "quality-probe": "quantviz.ui.quality_probe",
+    "tradeoff-decision": "quantviz.ui.tradeoff",
 }
 
 

@@ -1,0 +1,145 @@
+"""AppTest of the deployment decision (Objective 6), with and without an endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from apptest_utils import open_page, texts
+from ollama_server import Q4_TAG, Q6_TAG
+from streamlit.util import calc_hash
+from streamlit_process import free_port
+
+from quantviz.memory import (
+    BUILTIN_WEIGHTS_BYTES,
+    GB,
+    GEMMA_LIKE_LAYOUT,
+    kv_cache_bytes,
+    layout_from_model_info,
+)
+from quantviz.ui import session
+
+PAGE = "lab2-objective6"
+KEY = "lab2-objective6-tradeoff-decision-0"
+PROBE_KEY = "lab2-objective5-quality-probe-0"
+
+
+def _unescaped(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _memory(at) -> dict[str, list[float]]:
+    """The memory figure's bars: part name -> GB per tag."""
+    chart = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "Memory at" in json.loads(c.proto.spec)["layout"]["title"]["text"]
+    )
+    return {trace["name"]: trace["y"] for trace in chart["data"]}
+
+
+def _table(at):
+    return next(df.value for df in at.dataframe if "weights from" in df.value.columns)
+
+
+def _decisions(at):
+    return [r for r in at.session_state[session._EVIDENCE] if r.kind == "decision"]
+
+
+def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypatch):
+    """Sizes and KV layout come from the endpoint; speed and probe counts join the decision."""
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    at = open_page("lab2-objective5")
+    at.button(key=f"{PROBE_KEY}-run").click().run()
+    log = at.session_state[session._EVIDENCE]
+    # Records in the shape the chat widget writes them.
+    log.append("chat", "Q4 reply", {"label": "Q4", "tag": Q4_TAG, "metrics": {"tokens_per_s": 48}})
+    log.append(
+        "side_by_side",
+        "Side by side: hello",
+        {
+            "replies": [
+                {"label": "Q4", "tag": Q4_TAG, "metrics": {"tokens_per_s": 50.0}},
+                {"label": "Q6", "tag": Q6_TAG, "metrics": {"tokens_per_s": 37.0}},
+            ]
+        },
+    )
+    at._page_hash = calc_hash(PAGE)
+    at.run()
+    at.number_input(key=f"{KEY}-budget").set_value(2.0).run()
+    assert not at.exception, at.exception
+
+    layout = layout_from_model_info(ollama_server.catalog[Q4_TAG].model_info)
+    bars = _memory(at)
+    assert bars["weights"] == pytest.approx(
+        [ollama_server.catalog[t].size / GB for t in (Q4_TAG, Q6_TAG)]
+    )
+    assert bars["KV cache"] == pytest.approx([kv_cache_bytes(layout, 8192) / GB] * 2)
+    table = _table(at)
+    assert list(table["weights from"]) == ["/api/tags", "/api/tags"]
+    fits = list(table["fits"])
+    assert fits[0] == "yes" and fits[1].startswith("no, ")
+    assert list(table["tokens/s"]) == ["49.0 (chat, mean of 2)", "37.0 (chat, mean of 1)"]
+    assert list(table["probe checks"]) == ["1 of 8", "1 of 8"]
+
+    shown = _unescaped(texts(at))
+    assert "KV cache stored as f16" in shown
+    assert f"layout: {Q4_TAG} metadata (/api/show)" in shown
+    (decision,) = [s.value for s in at.success if "Choose" in s.value]
+    assert decision.startswith("Q4 fits with 8k context")
+    assert "at 49.0 tok/s with 1 of 8 probe checks" in decision
+    assert "Q6 needs" in decision
+    assert decision.endswith("Choose Q4: it is the only one that fits 2.00 GB at 8k context.")
+
+    at.button(key=f"{KEY}-save").click().run()
+    (record,) = _decisions(at)
+    assert record.title == "Decision at 2.00 GB and 8k context: choose Q4"
+    assert record.payload["choice"] == Q4_TAG and record.payload["from_endpoint"] is True
+    assert record.payload["endpoint"] == ollama_server.url
+    assert record.payload["tokens_per_s"] == {Q4_TAG: 49.0, Q6_TAG: 37.0}
+    assert record.payload["probe_passes"] == {Q4_TAG: [1, 8], Q6_TAG: [1, 8]}
+    assert [f["fits"] for f in record.payload["fits"]] == [True, False]
+    assert record.payload["decision"] == decision
+
+    at.number_input(key=f"{KEY}-context").set_value(65536).run()
+    assert any("at most 32k tokens" in w.value for w in at.warning)
+
+
+def test_decision_without_an_endpoint_uses_the_builtin_layout(monkeypatch):
+    """No endpoint: built-in sizes and the Gemma-like layout, said so, and it can be saved."""
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    assert any("No endpoint answered" in i.value for i in at.info)
+    bars = _memory(at)
+    assert bars["weights"] == pytest.approx(
+        [BUILTIN_WEIGHTS_BYTES["Q4"] / GB, BUILTIN_WEIGHTS_BYTES["Q6"] / GB]
+    )
+    assert bars["KV cache"] == pytest.approx([kv_cache_bytes(GEMMA_LIKE_LAYOUT, 8192) / GB] * 2)
+    assert set(_table(at)["weights from"]) == {"built-in estimate for Gemma 4 E2B"}
+    shown = _unescaped(texts(at))
+    assert "built-in Gemma-4-E2B-like layout (an approximation" in shown
+    assert "No speed measured yet" in shown and "No probe results yet" in shown
+    (decision,) = [s.value for s in at.success if "Choose" in s.value]
+    assert "(speed not measured; probe not run)" in decision
+    assert "Choose Q4" in decision
+
+    at.number_input(key=f"{KEY}-budget").set_value(3.0).run()
+    (verdict,) = [w.value for w in at.warning if "Neither fits" in w.value]
+    assert "Q4 comes closest" in verdict
+
+    at.button(key=f"{KEY}-save").click().run()
+    (record,) = _decisions(at)
+    assert record.payload["from_endpoint"] is False and record.payload["endpoint"] is None
+    assert record.payload["choice"] is None
+
+
+def test_a_tag_missing_on_the_endpoint_falls_back_and_links_to_pull(ollama_server, monkeypatch):
+    """A tag the endpoint lacks gets the built-in size, a warning and a link to the pull widget."""
+    ollama_server.remove_model(Q6_TAG)
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    at = open_page(PAGE)
+    assert any("does not have Q6" in w.value for w in at.warning)
+    assert "Pull the models" in [p.proto.label for p in at.get("page_link")]
+    assert list(_table(at)["weights from"]) == ["/api/tags", "built-in estimate for Gemma 4 E2B"]
