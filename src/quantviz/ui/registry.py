@@ -22,6 +22,7 @@ WIDGETS: dict[str, str] = {
     "metadata-compare": "quantviz.ui.metadata_compare",
     "quality-probe": "quantviz.ui.quality_probe",
     "tradeoff-decision": "quantviz.ui.tradeoff",
+    "objective5-chat": "quantviz.ui.chat",
 }
 
 

@@ -1,0 +1,517 @@
+"""Chat transcripts, safe display of model text, SVG answers and exports (no streamlit).
+
+* `TranscriptStore` keeps one list of `Message`s per (endpoint host, model tag), so a student
+  can switch models or endpoints and come back to each conversation.
+* Model output is untrusted. `safe_markdown` keeps Markdown images from loading anything (a
+  model could write `![x](https://tracker/...)`); `StreamFilter` does the same while a reply
+  streams and hides SVG source until the picture can be drawn; `split_svg` finds SVG answers
+  (a fenced ```svg block or a bare <svg>...</svg>), `check_svg` validates one with an XML
+  parser, and `svg_data_uri` turns it into a sanitised `data:image/svg+xml` URI for an
+  `<img>`, where scripts never run and nothing external loads.
+* `overlap_verdict` says whether two replies were generated at the same time or one after the
+  other; `transcript_markdown` / `transcript_json` export conversations with their metrics.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import itertools
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from quantviz.evidence import redact_host, to_jsonable, utc_now
+from quantviz.ollama_api import ChatMetrics, normalize_tag
+
+Role = Literal["user", "assistant"]
+# streaming: being written now; complete: the model finished; stopped: ended early by a Stop (or
+# by a click that reran the page); interrupted: the page reran mid-reply without stopping the
+# script; error: the request failed (partial text kept).
+Status = Literal["streaming", "complete", "stopped", "interrupted", "error"]
+
+HISTORY_LIMIT = 20  # earlier messages sent with a prompt: the last 10 turns
+ZWSP = "\u200b"  # breaks `![` so Markdown draws no image, invisibly
+
+
+# --------------------------------------------------------------------------- transcripts
+
+
+@dataclass
+class Message:
+    """One chat message. Assistant messages carry the model, metrics and how the reply ended."""
+
+    role: Role
+    content: str
+    label: str | None = None  # "Q4"
+    tag: str | None = None
+    status: Status = "complete"
+    error: str | None = None  # why the reply ended early, student-facing
+    error_kind: str | None = None
+    metrics: dict[str, Any] | None = None  # ChatMetrics as a dict
+    options: dict[str, Any] | None = None
+    run_id: str | None = None  # shared by the messages of one side-by-side run
+    created_at: str = field(default_factory=utc_now)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status in ("stopped", "interrupted", "error")
+
+    def finish(
+        self,
+        text: str,
+        *,
+        metrics: ChatMetrics | None = None,
+        status: Status = "complete",
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
+        self.content = text
+        self.status = status
+        self.error = error
+        self.error_kind = error_kind
+        if metrics is not None:
+            self.metrics = metrics_dict(metrics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(dataclasses.asdict(self))
+
+
+def metrics_dict(metrics: ChatMetrics) -> dict[str, Any]:
+    return to_jsonable(dataclasses.asdict(metrics))
+
+
+TranscriptKey = tuple[str, str]  # (endpoint host, normalised tag)
+
+
+class TranscriptStore:
+    """One transcript per (endpoint host, model tag), kept in a session's state."""
+
+    def __init__(self) -> None:
+        self._transcripts: dict[TranscriptKey, list[Message]] = {}
+
+    @staticmethod
+    def key(host: str, tag: str) -> TranscriptKey:
+        return (host.rstrip("/"), normalize_tag(tag))
+
+    def messages(self, host: str, tag: str) -> list[Message]:
+        """The transcript for (host, tag), created empty on first use."""
+        return self._transcripts.setdefault(self.key(host, tag), [])
+
+    def add(self, host: str, tag: str, message: Message) -> Message:
+        self.messages(host, tag).append(message)
+        return message
+
+    def clear(self, host: str, tag: str) -> None:
+        self._transcripts.pop(self.key(host, tag), None)
+
+    def last_prompt(self, host: str, tag: str) -> str | None:
+        return next(
+            (m.content for m in reversed(self.messages(host, tag)) if m.role == "user"), None
+        )
+
+    def history(self, host: str, tag: str, limit: int = HISTORY_LIMIT) -> list[dict[str, str]]:
+        """The earlier turns to send with a new prompt, as Ollama chat messages.
+
+        A turn whose reply failed before any text arrived is left out, so a retried prompt is
+        not sent twice; a partial reply is sent as the model wrote it.
+        """
+        out: list[dict[str, str]] = []
+        messages = self.messages(host, tag)
+        for i, m in enumerate(messages):
+            if m.role == "user":
+                reply = messages[i + 1] if i + 1 < len(messages) else None
+                if reply is None or reply.role != "assistant" or not reply.content:
+                    continue
+            elif not m.content or m.status == "streaming":
+                continue
+            out.append({"role": m.role, "content": m.content})
+        return out[-limit:] if limit else out
+
+    def nonempty_keys(self) -> list[TranscriptKey]:
+        return [k for k, v in self._transcripts.items() if v]
+
+
+# --------------------------------------------------------------------------- safe display
+
+_IMAGE_RE = re.compile(r"!(?=\[[^\]\n]*\](?:\(|\s*\[))")  # ![alt](url) and ![alt][ref]
+_FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
+def safe_markdown(text: str) -> str:
+    """Model text for st.markdown: image syntax outside code fences no longer loads anything.
+
+    Raw HTML needs no treatment: st.markdown escapes it unless unsafe_allow_html is set, and
+    this app never sets it for model output.
+    """
+    if "![" not in text:
+        return text
+    out, fence = [], ""
+    for line in text.splitlines(keepends=True):
+        match = _FENCE_RE.match(line)
+        if match and (not fence or match.group(1).startswith(fence)):
+            fence = "" if fence else match.group(1)[0] * 3
+        out.append(line if fence else _IMAGE_RE.sub("!" + ZWSP, line))
+    return "".join(out)
+
+
+SVG_PLACEHOLDER = "\n\n*(An SVG picture: it is drawn when the reply is complete.)*\n\n"
+_MARKERS = ("```svg", "<svg", "![")
+
+
+class StreamFilter:
+    """Turns streamed model text into text safe to show while it streams.
+
+    `feed(chunk)` returns what to append to the display; `finish()` flushes what was held
+    back. SVG source (fenced or bare) is replaced by one placeholder line: its markup is never
+    sent to the browser as Markdown, and the picture is drawn from the complete reply. `![`
+    becomes `!` + ZWSP + `[`, so no Markdown image loads mid-stream. A marker split across
+    chunks ("<s" + "vg") is held back until it can be told apart from ordinary text.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._inside: str | None = None  # the end marker of the SVG being skipped
+
+    def feed(self, chunk: str) -> str:
+        self._pending += chunk
+        out: list[str] = []
+        while self._pending:
+            if self._inside is not None:
+                end = self._pending.find(self._inside)
+                if end < 0:
+                    # Keep only a tail that could start the end marker.
+                    self._pending = self._pending[-(len(self._inside) - 1) :]
+                    break
+                self._pending = self._pending[end + len(self._inside) :]
+                self._inside = None
+                continue
+            hit = _first_marker(self._pending)
+            if hit is None:
+                keep = _partial_marker_tail(self._pending)
+                out.append(self._pending[: len(self._pending) - keep])
+                self._pending = self._pending[len(self._pending) - keep :]
+                break
+            start, marker = hit
+            out.append(self._pending[:start])
+            if marker == "![":
+                out.append("!" + ZWSP + "[")
+                self._pending = self._pending[start + 2 :]
+            else:
+                out.append(SVG_PLACEHOLDER)
+                self._inside = "```" if marker == "```svg" else "</svg>"
+                self._pending = self._pending[start + len(marker) :]
+        return "".join(out)
+
+    def finish(self) -> str:
+        rest, self._pending = ("" if self._inside else self._pending), ""
+        return rest
+
+
+def _first_marker(text: str) -> tuple[int, str] | None:
+    hits = [(i, m) for m in _MARKERS if (i := text.find(m)) >= 0]
+    return min(hits) if hits else None
+
+
+def _partial_marker_tail(text: str) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of a marker."""
+    best = 0
+    for marker in _MARKERS:
+        for n in range(min(len(marker) - 1, len(text)), best, -1):
+            if marker.startswith(text[-n:]):
+                best = n
+                break
+    return best
+
+
+# --------------------------------------------------------------------------- SVG answers
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+MAX_SVG_CHARS = 200_000
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+_FENCE_OPEN_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*(?:\n|\Z)", re.M)
+_SVG_OPEN_RE = re.compile(r"<svg\b", re.IGNORECASE)
+_SVG_TAG_RE = re.compile(r"<svg\b|</svg\s*>", re.IGNORECASE)
+_SVG_START_RE = re.compile(r"\s*(<\?xml[^>]*>\s*)?<svg\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class SvgPart:
+    """An SVG found in a reply; `problem` says why it cannot be drawn (None: it can)."""
+
+    source: str
+    problem: str | None = None
+
+
+Part = TextPart | SvgPart
+
+
+def split_svg(text: str) -> list[Part]:
+    """A reply as text parts and SVG parts, in order.
+
+    An SVG is a fenced block labelled svg (or xml, html or unlabelled, holding an <svg> root),
+    or a bare <svg>...</svg> outside any fence (nested <svg> elements included). One that never
+    closes (a stopped or truncated reply) is an SvgPart with a problem; other code stays text.
+    """
+    parts: list[Part] = []
+    text_start = pos = 0
+
+    def emit(start: int, end: int, source: str, closed: bool) -> None:
+        nonlocal text_start, pos
+        if start > text_start:
+            parts.append(TextPart(text[text_start:start]))
+        problem = check_svg(source) if closed else "the reply ended before the SVG was complete"
+        parts.append(SvgPart(source, problem))
+        text_start = pos = end
+
+    while pos < len(text):
+        fence = _FENCE_OPEN_RE.search(text, pos)
+        bare = _SVG_OPEN_RE.search(text, pos)
+        if bare is not None and (fence is None or bare.start() < fence.start()):
+            end, closed = _svg_end(text, bare.start())
+            emit(bare.start(), end, text[bare.start() : end].strip(), closed)
+            continue
+        if fence is None:
+            break
+        marker, lang = fence.group(1), fence.group(2).lower()
+        close = re.compile(rf"^[ \t]{{0,3}}{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$", re.M)
+        closing = close.search(text, fence.end())
+        body_end = closing.start() if closing else len(text)
+        end = closing.end() if closing else len(text)
+        body = text[fence.end() : body_end]
+        if lang == "svg" or (lang in ("xml", "html", "") and _SVG_START_RE.match(body)):
+            emit(fence.start(), end, body.strip(), closing is not None)
+        else:
+            pos = max(end, fence.end())  # other code: stays text, and its <svg> too
+    if text_start < len(text):
+        parts.append(TextPart(text[text_start:]))
+    return [p for p in parts if not (isinstance(p, TextPart) and not p.text.strip())]
+
+
+def _svg_end(text: str, start: int) -> tuple[int, bool]:
+    """End of the bare <svg> element opening at `start` (nesting counted), and if it closed."""
+    depth = 0
+    for tag in _SVG_TAG_RE.finditer(text, start):
+        depth += -1 if tag.group(0).startswith("</") else 1
+        if depth == 0:
+            return tag.end(), True
+    return len(text), False
+
+
+def check_svg(source: str) -> str | None:
+    """None when `source` is a well-formed SVG document, else the reason it is not."""
+    if len(source) > MAX_SVG_CHARS:
+        return f"it is too large to draw ({len(source):,} characters)"
+    if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
+        return "it declares a DOCTYPE or entities, which are not drawn"
+    try:
+        root = ET.fromstring(source)
+    except ET.ParseError as exc:
+        return f"it is not well-formed XML ({exc})"
+    if root.tag not in (f"{{{SVG_NS}}}svg", "svg"):
+        return f"its root element is <{_local(root.tag)}>, not <svg>"
+    return None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+_EXTERNAL_URL_RE = re.compile(r"url\(\s*['\"]?\s*(?!#)", re.IGNORECASE)
+_DROPPED_ELEMENTS = {"script", "foreignObject", "iframe", "object", "embed", "audio", "video"}
+
+
+def sanitize_svg(source: str) -> str:
+    """A copy of a valid SVG without scripts, event handlers or external references.
+
+    Defence in depth: an `<img>` already runs no script and loads nothing, but the picture can
+    also be saved and opened on its own. Raises ValueError for an SVG `check_svg` rejects.
+    """
+    problem = check_svg(source)
+    if problem:
+        raise ValueError(problem)
+    root = ET.fromstring(source)
+    svg = f"{{{SVG_NS}}}"
+    no_namespace = root.tag == "svg"  # then every element is read as SVG, as a browser would
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if not isinstance(child.tag, str):
+                continue
+            local = _local(child.tag)
+            foreign = not (child.tag.startswith(svg) or (no_namespace and "}" not in child.tag))
+            bad_style = local == "style" and _unsafe_css(child.text or "")
+            if foreign or local in _DROPPED_ELEMENTS or bad_style:
+                parent.remove(child)
+    uses_xlink = False
+    for el in root.iter():
+        el.tag = _local(el.tag)
+        for name in list(el.attrib):
+            value = el.attrib.pop(name)
+            local = _local(name)
+            if (
+                local.lower().startswith("on")
+                or (local == "href" and not value.strip().startswith("#"))
+                or _unsafe_css(value)
+            ):
+                continue
+            # Write names as plain text (`xlink:href`), so the output has one default namespace.
+            if name.startswith(f"{{{XLINK_NS}}}"):
+                el.set(f"xlink:{local}", value)
+                uses_xlink = True
+            elif name.startswith(f"{{{XML_NS}}}"):
+                el.set(f"xml:{local}", value)
+            elif "}" not in name:
+                el.set(name, value)
+    root.set("xmlns", SVG_NS)
+    if uses_xlink:
+        root.set("xmlns:xlink", XLINK_NS)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _unsafe_css(value: str) -> bool:
+    return bool(_EXTERNAL_URL_RE.search(value)) or "@import" in value.lower()
+
+
+def svg_data_uri(source: str) -> str:
+    """The sanitised SVG as a base64 data URI, for st.image (an <img>, never inline HTML)."""
+    clean = sanitize_svg(source)
+    return "data:image/svg+xml;base64," + base64.b64encode(clean.encode()).decode("ascii")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def metrics_line(metrics: Mapping[str, Any] | None) -> str:
+    """The figures of one reply in one line: first token, tokens/s, tokens, load, done."""
+    if not metrics:
+        return ""
+    parts = []
+    if metrics.get("ttft_s") is not None:
+        parts.append(f"first token {metrics['ttft_s']:.2f} s")
+    if metrics.get("tokens_per_s") is not None:
+        parts.append(f"{metrics['tokens_per_s']:.1f} tokens/s")
+    if metrics.get("prompt_tokens") is not None:
+        parts.append(f"prompt {metrics['prompt_tokens']} tokens")
+    if metrics.get("output_tokens") is not None:
+        parts.append(f"output {metrics['output_tokens']} tokens")
+    if metrics.get("load_s") is not None:
+        parts.append(f"load {metrics['load_s']:.2f} s")
+    if metrics.get("done_reason"):
+        parts.append(f"done: {metrics['done_reason']}")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """When one reply's request was sent, its first token arrived and its stream ended."""
+
+    label: str
+    sent: float
+    first_token: float | None
+    ended: float
+
+
+Overlap = Literal["overlapped", "one at a time", "unknown"]
+
+
+def overlap_verdict(timings: Sequence[StreamTiming]) -> tuple[Overlap, float]:
+    """Whether replies were generated at the same time, and for how many seconds they were.
+
+    "one at a time" when each later reply's first token came only as the earlier reply's
+    stream ended: the server queued the second request. The two events are a few microseconds
+    apart then and land in either order, so "as it ended" allows a quarter of the earlier
+    reply's streaming time, at most 50 ms. "unknown" when a reply produced no token.
+    """
+    if len(timings) < 2 or any(t.first_token is None for t in timings):
+        return "unknown", 0.0
+    ordered = sorted(timings, key=lambda t: t.first_token or 0.0)
+
+    def queued(earlier: StreamTiming, later: StreamTiming) -> bool:
+        slack = min(0.05, 0.25 * max(earlier.ended - (earlier.first_token or 0.0), 0.0))
+        return (later.first_token or 0.0) >= earlier.ended - slack
+
+    serial = all(queued(a, b) for a, b in itertools.pairwise(ordered))
+    shared = min(t.ended for t in timings) - max(t.first_token or 0.0 for t in timings)
+    return ("one at a time" if serial else "overlapped"), max(shared, 0.0)
+
+
+# --------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True)
+class TranscriptExport:
+    """One transcript to export: which model at which endpoint, and its messages."""
+
+    label: str
+    tag: str
+    host: str
+    messages: Sequence[Message]
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def transcript_markdown(exports: Iterable[TranscriptExport]) -> str:
+    """A readable Markdown transcript; model text only inside fences, metrics per reply."""
+    out = ["# quantviz chat transcript", "", f"Exported {utc_now()}", ""]
+    for ex in exports:
+        out += [f"## {ex.label} · `{ex.tag}`", "", f"Endpoint: `{redact_host(ex.host)}`", ""]
+        if not ex.messages:
+            out += ["(no messages)", ""]
+        for m in ex.messages:
+            who = "You" if m.role == "user" else f"{m.label or ex.label} (`{m.tag or ex.tag}`)"
+            out += [f"**{who}** · {m.created_at}", "", _fence(m.content), ""]
+            if m.role == "assistant":
+                line = metrics_line(m.metrics)
+                if line:
+                    out += [f"*{line}*", ""]
+                if m.options:
+                    opts = ", ".join(f"{k} {v}" for k, v in m.options.items())
+                    out += [f"*options: {opts}*", ""]
+                if m.interrupted:
+                    out += [f"**{status_text(m)}**", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def transcript_json(exports: Iterable[TranscriptExport]) -> str:
+    """The transcripts as JSON: every message with its status, options and metrics."""
+    data = {
+        "format": "quantviz-transcript/1",
+        "exported_at": utc_now(),
+        "transcripts": [
+            {
+                "label": ex.label,
+                "tag": ex.tag,
+                "endpoint": redact_host(ex.host),
+                "messages": [m.to_dict() for m in ex.messages],
+            }
+            for ex in exports
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def status_text(message: Message) -> str:
+    """How an unfinished reply ended, for the transcript."""
+    if message.status == "stopped":
+        return "Stopped early: the text above is what arrived before the reply was stopped."
+    if message.status == "interrupted":
+        return "Interrupted: the page reran while this reply streamed; the rest was not kept."
+    if message.status == "error":
+        return f"Interrupted by an error: {message.error or 'the request failed'}"
+    return ""

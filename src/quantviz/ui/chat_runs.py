@@ -1,0 +1,256 @@
+"""Chat requests running in reader threads, and the generators the chat widget renders from.
+
+No streamlit here: the widget feeds `ReplyRun.display_chunks()` to `st.write_stream`, and the
+side-by-side view renders from `pump()`; the benchmark drives the same code.
+
+Why a reader thread per reply, rather than iterating `chat_stream` on the script thread:
+
+* the script thread wakes at least every `tick` seconds even while the model is silent, so the
+  widget can show how long it has waited, and a Stop (or any rerun) takes effect at once:
+  Streamlit handles those only when the script sends something to the browser;
+* tokens that arrive within 40 ms are joined into one update: every update re-sends the
+  whole reply so far, and one per token cost a fast model's reply ~1 ms of server CPU a token;
+* two replies stream at the same time with one script thread drawing both columns.
+
+`cancel()` makes the reader close its stream at the next event it receives, which closes the
+connection, and Ollama stops generating.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from quantviz.ollama_api import (
+    CHAT_TIMEOUT,
+    ChatEvent,
+    ChatMetrics,
+    Endpoint,
+    OllamaError,
+    TokenChunk,
+    chat_stream,
+)
+from quantviz.transcript import StreamFilter, StreamTiming
+
+TICK_S = 0.2  # longest the script thread waits without a chance to update the page
+MIN_UPDATE_S = 0.04  # at most 25 redraws a second of a streaming reply (see bench_chat.py)
+StreamFn = Callable[..., Iterator[ChatEvent]]
+
+_END = object()
+
+
+class ReplyRun:
+    """One chat request streamed by a daemon thread into a queue.
+
+    The reader thread owns the stream; the consumer (the script thread) owns everything
+    else. `text` is the raw reply so far as the consumer has taken it from the queue;
+    `display_text` is the same after `StreamFilter` (what the browser may be sent).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        tag: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        options: Mapping[str, Any] | None = None,
+        timeout: float = CHAT_TIMEOUT,
+        label: str = "",
+        events: queue.SimpleQueue[tuple[ReplyRun, Any]] | None = None,
+        stream_fn: StreamFn = chat_stream,
+    ) -> None:
+        self.label = label or tag
+        self.tag = tag
+        self._events: queue.SimpleQueue[tuple[ReplyRun, Any]] = events or queue.SimpleQueue()
+        self._cancel = threading.Event()
+        self._parts: list[str] = []
+        self._display: list[str] = []
+        self._filter = StreamFilter()
+        self.metrics: ChatMetrics | None = None
+        self.error: OllamaError | None = None
+        self.done = False
+        self.sent = time.perf_counter()
+        self.first_token: float | None = None  # reader-side arrival times (perf_counter)
+        self.ended: float | None = None
+        self._thread = threading.Thread(
+            target=self._read,
+            args=(stream_fn, endpoint, tag, [dict(m) for m in messages], options, timeout),
+            name=f"quantviz-chat-{tag}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    # -- reader thread
+
+    def _read(
+        self,
+        stream_fn: StreamFn,
+        endpoint: Endpoint,
+        tag: str,
+        messages: list[dict[str, Any]],
+        options: Mapping[str, Any] | None,
+        timeout: float,
+    ) -> None:
+        stream = stream_fn(endpoint, tag, messages, options=options, timeout=timeout)
+        try:
+            for event in stream:
+                if self._cancel.is_set():
+                    break
+                if self.first_token is None and isinstance(event, TokenChunk) and event.text:
+                    self.first_token = time.perf_counter()
+                self._events.put((self, event))
+        except OllamaError as exc:
+            self._events.put((self, exc))
+        except Exception as exc:  # a bug or an unexpected client error: still end the run
+            self._events.put((self, OllamaError("stream", f"The reply failed: {exc}")))
+        finally:
+            stream.close()  # closes the connection now, so a stopped generation ends
+            self.ended = time.perf_counter()
+            self._events.put((self, _END))
+
+    # -- consumer side
+
+    def cancel(self) -> None:
+        """Ask the reader to close the stream at its next event (Stop, rerun, page left)."""
+        self._cancel.set()
+
+    def take(self, event: Any) -> str:
+        """Apply one event from the queue; returns the display text it adds."""
+        if isinstance(event, TokenChunk):
+            self._parts.append(event.text)
+            shown = self._filter.feed(event.text)
+        elif isinstance(event, ChatMetrics):
+            self.metrics = event
+            shown = ""
+        elif isinstance(event, OllamaError):
+            self.error = event
+            shown = ""
+        else:  # _END
+            self.done = True
+            shown = self._filter.finish()
+        if shown:
+            self._display.append(shown)
+        return shown
+
+    def drain(self) -> None:
+        """Take whatever is already queued, without waiting (after a cancel)."""
+        while True:
+            try:
+                run, event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            run.take(event)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def display_text(self) -> str:
+        return "".join(self._display)
+
+    @property
+    def waited(self) -> float:
+        return time.perf_counter() - self.sent
+
+    @property
+    def timing(self) -> StreamTiming:
+        return StreamTiming(
+            self.label, self.sent, self.first_token, self.ended or time.perf_counter()
+        )
+
+    def display_chunks(
+        self,
+        on_tick: Callable[[ReplyRun], None] | None = None,
+        tick: float = TICK_S,
+        min_interval: float = MIN_UPDATE_S,
+    ) -> Iterator[str]:
+        """Display text as it arrives, for st.write_stream; ends when the stream ends.
+
+        The first text is yielded at once; after that, what arrives within `min_interval` is
+        joined into one chunk (each chunk costs the browser a redraw of the whole reply).
+        `on_tick(run)` is called whenever `tick` seconds pass with nothing to show (the widget
+        updates its waiting line there, which also lets Streamlit act on a Stop). Failures
+        end the iteration; see `error`.
+        """
+        shown: list[str] = []
+        due = 0.0  # when the next chunk may go out
+        while not self.done:
+            wait = max(due - time.perf_counter(), 0.0) if shown else tick
+            try:
+                _, event = self._events.get(timeout=wait) if wait else self._events.get_nowait()
+            except queue.Empty:
+                if not shown:
+                    if on_tick is not None:
+                        on_tick(self)
+                    continue
+            else:
+                text = self.take(event)
+                if text:
+                    shown.append(text)
+                if time.perf_counter() < due or not shown:
+                    continue
+            yield "".join(shown)
+            shown.clear()
+            due = time.perf_counter() + min_interval
+        if shown:
+            yield "".join(shown)
+
+
+def start_runs(
+    endpoint: Endpoint,
+    requests: Sequence[tuple[str, str, Sequence[Mapping[str, Any]]]],
+    *,
+    options: Mapping[str, Any] | None = None,
+    timeout: float = CHAT_TIMEOUT,
+    stream_fn: StreamFn = chat_stream,
+) -> list[ReplyRun]:
+    """Start one run per (label, tag, messages), all feeding one queue, at the same moment."""
+    events: queue.SimpleQueue[tuple[ReplyRun, Any]] = queue.SimpleQueue()
+    return [
+        ReplyRun(
+            endpoint,
+            tag,
+            messages,
+            options=options,
+            timeout=timeout,
+            label=label,
+            events=events,
+            stream_fn=stream_fn,
+        )
+        for label, tag, messages in requests
+    ]
+
+
+def pump(
+    runs: Sequence[ReplyRun], tick: float = TICK_S, min_interval: float = MIN_UPDATE_S
+) -> Iterator[set[ReplyRun]]:
+    """Runs sharing one queue: yields the set of runs whose text changed, at most once per
+    `min_interval` (the first change at once), or an empty set after `tick` seconds without
+    events, until every run is done."""
+    if not runs:
+        return
+    events = runs[0]._events
+    changed: set[ReplyRun] = set()
+    due = 0.0
+    while not all(r.done for r in runs):
+        wait = max(due - time.perf_counter(), 0.0) if changed else tick
+        try:
+            run, event = events.get(timeout=wait) if wait else events.get_nowait()
+        except queue.Empty:
+            if not changed:
+                yield set()
+                continue
+        else:
+            run.take(event)
+            changed.add(run)
+            if time.perf_counter() < due:
+                continue
+        yield changed
+        changed = set()
+        due = time.perf_counter() + min_interval
+    if changed:
+        yield changed
