@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_app, warm_up
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -29,19 +29,6 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def warm_up(browser, url: str) -> None:
-    """Run one session so Streamlit leaves its legacy pages/ mode (see README, Known issues).
-
-    The first session after a server start runs in the pre-st.navigation mode because a
-    `pages/` folder exists; a deep link then also raises a harmless "Page not found" dialog.
-    """
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
-    context.close()
 
 
 @pytest.fixture(scope="session")

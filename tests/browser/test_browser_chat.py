@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import warm_up
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit_process import streamlit_app
+from streamlit_process import streamlit_app, warm_up
 
 K = "lab2-objective5-objective5-chat-0"
 WIDGET = f".st-key-{K}-box"

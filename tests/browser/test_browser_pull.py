@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import warm_up
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit_process import streamlit_app
+from streamlit_process import streamlit_app, warm_up
 
 WIDGET = ".st-key-lab2-objective2-model-pull-0"
 PULL_Q4 = f"{WIDGET}-pull-Q4"

@@ -8,10 +8,9 @@ default endpoint, no key, and must send its requests without an Authorization he
 from __future__ import annotations
 
 import pytest
-from conftest import warm_up
 from ollama_server import OllamaTestServer
 from playwright.sync_api import expect
-from streamlit_process import streamlit_app
+from streamlit_process import streamlit_app, warm_up
 
 SECRET = "sk-session-a-4be1-secret"
 
