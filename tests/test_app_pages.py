@@ -94,7 +94,7 @@ def test_weight_explorer_reproduces_the_seed_and_follows_the_bits_slider():
 def _heatmap_z(at, key_part: str) -> list:
     chart = next(c for c in at.get("plotly_chart") if key_part in c.proto.id)
     spec = json.loads(chart.proto.spec)
-    return [trace["z"] for trace in spec["data"]]
+    return [trace["z"] for trace in spec["data"] if trace["type"] == "heatmap"]
 
 
 def test_grid_explorer_bits_change_numbers_and_heatmap():

@@ -1,0 +1,267 @@
+"""AppTest of the explorers' deeper controls on lab 2, objective 1: each control moves the page."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from apptest_utils import open_page, texts
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+from quantviz.packing import pack_layer
+from quantviz.quant import toy_layer
+from quantviz.schemes import ClipSpec, compare_schemes, error_stats, quantize_grouped
+
+PAGE = "lab2-objective1"
+SEED = 7  # the grid explorer's first layer
+
+
+def _prefix(at: AppTest, marker: str) -> str:
+    """The widget's key prefix (`ctx.key`), read off its bits slider."""
+    return next(s.key for s in at.slider if f"-{marker}-" in s.key).removesuffix("-bits")
+
+
+@pytest.fixture
+def page() -> tuple[AppTest, str, str]:
+    """Objective 1 with its `(app, grid key prefix, single-weight key prefix)`."""
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    return at, _prefix(at, "quantization-grid-explorer"), _prefix(at, "quantization-explorer")
+
+
+def _spec(at: AppTest, key: str) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+    return json.loads(chart.proto.spec)
+
+
+def _array(value) -> np.ndarray:
+    """A plotly JSON array: a list (None for a gap), or a typed array `{dtype, bdata, shape}`."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape)
+    return np.array(value, dtype=float)  # None becomes NaN
+
+
+def _widget(at: AppTest, prefix: str) -> Block:
+    """The bordered container of the widget whose keys start with `prefix`.
+
+    Other widgets on the page use some of the same metric labels, so lookups are scoped.
+    """
+    bits = f"{prefix}-bits"
+    holders = [
+        node
+        for node in at.main
+        if isinstance(node, Block)
+        and node.subheader
+        and any(getattr(n, "key", None) == bits for n in node)
+    ]
+    return min(holders, key=lambda block: sum(1 for _ in block))
+
+
+def _metric(at: AppTest, prefix: str, label: str) -> str:
+    return next(m.value for m in _widget(at, prefix).metric if m.label == label)
+
+
+def _set(at: AppTest, **state) -> AppTest:
+    """Set session state (open a lazy expander, choose a control) and rerun."""
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _controls(at: AppTest, grid: str, **values) -> AppTest:
+    """Open the scheme expander, then set each control as a student would click it."""
+    _set(at, **{f"{grid}-controls": True})
+    for name, value in values.items():
+        at.button_group(key=f"{grid}-{name.replace('_', '-')}").set_value(value).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _trace(spec: dict, name: str) -> dict:
+    return next(t for t in spec["data"] if t.get("name") == name)
+
+
+def test_default_view_is_the_seeds_symmetric_per_tensor_case(page):
+    """Defaults: one absmax scale, no clipping marks; error histogram and the 15 levels drawn."""
+    at, grid, _ = page
+    w = toy_layer(SEED)
+    res = quantize_grouped(w, 4)
+    assert _metric(at, grid, "scale") == f"{res.scale[0]:.5f}"
+    assert _metric(at, grid, "storage") == "80 bits"
+    assert "symmetric absmax · per tensor · no clipping" in texts(at)
+    overview = _spec(at, f"{grid}-heatmaps")
+    assert [t["type"] for t in overview["data"]][:3] == ["heatmap"] * 3
+    assert all(t.get("name") != "clipped" for t in overview["data"])
+    errors = _trace(overview, "w − ŵ")  # binned here: bar centres and counts
+    assert sum(errors["y"]) == 16
+    reach = np.abs(w - res.w_hat).max()
+    assert (
+        min(errors["x"]) - errors["width"] < -reach and max(errors["x"]) + errors["width"] > reach
+    )
+    bound = _array(_trace(overview, "±scale/2")["x"])
+    assert np.nanmax(bound) == pytest.approx(res.scale[0] / 2)
+    level_lines = _array(_trace(overview, "levels")["x"])
+    assert np.unique(level_lines[~np.isnan(level_lines)]).size == 15
+    codes = _trace(overview, "weights per code")
+    assert _array(codes["y"]).sum() == 16 and _array(codes["x"]).tolist() == list(range(-7, 8))
+
+
+def test_asymmetric_scheme_changes_numbers_and_heatmap(page):
+    """Asymmetric min-max: 16 codes with a zero-point, a new RMSE and a new ŵ heatmap."""
+    at, grid, _ = page
+    before = _spec(at, f"{grid}-heatmaps")["data"]
+    _controls(at, grid, scheme="asymmetric")
+    w = toy_layer(SEED)
+    res = quantize_grouped(w, 4, "asymmetric")
+    after = _spec(at, f"{grid}-heatmaps")["data"]
+    np.testing.assert_allclose(_array(after[1]["z"]), res.w_hat)
+    assert _array(_trace({"data": after}, "levels")["x"]).size == 16 * 3  # 16 codes
+    assert after[0]["z"] == before[0]["z"] and after[1]["z"] != before[1]["z"]
+    scale = next(m for m in _widget(at, grid).metric if m.label == "scale")
+    assert scale.value == f"{res.scale[0]:.5f}"
+    assert scale.delta == f"zero-point {res.zero_point[0]}"
+    assert _metric(at, grid, "levels used").endswith("of 16")
+    assert _metric(at, grid, "RMSE") == f"{error_stats(w, res.w_hat)[0]:.5f}"
+    assert _metric(at, grid, "storage") == "84 bits"  # 16 × 4 + fp16 scale + 4-bit zero-point
+
+
+def test_per_row_and_per_group_scales(page):
+    """Per row: 4 scales and 128 bits; per group of 8: 2 scales, matching quantize_grouped."""
+    at, grid, _ = page
+    w = toy_layer(SEED)
+    _controls(at, grid, granularity="row")
+    assert _metric(at, grid, "scale") == "4 scales"
+    assert _metric(at, grid, "storage") == "128 bits"
+    rmse = error_stats(w, quantize_grouped(w, 4, "symmetric", "row").w_hat)[0]
+    assert _metric(at, grid, "RMSE") == f"{rmse:.5f}"
+    _controls(at, grid, granularity="group", group_size=8)
+    assert _metric(at, grid, "scale") == "2 scales"
+    rmse = error_stats(w, quantize_grouped(w, 4, "symmetric", "group", 8).w_hat)[0]
+    assert _metric(at, grid, "RMSE") == f"{rmse:.5f}"
+
+
+def test_controls_keep_their_values_when_the_expander_closes(page):
+    """Closing the scheme expander hides its widgets but keeps the chosen scheme in force."""
+    at, grid, _ = page
+    _controls(at, grid, scheme="asymmetric", granularity="row")
+    _set(at, **{f"{grid}-controls": False})
+    shown = {b.key for b in at.button_group}
+    assert f"{grid}-dist" in shown and f"{grid}-scheme" not in shown  # the widgets are gone ...
+    assert "asymmetric min-max · per row" in texts(at)  # ... their values are not
+    assert _metric(at, grid, "scale") == "4 scales"
+
+
+def test_edited_weights_survive_the_editor_closing_until_a_new_draw(page):
+    """The editor shows the layer; stored edits stay in force while it is closed, per draw."""
+    at, grid, _ = page
+    _set(at, **{f"{grid}-edit": True})
+    shown = _widget(at, grid).dataframe[0].value.to_numpy()
+    np.testing.assert_allclose(shown, toy_layer(SEED))
+    edited = toy_layer(SEED)
+    edited[0, 0] = 2.0  # what the editor stores after a student's edit
+    _set(at, **{f"{grid}-edit": False, f"{grid}-edited": (f"normal-{SEED}", edited)})
+    assert not _widget(at, grid).dataframe  # closed: no editor, edits still in force
+    assert _metric(at, grid, "scale") == f"{2.0 / 7:.5f}"
+    _set(at, **{f"{grid}-edit": True})
+    np.testing.assert_allclose(_widget(at, grid).dataframe[0].value.to_numpy(), edited)
+    at.button(key=f"{grid}-new").click().run()
+    assert _metric(at, grid, "scale") == f"{quantize_grouped(toy_layer(SEED + 1), 4).scale[0]:.5f}"
+
+
+def test_comparison_strip_shows_per_group_beating_per_tensor_with_an_outlier(page):
+    """With the outlier, the strip's per-group RMSE bars sit below the per-tensor ones."""
+    at, grid, _ = page
+    _set(at, **{f"{grid}-dist": "outlier", f"{grid}-compare": True})
+    bars = _spec(at, f"{grid}-comparison")["data"]
+    rmse = dict(zip(zip(*bars[0]["x"], strict=True), bars[0]["y"], strict=True))
+    expected = compare_schemes(toy_layer(SEED, "outlier"), 4, 2)
+    assert list(rmse.values()) == pytest.approx([r.rmse for r in expected])
+    for scheme in ("symmetric", "asymmetric"):
+        assert rmse[(scheme, "per group of 2")] < rmse[(scheme, "per tensor")]
+    assert "Lowest RMSE: **" in texts(at)
+
+
+def test_percentile_clipping_marks_the_clipped_weights(page):
+    """Clipping at p90 marks exactly the clipped cells and reports the others' RMSE."""
+    at, grid, _ = page
+    _set(at, **{f"{grid}-dist": "outlier"})
+    _controls(at, grid, clip="percentile")
+    w = toy_layer(SEED, "outlier")
+    res = quantize_grouped(w, 4, clip=ClipSpec.percentile(90))
+    marks = _trace(_spec(at, f"{grid}-heatmaps"), "clipped")
+    rows, cols = np.nonzero(res.clipped)
+    assert (
+        _array(marks["y"]).tolist() == rows.tolist()
+        and _array(marks["x"]).tolist() == cols.tolist()
+    )
+    assert len(cols) == 2
+    assert _metric(at, grid, "max error") == f"{error_stats(w, res.w_hat)[1]:.5f}"
+    rmse = next(m for m in _widget(at, grid).metric if m.label == "RMSE")
+    kept = ~res.clipped
+    assert rmse.delta == f"{error_stats(w[kept], res.w_hat[kept])[0]:.5f} without the 2 clipped"
+    assert "clip at p90 of |w|" in texts(at)
+
+
+def test_k_std_clipping_follows_its_slider(page):
+    """Clipping at k·std uses the k slider: k = 1 clips the weights beyond one RMS."""
+    at, grid, _ = page
+    _controls(at, grid, clip="std")
+    at.slider(key=f"{grid}-clip-k").set_value(1.0).run()
+    res = quantize_grouped(toy_layer(SEED), 4, clip=ClipSpec.std(1.0))
+    marks = _trace(_spec(at, f"{grid}-heatmaps"), "clipped")
+    assert _array(marks["x"]).size == int(res.clipped.sum()) > 0
+    assert "clip at 1σ" in texts(at)
+
+
+def test_float_view_shows_fp32_fp16_bf16_beside_int4(page):
+    """The float expander lists FP16 0.156372 and BF16 0.15625 with errors, and the bit strip."""
+    at, _, weight = page
+    _set(at, **{f"{weight}-floats": True})
+    table = next(m.value for m in _widget(at, weight).markdown if m.value.startswith("| format"))
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:]]
+    stored = {row[0]: float(row[2]) for row in cells}
+    assert round(stored["FP16"], 6) == 0.156372
+    assert stored["BF16"] == 0.15625
+    assert round(stored["FP32"], 6) == 0.156347 and stored["FP32"] != 0.156347
+    assert round(stored["int4 + scale"], 6) == 0.130029
+    errors = [float(row[3]) for row in cells]  # FP32, FP16, BF16, int4
+    assert errors == sorted(errors) and errors[0] > 0
+    strip = _spec(at, f"{weight}-bit-strip")["data"][0]
+    assert strip["y"] == ["FP32 = 0.1563470066", "FP16 = 0.1563720703", "BF16 = 0.15625"]
+
+
+def test_packing_view_shows_the_layers_bytes(page):
+    """The packing view shows pack_layer's hex: 4-bit qs, 6-bit ql/qh, the fp16 scale, bits/w."""
+    at, grid, _ = page
+    _set(at, **{f"{grid}-packing": True})
+    w = toy_layer(SEED)
+    text = _widget(at, grid).code[0].value
+    four, six = text.split("\n\n")
+    res4, res6 = quantize_grouped(w, 4), quantize_grouped(w, 6)
+    hex4 = pack_layer(res4.q, 4, res4.scale).hex
+    hex6 = pack_layer(res6.q, 6, res6.scale).hex
+    assert f"qs      8 bytes  {hex4['qs']}" in four and f"scale   2 bytes  {hex4['scale']}" in four
+    assert f"ql      8 bytes  {hex6['ql']}" in six and f"qh      4 bytes  {hex6['qh']}" in six
+    assert hex6["scale"] in six
+    assert "80 bits for 16 weights = 5.00 bits per weight" in four  # (8 + 2) bytes
+    assert "112 bits for 16 weights = 7.00 bits per weight" in six  # (8 + 4 + 2) bytes
+    _set(at, **{f"{grid}-layout": "ggml"})
+    ggml = pack_layer(res4.q, 4, res4.scale, "ggml").hex["qs"]
+    assert ggml != hex4["qs"] and ggml in _widget(at, grid).code[0].value
+
+
+def test_packing_an_asymmetric_layer_stores_its_zero_point(page):
+    """Asymmetric codes are stored as they are (no offset), with the zero-point packed beside."""
+    at, grid, _ = page
+    _controls(at, grid, scheme="asymmetric")
+    _set(at, **{f"{grid}-packing": True})
+    res = quantize_grouped(toy_layer(SEED), 4, "asymmetric")
+    four = _widget(at, grid).code[0].value.split("\n\n")[0]
+    assert pack_layer(res.q, 4, res.scale, signed=False).hex["qs"] in four
+    assert f"zero    1 bytes  {res.zero_point[0]:02x}" in four
+    assert "88 bits for 16 weights = 5.50 bits per weight" in four  # 8 + 2 + 1 bytes
