@@ -37,6 +37,7 @@ from quantviz.recipe import (
     summarize,
 )
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.evidence_button import save_button
 
 N_WEIGHTS = ggml.QK_K  # one super-block
 SIGMA = 0.02
@@ -319,6 +320,25 @@ def _explorer(key: str) -> None:
         "Bits per weight count every stored byte: the toy's codes plus one fp16 scale "
         "(bits + 16/256), a GGUF block's scales, mins and codes (block bytes × 8 / weights). "
         "SNR = 10·log10(Σw² / Σ(w − ŵ)²)."
+    )
+    save_button(
+        f"{key}-save",
+        f"GGUF formats: {distribution} super-block, seed {int(seed)}, toy int{bits}",
+        {
+            "distribution": distribution,
+            "seed": int(seed),
+            "toy_bits": bits,
+            "schemes": {
+                r.label: {
+                    "bits_per_weight": r.bits_per_weight,
+                    "bytes": r.n_bytes,
+                    "rmse": stats[name].rmse,
+                    "max_error": stats[name].max_error,
+                    "snr_db": stats[name].snr_db,
+                }
+                for name, r in results.items()
+            },
+        },
     )
     _stored(key, w, results, bits)
 

@@ -38,6 +38,7 @@ from quantviz.schemes import (
     quantize_grouped,
 )
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.evidence_button import save_button
 
 DISTRIBUTIONS = {"normal": "normal", "outlier": "normal + one outlier"}
 SCHEME_LABELS: dict[Scheme, str] = {
@@ -125,6 +126,22 @@ def _explorer(key: str) -> None:
 
     res = settings.quantize(w, bits)
     _metrics(w, bits, settings, res)
+    rmse, max_error = error_stats(w, res.w_hat)
+    save_button(
+        f"{key}-save",
+        f"Grid explorer: {bits} bits, {settings.label}",
+        {
+            "bits": bits,
+            "distribution": dist,
+            "seed": int(seed),
+            "scheme": settings.label,
+            "weights": w.round(6).tolist(),
+            "codes": res.q.tolist(),
+            "rmse": rmse,
+            "max_error": max_error,
+            "scales": len(res.scale),
+        },
+    )
     note = f"Scheme: {settings.label}."
     if dist == "outlier" and settings.granularity == "tensor" and settings.clip == NO_CLIP:
         note += (

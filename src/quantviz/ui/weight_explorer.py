@@ -13,6 +13,7 @@ from quantviz.figures_schemes import bit_strip_figure
 from quantviz.floats import encode_all
 from quantviz.quant import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.evidence_button import save_button
 
 DEFAULT_WEIGHT = 0.156347
 DEFAULT_MAX_ABS = 0.910203  # with this layer maximum the seed's 0 / 1 / 5 / 22 buckets appear
@@ -70,6 +71,19 @@ def _explorer(key: str) -> None:
             (b, 2 * qmax(b) + 1, f"{sb:.6f}", int(qb), f"{wb:.6f}", f"{abs(w - float(wb)):.6f}")
         )
     st.markdown(_table(("bits", "levels", "scale", "q", "ŵ", "\\|w − ŵ\\|"), rows))
+    save_button(
+        f"{key}-save",
+        f"Single-weight explorer: w = {w:.6f} at {bits} bits",
+        {
+            "w": w,
+            "max_abs": max_abs,
+            "bits": bits,
+            "scale": float(scale),
+            "q": q,
+            "w_hat": w_hat,
+            "abs_error": err,
+        },
+    )
     floats = st.expander(
         "Float formats: how the original w is stored (FP32, FP16, BF16)",
         icon=":material/memory:",
