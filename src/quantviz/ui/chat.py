@@ -687,23 +687,18 @@ def _downloads(k: str, cfg: Settings, labels: Sequence[str], current: str | None
     ]
     empty = not any(ex.messages for ex in exports)
     stem = "quantviz-chat-" + ("all" if len(chosen) > 1 else chosen[0].lower())
-    mid.download_button(
-        "Markdown",
-        transcript_markdown(exports) if not empty else "",
-        file_name=f"{stem}.md",
-        mime="text/markdown",
-        key=f"{k}-download-md",
-        icon=":material/download:",
-        disabled=empty,
-        on_click="ignore",
+    formats = (
+        (mid, "Markdown", transcript_markdown, "md", "text/markdown"),
+        (right, "JSON", transcript_json, "json", "application/json"),
     )
-    right.download_button(
-        "JSON",
-        transcript_json(exports) if not empty else "",
-        file_name=f"{stem}.json",
-        mime="application/json",
-        key=f"{k}-download-json",
-        icon=":material/download:",
-        disabled=empty,
-        on_click="ignore",
-    )
+    for column, label, export, ext, mime in formats:
+        column.download_button(
+            label,
+            export(exports) if not empty else "",
+            file_name=f"{stem}.{ext}",
+            mime=mime,
+            key=f"{k}-download-{ext}",
+            icon=":material/download:",
+            disabled=empty,
+            on_click="ignore",
+        )
