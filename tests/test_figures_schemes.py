@@ -9,14 +9,11 @@ import pytest
 from quantviz.figures_schemes import (
     FIELD_COLORS,
     bit_strip_figure,
-    clipped_heatmap,
     comparison_figure,
-    error_histogram,
-    weights_histogram,
 )
 from quantviz.floats import encode_all
 from quantviz.quant import toy_layer
-from quantviz.schemes import ClipSpec, all_levels, compare_schemes, quantize_grouped
+from quantviz.schemes import compare_schemes
 
 
 @pytest.fixture
@@ -38,32 +35,6 @@ def test_comparison_figure_has_rmse_and_max_error_bars(layer: np.ndarray) -> Non
     assert fig.layout.uirevision == "scheme-comparison"
 
 
-def test_error_histogram_of_w_minus_w_hat(layer: np.ndarray) -> None:
-    """One histogram of w - w_hat; with a bound, a hidden-axis line trace at ±bound."""
-    res = quantize_grouped(layer, 3, "symmetric", "tensor")
-    plain = error_histogram(layer, res.w_hat)
-    assert [t.type for t in plain.data] == ["histogram"]
-    np.testing.assert_allclose(plain.data[0].x, (layer - res.w_hat).ravel())
-    bounded = error_histogram(layer, res.w_hat, bound=res.scale[0] / 2, uirevision="k")
-    assert [t.type for t in bounded.data] == ["histogram", "scatter"]
-    xs = [x for x in bounded.data[1].x if x is not None]
-    assert xs == pytest.approx([-res.scale[0] / 2] * 2 + [res.scale[0] / 2] * 2)
-    assert bounded.layout.uirevision == "k"
-
-
-def test_weights_histogram_draws_every_level(layer: np.ndarray) -> None:
-    """Histogram of the weights plus one scatter path with a vertical segment per level."""
-    res = quantize_grouped(layer, 3, "asymmetric", "group", 8)
-    levels = all_levels(res, 3, "asymmetric")
-    fig = weights_histogram(layer, levels)
-    assert [(t.type, t.name) for t in fig.data] == [("histogram", "weights"), ("scatter", "levels")]
-    np.testing.assert_allclose(fig.data[0].x, layer.ravel())
-    drawn = sorted({x for x in fig.data[1].x if x is not None})
-    assert drawn == pytest.approx(sorted(levels))
-    assert fig.data[1].yaxis == "y2"
-    assert fig.layout.uirevision == "weights-histogram"
-
-
 def test_bit_strip_rows_and_cells() -> None:
     """One heatmap row per format, a cell per bit coloured by field, and three legend traces."""
     encodings = encode_all(0.156347)
@@ -81,37 +52,11 @@ def test_bit_strip_rows_and_cells() -> None:
     assert fig.layout.uirevision == "bit-strip"
 
 
-def test_clipped_heatmap_marks_clipped_cells(layer: np.ndarray) -> None:
-    """A heatmap of the weights plus a marker at each clipped (row, col), none when unclipped."""
-    res = quantize_grouped(layer, 4, "symmetric", "tensor", clip=ClipSpec.percentile(90))
-    fig = clipped_heatmap(layer, res.clipped, zmax=6.0)
-    heat, marks = fig.data
-    assert (heat.type, marks.type) == ("heatmap", "scatter")
-    np.testing.assert_array_equal(np.asarray(heat.z), layer)
-    assert (heat.zmin, heat.zmax) == (-6.0, 6.0)
-    rows, cols = np.nonzero(res.clipped)
-    assert list(marks.y) == rows.tolist() and list(marks.x) == cols.tolist()
-    assert len(marks.x) == int(res.clipped.sum()) > 0
-    none = clipped_heatmap(layer, np.zeros_like(res.clipped))
-    assert len(none.data[1].x) == 0
-    assert none.layout.uirevision == "clipped-heatmap"
-
-
-def test_clipped_heatmap_rejects_mismatched_mask(layer: np.ndarray) -> None:
-    """A mask whose shape differs from the layer raises ValueError."""
-    with pytest.raises(ValueError):
-        clipped_heatmap(layer, np.zeros((2, 2), dtype=bool))
-
-
 def test_figures_are_valid_plotly_and_small(layer: np.ndarray) -> None:
     """Every figure passes plotly's full validation, serializes, and keeps a small height."""
-    res = quantize_grouped(layer, 4, "symmetric", "row")
     figs = [
         comparison_figure(compare_schemes(layer, 4, 4)),
-        error_histogram(layer, res.w_hat, bound=0.1),
-        weights_histogram(layer, all_levels(res, 4, "symmetric")),
         bit_strip_figure(encode_all(-1.5)),
-        clipped_heatmap(layer, res.clipped),
     ]
     for fig in figs:
         go.Figure(fig.to_plotly_json())  # raises ValueError on any invalid property

@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
-from numpy.typing import ArrayLike
 
 from quantviz.floats import FIELDS, FloatEncoding
 from quantviz.schemes import SchemeComparison
@@ -46,16 +44,6 @@ def _figure(
         **layout,
     }
     return go.Figure({"data": data, "layout": layout}, _validate=False)
-
-
-def _vertical_lines(xs: ArrayLike) -> tuple[list[float | None], list[float | None]]:
-    """One scatter path of vertical segments from y=0 to y=1 (paper-like axis), None-separated."""
-    x: list[float | None] = []
-    y: list[float | None] = []
-    for v in np.asarray(xs, dtype=np.float64).ravel():
-        x += [float(v), float(v), None]
-        y += [0.0, 1.0, None]
-    return x, y
 
 
 def comparison_figure(
@@ -92,81 +80,6 @@ def comparison_figure(
         "yaxis": {"title": {"text": "error"}, "rangemode": "tozero"},
     }
     return _figure(data, layout, title, 280, uirevision)
-
-
-def error_histogram(
-    w: ArrayLike,
-    w_hat: ArrayLike,
-    bound: float | None = None,
-    title: str | None = "Error w - w_hat",
-    uirevision: str = "error-histogram",
-) -> go.Figure:
-    """Histogram of w - w_hat; with `bound` (say scale/2), dashed lines at ±bound."""
-    err = (np.asarray(w, dtype=np.float64) - np.asarray(w_hat, dtype=np.float64)).ravel()
-    data: list[Spec] = [
-        {"type": "histogram", "x": err, "name": "w - w_hat", "marker": {"color": RMSE_COLOR}}
-    ]
-    layout: Spec = {
-        "showlegend": False,
-        "bargap": 0.05,
-        "xaxis": {"title": {"text": "w - w_hat"}},
-        "yaxis": {"title": {"text": "weights"}},
-    }
-    if bound is not None:
-        x, y = _vertical_lines([-abs(bound), abs(bound)])
-        data.append(
-            {
-                "type": "scatter",
-                "x": x,
-                "y": y,
-                "yaxis": "y2",
-                "mode": "lines",
-                "name": "±scale/2",
-                "line": {"color": MAX_ERROR_COLOR, "dash": "dash"},
-                "hoverinfo": "skip",
-            }
-        )
-        layout["yaxis2"] = HIDDEN_UNIT_AXIS
-    return _figure(data, layout, title, 240, uirevision)
-
-
-def weights_histogram(
-    w: ArrayLike,
-    levels: ArrayLike,
-    title: str | None = "Weights and the values the codes can represent",
-    uirevision: str = "weights-histogram",
-) -> go.Figure:
-    """Histogram of the weights with every representable level as a thin vertical line.
-
-    Two traces: the histogram, then one scatter path holding all level lines.
-    """
-    x, y = _vertical_lines(levels)
-    data = [
-        {
-            "type": "histogram",
-            "x": np.asarray(w, dtype=np.float64).ravel(),
-            "name": "weights",
-            "marker": {"color": RMSE_COLOR},
-        },
-        {
-            "type": "scatter",
-            "x": x,
-            "y": y,
-            "yaxis": "y2",
-            "mode": "lines",
-            "name": "levels",
-            "line": {"color": LEVEL_COLOR, "width": 1},
-            "hoverinfo": "skip",
-        },
-    ]
-    layout = {
-        "yaxis2": HIDDEN_UNIT_AXIS,
-        "bargap": 0.05,
-        "legend": TOP_RIGHT_LEGEND,
-        "xaxis": {"title": {"text": "w"}},
-        "yaxis": {"title": {"text": "weights"}},
-    }
-    return _figure(data, layout, title, 260, uirevision)
 
 
 def bit_strip_figure(
@@ -239,53 +152,3 @@ def bit_strip_figure(
         "yaxis": {"autorange": "reversed", "showgrid": False},
     }
     return _figure(data, layout, title, 60 + 34 * len(encodings), uirevision)
-
-
-def clipped_heatmap(
-    w: ArrayLike,
-    clipped: ArrayLike,
-    title: str | None = "Weights (× = clipped)",
-    zmax: float | None = None,
-    uirevision: str = "clipped-heatmap",
-) -> go.Figure:
-    """Heatmap of a 2-D layer with values in the cells and an × over every clipped weight.
-
-    Two traces: the heatmap, then a scatter of the clipped cells (empty when none is clipped).
-    `zmax` fixes the colour range to ±zmax so several heatmaps can share one scale.
-    """
-    w = np.atleast_2d(np.asarray(w, dtype=np.float64))
-    mask = np.atleast_2d(np.asarray(clipped, dtype=bool))
-    if mask.shape != w.shape:
-        raise ValueError(f"clipped mask shape {mask.shape} differs from weights {w.shape}")
-    top = float(np.max(np.abs(w))) if zmax is None else float(zmax)
-    rows, cols = np.nonzero(mask)
-    data = [
-        {
-            "type": "heatmap",
-            "z": w,
-            "colorscale": "RdBu",
-            "zmid": 0,
-            "zmin": -top,
-            "zmax": top,
-            "texttemplate": "%{z:.3f}",
-            "hovertemplate": "row %{y}, col %{x}: %{z:.6f}<extra></extra>",
-            "showscale": False,
-            "xgap": 1,
-            "ygap": 1,
-        },
-        {
-            "type": "scatter",
-            "x": cols.tolist(),
-            "y": rows.tolist(),
-            "mode": "markers",
-            "name": "clipped",
-            "marker": {"symbol": "x-thin", "size": 28, "line": {"width": 2, "color": "black"}},
-            "hovertemplate": "clipped: row %{y}, col %{x}<extra></extra>",
-        },
-    ]
-    layout = {
-        "showlegend": False,
-        "xaxis": {"showgrid": False, "zeroline": False, "dtick": 1},
-        "yaxis": {"autorange": "reversed", "showgrid": False, "zeroline": False, "dtick": 1},
-    }
-    return _figure(data, layout, title, 80 + 60 * w.shape[0], uirevision)
