@@ -404,16 +404,21 @@ def _stream_one(
                 "chat", f"{label} reply ({reply.status})", _chat_record(cfg, prompt, reply)
             )
             raise
-        _settle(run, reply)
-        waiting.empty()
         stop_slot.empty()
-        with body.container():
-            if run.error is None:
-                _render_reply(reply)
-            else:
-                _render_partial(reply)
-                _show_error(ctx, label, reply.tag or "", run.error)
+        _finish(ctx, run, reply, waiting, body, label)
     session.record("chat", f"{label} reply", _chat_record(cfg, prompt, reply))
+
+
+def _finish(ctx: WidgetContext, run: ReplyRun, reply: Message, waiting, body, label: str) -> None:
+    """A finished stream: settle it into the transcript and redraw it, with its error if any."""
+    _settle(run, reply)
+    waiting.empty()
+    with body.container():
+        if run.error is None:
+            _render_reply(reply)
+        else:
+            _render_partial(reply)
+            _show_error(ctx, label, reply.tag or "", run.error)
 
 
 def _render_partial(reply: Message) -> None:
@@ -472,14 +477,7 @@ def _stream_side_by_side(
         raise
     stop_slot.empty()
     for run, (_, reply), (waiting, body), label in zip(runs, turns, slots, labels, strict=True):
-        _settle(run, reply)
-        waiting.empty()
-        with body.container():
-            if run.error is None:
-                _render_reply(reply)
-            else:
-                _render_partial(reply)
-                _show_error(ctx, label, reply.tag or "", run.error)
+        _finish(ctx, run, reply, waiting, body, label)
     verdict, shared = overlap_verdict([run.timing for run in runs])
     summary = {
         "run_id": run_id,
