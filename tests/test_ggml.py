@@ -254,3 +254,68 @@ def test_pure_core_does_not_import_streamlit():
     """quantviz.ggml and quantviz.recipe load without streamlit."""
     code = "import sys, quantviz.ggml, quantviz.recipe; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- edge cases, each expected block walked by hand through ggml-quants.c ---------------------
+# Read at llama.cpp commit 01243c587feceaa5d6a6c2305535ef2f549c48b8 (ggml/src/ggml-quants.c:
+# nearest_int, make_qx_quants, make_qkx2_quants, quantize_row_{q4_0,q8_0,q4_K,q5_K,q6_K}_ref).
+# nearest_int(NaN) is 0: NaN + 12582912.f is NaN, whose mantissa bits are 0x400000 for the
+# default NaN that inf * 0 and inf / inf give, and (0x400000 & 0x7fffff) - 0x400000 = 0.
+
+
+def _block(n: int, **values: float) -> np.ndarray:
+    """n float32 zeros with the given slices set, e.g. _block(256, s0_16=1e18) sets x[0:16]."""
+    x = np.zeros(n, np.float32)
+    for key, v in values.items():
+        start, stop = (int(p) for p in key[1:].split("_"))
+        x[start:stop] = v
+    return x
+
+
+def test_q6_k_skips_a_nan_sub_block_scale_as_c_does():
+    """A Q6_K sub-block whose weighted sums overflow to inf / inf = NaN is never the largest.
+
+    Block: x[0:16] = 1e18, x[16] = -1, x[17:32] = 0, x[32:48] = 2, the rest 0.
+    make_qx_quants(16, 32, rmse_type 1), sub-block 0: max = 1e18, iscale = -32/max, every
+    l = -32 (L = 0); w = x*x = 1e36, w*x = inf, so sumlx = -inf; w*l*l = 1.024e39 = inf, so
+    suml2 = inf; scale = -inf/inf = NaN, best = NaN, and no trial beats NaN: it returns NaN.
+    Sub-block 1: max = -1, iscale = 32; l = -32 for -1 (L = 0), l = 0 for the zeros (L = 32);
+    sumlx = 1*(-1)*(-32) = 32, suml2 = 1024, scale = 1/32, best = 1; every trial has l = -31
+    or -32 and sumlx^2 = l^2 = best*suml2, never greater: scale 0.03125.
+    Sub-block 2 (sixteen 2.0): iscale = -16, l = -32, w = 4; sumlx = 16*(4*2*-32) = -4096,
+    suml2 = 16*4*1024 = 65536, scale = -0.0625; trials tie again. Sub-blocks 3-15: scale 0.
+    quantize_row_q6_K_ref: `abs_scale > max_abs_scale` is false for NaN, so sub-block 1 and
+    then 2 win: max_scale = -0.0625, iscale = -128/-0.0625 = 2048, d = fp16(1/2048) = 0x1000.
+    scales: nearest_int(2048*NaN) = 0, nearest_int(64) = 64, nearest_int(-128) = -128 (0x80),
+    the rest 0. Requantization skips d*sc == 0 (sub-blocks 0, 3-15 keep L = 0); sub-block 1
+    has d = 2^-5: -1 -> -32 -> L 0, 0 -> L 32; sub-block 2 has d = -2^-4: 2 -> -32 -> L 0.
+    Packing: every low nibble is 0; qh[l] = L[l] >> 4 = 2 for l = 17..31. numpy's argmax
+    would have picked the NaN and written 210 zero bytes.
+    """
+    x = _block(256, s0_16=1e18, s16_17=-1.0, s32_48=2.0)
+    want = np.zeros(210, np.uint8)
+    want[128 + 17 : 128 + 32] = 0x02  # qh
+    want[192:195] = [0x00, 0x40, 0x80]  # scales 0, 64, -128
+    want[208:210] = [0x00, 0x10]  # d = 2^-11
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ggml.quantize(x, "Q6_K")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_q6_k_keeps_an_infinite_sub_block_scale_as_c_does():
+    """A Q6_K sub-block scale of -inf is the largest, as in C; the whole block becomes code 32.
+
+    Block: x[0:16] = 1e15, the rest 0. make_qx_quants, sub-block 0: l = -32 everywhere,
+    w*x = 1e45 = inf so sumlx = -inf, suml2 = 16*1.024e33 (finite), scale = -inf, best = +inf;
+    no trial beats inf*suml2 = inf. Other sub-blocks: 0. quantize_row_q6_K_ref: max_scale =
+    -inf, iscale = -128/-inf = +0, d = fp16(1/+0) = +inf (0x7C00); scales = nearest_int(0*-inf
+    = NaN) = 0 and nearest_int(0) = 0. Every d*sc is inf*0 = NaN, which `if (!d)` does not
+    skip, so every weight gets nearest_int(x/NaN) = 0, L = 32: ql all 0, qh all 0b10101010.
+    llama-quantize would reject this block afterwards (inf scale); the _ref function writes it.
+    """
+    x = _block(256, s0_16=1e15)
+    want = np.zeros(210, np.uint8)
+    want[128:192] = 0xAA
+    want[208:210] = [0x00, 0x7C]
+    np.testing.assert_array_equal(ggml.quantize(x, "Q6_K"), want)

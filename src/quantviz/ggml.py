@@ -16,7 +16,10 @@ float32 semantics kept exactly:
 * `nearest_int` is C's magic-number trick: round half to even, and for out-of-range input
   the same bits C would produce (`_nearest_int`);
 * divisions stay divisions and multiplications by an inverse stay multiplications;
-* d and dmin are rounded to fp16 before the values are requantized against them.
+* d and dmin are rounded to fp16 before the values are requantized against them;
+* comparisons keep C's NaN semantics: once the weighted sums x^2 * x * l and x^2 * l^2 of
+  make_qx_quants overflow float32 (|x| beyond about 7e12 and 6e17), a Q6_K sub-block scale can
+  be inf * 0 or inf / inf = NaN, which C's `>` never picks as the largest.
 
 The kernels work on position-major arrays: `x[i]` is value `i` of every sub-block at once, so a
 loop over the 16 or 32 positions of a sub-block is vectorized across all blocks and rows.
@@ -338,9 +341,15 @@ def _quantize_q6_k(blocks: NDArray[np.float32]) -> NDArray[np.uint8]:
     L, scales = _make_qx_quants(x, 32)
     scales = scales.reshape(n_blocks, 16)
 
-    ibig = np.abs(scales).argmax(axis=1)[:, None]  # first largest |scale|
-    max_scale = np.take_along_axis(scales, ibig, axis=1)  # (n_blocks, 1), signed
-    live = np.abs(max_scale) >= GROUP_MAX_EPS  # a dead block is stored as 210 zero bytes
+    # C keeps the first |scale| strictly above the largest so far, starting from 0, so a NaN
+    # scale (x^2 * l^2 overflowed to inf/inf in make_qx_quants) is never picked; numpy's argmax
+    # would pick the first NaN. Ranking NaN as 0 keeps C's choice.
+    abs_scales = np.abs(scales)
+    abs_scales[np.isnan(abs_scales)] = f32(0)
+    ibig = abs_scales.argmax(axis=1)[:, None]  # first largest |scale|
+    max_abs = np.take_along_axis(abs_scales, ibig, axis=1)  # (n_blocks, 1)
+    live = max_abs >= GROUP_MAX_EPS  # a dead block is stored as 210 zero bytes
+    max_scale = np.where(live, np.take_along_axis(scales, ibig, axis=1), f32(0))  # signed
     iscale = _div_where(f32(-128), max_scale, live)
     d = _fp16(_div_where(f32(1), iscale, live))  # (n_blocks, 1)
     sc = np.minimum(_nearest_int(iscale * scales), 127).astype(np.int8)  # (n_blocks, 16)
