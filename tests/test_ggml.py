@@ -1,5 +1,6 @@
 """GGUF block formats: byte-exact against llama.cpp, decoded like gguf-py."""
 
+import platform
 import subprocess
 import sys
 import warnings
@@ -319,3 +320,63 @@ def test_q6_k_keeps_an_infinite_sub_block_scale_as_c_does():
     want[128:192] = 0xAA
     want[208:210] = [0x00, 0x7C]
     np.testing.assert_array_equal(ggml.quantize(x, "Q6_K"), want)
+
+
+@pytest.mark.parametrize(("qtype", "n_qh"), [("Q4_K", 0), ("Q5_K", 32)])
+def test_k_quants_with_overflowing_sums_keep_the_first_scale_as_c_does(qtype, n_qh):
+    """Q4_K/Q5_K of 256 x 1e20: every least-squares trial sees D = NaN and is skipped.
+
+    make_qkx2_quants per sub-block of 32: min = 0 (clamped), max = 1e20, iscale = nmax/1e20,
+    scale = 1/iscale. sum_x2 = 32e40 = inf, so av_x and every weight are inf; in each trial
+    sum_w * sum_l2 - sum_l * sum_l = inf - inf = NaN, and `D > 0` is false: the first scale
+    stays, the min is -0. quantize_row_q4_K_ref / q5_K_ref: max_scale = scale, max_min = 0;
+    ls = nearest_int(63/scale * scale) = 63, lm = 0; d = fp16(scale/63 ~ 1e17) = +inf (0x7C00),
+    dmin = 0. Requantization: d*63 = inf is not skipped, l = nearest_int((1e20 + 0)/inf) = 0.
+    scales bytes: 0-3 = 63 | (63 >> 4) << 6 = 0xFF, 4-7 = 0, 8-11 = (63 & 15) | 0 = 0x0F;
+    every code 0, so qh (Q5_K) and qs are zeros.
+    """
+    x = np.full(256, 1e20, np.float32)
+    want = np.array(
+        [0x00, 0x7C, 0x00, 0x00] + [0xFF] * 4 + [0x00] * 4 + [0x0F] * 4 + [0] * (n_qh + 128),
+        np.uint8,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ggml.quantize(x, qtype)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_q8_0_and_q4_0_scales_overflow_fp16_as_c_does():
+    """A block of 32 with 1e20 and -2.5e19: the fp16 scale is inf, the codes are still exact.
+
+    Q8_0: amax = 1e20, d = amax/127 ~ 7.9e17 -> fp16 +inf (0x7C00), id = 1/d; roundf(1e20*id)
+    = 127 (0x7F), roundf(-2.5e19*id = -31.75) = -32 (0xE0), the zeros 0.
+    Q4_0: max = 1e20, d = max/-8 -> fp16 -inf (0xFC00), id = 1/d = -8e-20; (int8_t)(-8 + 8.5)
+    = 0, (int8_t)(2 + 8.5) = 10, (int8_t)(-0 + 8.5) = 8; qs[j] = q[j] | q[j+16] << 4 gives
+    0x80, 0x8A, then 0x88.
+    """
+    x = _block(32, s0_1=1e20, s1_2=-2.5e19)
+    want_q8 = [0x00, 0x7C, 0x7F, 0xE0] + [0x00] * 30
+    want_q4 = [0x00, 0xFC, 0x80, 0x8A] + [0x88] * 14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ggml.quantize(x, "Q8_0").tolist() == want_q8
+        assert ggml.quantize(x, "Q4_0").tolist() == want_q4
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="C's float -> int8 conversion of inf/NaN is undefined; the bytes are x86-64's",
+)
+def test_q4_0_block_whose_inverse_scale_overflows_writes_x86_codes():
+    """Q4_0 of [1e-39, 0 x 31]: 1/d overflows and every code is 0, as x86-64 C writes it.
+
+    max = 1e-39 (subnormal), d = max/-8 = -1.25e-40, id = 1.0f/d = -inf. x0 = x*id is -inf
+    for 1e-39 and NaN (0 * -inf) for the zeros; x0 + 8.5f stays -inf / NaN, and x86-64's
+    float -> int conversion (cvttss2si) gives 0x80000000, whose low byte is 0. d rounds to
+    fp16 -0.0 (0x8000). Every qs byte is 0.
+    """
+    x = _block(32, s0_1=1e-39)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ggml.quantize(x, "Q4_0").tolist() == [0x00, 0x80] + [0x00] * 16
