@@ -380,3 +380,49 @@ def test_q4_0_block_whose_inverse_scale_overflows_writes_x86_codes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ggml.quantize(x, "Q4_0").tolist() == [0x00, 0x80] + [0x00] * 16
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+@pytest.mark.parametrize(("bad", "shown"), [(np.nan, "NaN"), (np.inf, "+inf"), (-np.inf, "-inf")])
+def test_non_finite_weight_is_a_clear_error_naming_where(qtype, bad, shown):
+    """A NaN or inf weight raises NonFiniteWeightError naming it, its block and its position."""
+    fmt = ggml.FORMATS[qtype]
+    x = np.random.default_rng(4).normal(0, 0.02, (3, 512)).astype(np.float32)
+    x[2, 300] = bad
+    x[2, 301] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ggml.NonFiniteWeightError) as info:
+            ggml.quantize(x, qtype)
+    err = info.value
+    assert isinstance(err, ValueError)
+    block = (2 * 512 + 300) // fmt.block_values
+    position = 300 % fmt.block_values
+    assert (err.index, err.block, err.position, err.count) == ((2, 300), block, position, 2)
+    assert str(err) == (
+        f"{qtype} needs finite weights, but weight (2, 300) is {shown} (block {block}, "
+        f"weight {position} of its {fmt.block_values}); 2 weights in all are not finite"
+    )
+    with pytest.raises(ggml.NonFiniteWeightError):
+        ggml.roundtrip(x, qtype)
+
+
+def test_weight_beyond_float32_range_is_named_as_given():
+    """A float64 weight too large for float32 is reported with its value, not as inf."""
+    x = np.zeros(256)
+    x[7] = -1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ggml.NonFiniteWeightError, match=r"weight 7 is -1e\+39, beyond float32"):
+            ggml.quantize(x, "Q6_K")
+
+
+def test_largest_finite_weights_quantize_without_warnings():
+    """float32's largest values are finite input: quantized with no error and no numpy warning."""
+    big = np.finfo(np.float32).max
+    x = np.random.default_rng(6).choice([-big, big, 1.0, 0.0], (4, 256)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for qtype in TYPES:
+            fmt = ggml.FORMATS[qtype]
+            assert ggml.quantize(x, qtype).shape == (4, 256 // fmt.block_values * fmt.block_bytes)

@@ -21,6 +21,11 @@ float32 semantics kept exactly:
   make_qx_quants overflow float32 (|x| beyond about 7e12 and 6e17), a Q6_K sub-block scale can
   be inf * 0 or inf / inf = NaN, which C's `>` never picks as the largest.
 
+NaN and infinite weights are refused with `NonFiniteWeightError`, naming the first one. C
+quantizes them without a word: a NaN slips past the comparisons that find the largest weight
+and its block decodes to finite but wrong values; an inf mostly becomes an inf scale, which
+`llama-quantize` only catches after quantizing ("quantized data validation failed").
+
 The kernels work on position-major arrays: `x[i]` is value `i` of every sub-block at once, so a
 loop over the 16 or 32 positions of a sub-block is vectorized across all blocks and rows.
 """
@@ -80,6 +85,43 @@ FORMATS: dict[str, GGMLFormat] = {
         _format("Q8_0", 32, "d fp16 (2) · qs int8 (32)"),
     )
 }
+
+
+class NonFiniteWeightError(ValueError):
+    """A weight given to `quantize` is NaN, infinite, or beyond float32's range.
+
+    llama.cpp's reference quantizers write a block anyway (finite but wrong values for a NaN,
+    mostly an inf scale for an inf, which `llama-quantize` rejects only after quantizing).
+    Here the input is refused before any block is written, naming the first bad weight.
+    """
+
+    def __init__(
+        self,
+        qtype: str,
+        index: tuple[int, ...],
+        value: float,
+        block: int,
+        block_values: int,
+        count: int,
+    ) -> None:
+        self.qtype = qtype
+        self.index = index  # of the first bad weight in the input, in row order
+        self.value = value  # as given: nan, inf, -inf, or a finite value float32 cannot hold
+        self.block = block  # block number of that weight, counting blocks in row order
+        self.position = index[-1] % block_values if index else 0  # its place in the block
+        self.count = count  # bad weights in the whole input
+        if np.isnan(value):
+            what = "NaN"
+        elif np.isinf(value):
+            what = "+inf" if value > 0 else "-inf"
+        else:
+            what = f"{value:.6g}, beyond float32's range of ±3.4e38"
+        where = str(index[0]) if len(index) == 1 else str(index)
+        more = f"; {count} weights in all are not finite" if count > 1 else ""
+        super().__init__(
+            f"{qtype} needs finite weights, but weight {where} is {what} (block {block}, "
+            f"weight {self.position} of its {block_values}){more}"
+        )
 
 
 def _type_name(qtype: str | GGMLQuantizationType) -> str:
@@ -382,16 +424,20 @@ def quantize(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.uint
 
     `x` has any leading shape; its last axis must be a multiple of the block size (32 for
     Q4_0/Q8_0, 256 for K-quants). The result has the same leading shape and, on the last axis,
-    `x.shape[-1] / block_values * block_bytes` bytes. Raises ValueError for a bad last axis or
-    an unknown or unsupported type.
+    `x.shape[-1] / block_values * block_bytes` bytes. Raises NonFiniteWeightError (a
+    ValueError) for a NaN or infinite weight, ValueError for a bad last axis or an unknown or
+    unsupported type.
     """
     fmt = get_format(qtype)
-    x = np.asarray(x, dtype=np.float32)
+    given = x
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: named below
+        x = np.asarray(x, dtype=np.float32)
     if x.ndim == 0 or x.shape[-1] % fmt.block_values:
         raise ValueError(
             f"{fmt.name} needs a last axis that is a multiple of {fmt.block_values}, "
             f"got shape {x.shape}"
         )
+    _require_finite(x, given, fmt)
     out_shape = (*x.shape[:-1], x.shape[-1] // fmt.block_values * fmt.block_bytes)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
         if fmt.name in _KERNELS:
@@ -410,6 +456,21 @@ def quantize(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.uint
                 rows = rows + np.float32(0)
             out = gguf_quants.quantize(rows, fmt.qtype)
     return out.reshape(out_shape)
+
+
+def _require_finite(x: NDArray[np.float32], given: ArrayLike, fmt: GGMLFormat) -> None:
+    """Raise NonFiniteWeightError for the first NaN or inf in `x` (the float32 of `given`)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    bad = ~finite
+    first = np.unravel_index(int(np.argmax(bad)), x.shape)
+    index = tuple(int(i) for i in first)
+    value = float(np.asarray(given)[index])  # as given, before the cast to float32
+    block = int(np.ravel_multi_index(index, x.shape)) // fmt.block_values
+    raise NonFiniteWeightError(
+        fmt.name, index, value, block, fmt.block_values, int(np.count_nonzero(bad))
+    )
 
 
 def dequantize(data: ArrayLike | bytes, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
