@@ -1,4 +1,4 @@
-"""GGUF block formats: byte-exact against llama.cpp, decoded like gguf-py."""
+"""GGUF block formats: byte-exact against llama.cpp's non-FMA reference, decoded like gguf-py."""
 
 import platform
 import subprocess
@@ -380,6 +380,21 @@ def test_q4_0_block_whose_inverse_scale_overflows_writes_x86_codes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ggml.quantize(x, "Q4_0").tolist() == [0x00, 0x80] + [0x00] * 16
+
+
+def test_q4_0_rounds_the_product_before_adding_as_the_unfused_build():
+    """Q4_0 writes the code of the build without FMA: x*id is rounded before + 8.5f.
+
+    Block: x[0] = 1.2185769 (0x3F9BFA54), x[1] = 0.68544954 (0x3F2F799F), the rest 0.
+    d = x[0]/-8 = -0.15232211, fp16 0xB0E0; id = 1/d = -6.565035 (float32).
+    x[1]*id = -4.50000013... exactly; rounded to float32 it is -4.5, and -4.5 + 8.5 = 4.0, so
+    (int8_t) gives code 4. A build that fuses x*id + 8.5f rounds once: 3.99999987 -> float32
+    3.9999998 -> code 3 (qs byte 0x83). x[0]: -8 + 8.5 -> 0; zeros: 8.
+    qs[0] = 0 | 8 << 4 = 0x80, qs[1] = 4 | 8 << 4 = 0x84, the rest 0x88.
+    """
+    x = _block(32, s0_1=1.2185769, s1_2=0.68544954)
+    assert x[:2].view(np.uint32).tolist() == [0x3F9BFA54, 0x3F2F799F]
+    assert ggml.quantize(x, "Q4_0").tolist() == [0xE0, 0xB0, 0x80, 0x84] + [0x88] * 14
 
 
 @pytest.mark.parametrize("qtype", TYPES)
