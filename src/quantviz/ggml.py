@@ -26,7 +26,7 @@ multiply-add (FMA) contraction, which is what llama.cpp's default x86-64 build g
 `_ref` functions live in `ggml-base`, which gets no `-march` flags (only the CPU backend does),
 and baseline x86-64 has no FMA instruction to contract to. A build for a target that has one
 (`-march=native` or `haswell` applied to `ggml-base`, and every AArch64 build, Apple silicon
-included) may turn `a*b + c` into one `fma(a, b, c)`: GCC does so across a whole function in
+included) may turn `a*b + c` into one `fma(a, b, c)`: GCC does so even across statements in
 its default GNU C modes (`-ffp-contract=fast`), Clang within one expression
 (`-ffp-contract=on`). The fused result is rounded once instead of twice, so its last bit can
 differ. The operations affected are the running sums of products in the scale searches
@@ -404,8 +404,8 @@ def _quantize_q6_k(blocks: NDArray[np.float32]) -> NDArray[np.uint8]:
     scales = scales.reshape(n_blocks, 16)
 
     # C keeps the first |scale| strictly above the largest so far, starting from 0, so a NaN
-    # scale (x^2 * l^2 overflowed to inf/inf in make_qx_quants) is never picked; numpy's argmax
-    # would pick the first NaN. Ranking NaN as 0 keeps C's choice.
+    # scale (make_qx_quants' sums overflowed: inf * 0 or inf / inf) is never picked; numpy's
+    # argmax would pick the first NaN. Ranking NaN as 0 keeps C's choice.
     abs_scales = np.abs(scales)
     abs_scales[np.isnan(abs_scales)] = f32(0)
     ibig = abs_scales.argmax(axis=1)[:, None]  # first largest |scale|
