@@ -237,6 +237,29 @@ def test_recipe_gives_q6_k_to_the_tied_embedding_and_f32_to_norms() -> None:
     assert len(filtered) == len(norms) and set(filtered["type"]) == {"F32"}
 
 
+def test_explorer_names_a_non_finite_weight_instead_of_failing(monkeypatch) -> None:
+    """A draw holding NaN shows the quantizer's message (type, weight, block), no traceback."""
+    from quantviz.ui import gguf_formats
+
+    real = gguf_formats.draw_superblock
+
+    def nan_at_37(seed: int, distribution="normal"):
+        w = real(seed, distribution)
+        w[37] = np.nan
+        return w
+
+    monkeypatch.setattr(gguf_formats, "draw_superblock", nan_at_37)
+    gguf_formats._gguf_results.clear()  # a cached good draw would hide the fault
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "These weights cannot be quantized: Q4_0 needs finite weights, but weight 37 is NaN "
+        "(block 1, weight 5 of its 32)."
+    ]
+    assert not any("SNR (dB)" in d.value.columns for d in at.dataframe)
+    assert len(_frame(at, "share of bytes")) >= 2  # the rest of the page, the recipe, renders
+
+
 def _recipe_app() -> None:
     import streamlit as st
 

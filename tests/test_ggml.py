@@ -1,5 +1,6 @@
-"""GGUF block formats: byte-exact against llama.cpp, decoded like gguf-py."""
+"""GGUF block formats: byte-exact against llama.cpp's non-FMA reference, decoded like gguf-py."""
 
+import platform
 import subprocess
 import sys
 import warnings
@@ -254,3 +255,189 @@ def test_pure_core_does_not_import_streamlit():
     """quantviz.ggml and quantviz.recipe load without streamlit."""
     code = "import sys, quantviz.ggml, quantviz.recipe; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- edge cases, each expected block walked by hand through ggml-quants.c ---------------------
+# Read at llama.cpp commit 01243c587feceaa5d6a6c2305535ef2f549c48b8 (ggml/src/ggml-quants.c:
+# nearest_int, make_qx_quants, make_qkx2_quants, quantize_row_{q4_0,q8_0,q4_K,q5_K,q6_K}_ref).
+# nearest_int(NaN) is 0: NaN + 12582912.f is NaN, whose mantissa bits are 0x400000 for the
+# default NaN that inf * 0 and inf / inf give, and (0x400000 & 0x7fffff) - 0x400000 = 0.
+
+
+def _block(n: int, **values: float) -> np.ndarray:
+    """n float32 zeros with the given slices set, e.g. _block(256, s0_16=1e18) sets x[0:16]."""
+    x = np.zeros(n, np.float32)
+    for key, v in values.items():
+        start, stop = (int(p) for p in key[1:].split("_"))
+        x[start:stop] = v
+    return x
+
+
+def test_q6_k_skips_a_nan_sub_block_scale_as_c_does():
+    """A Q6_K sub-block whose weighted sums overflow to inf / inf = NaN is never the largest.
+
+    Block: x[0:16] = 1e18, x[16] = -1, x[17:32] = 0, x[32:48] = 2, the rest 0.
+    make_qx_quants(16, 32, rmse_type 1), sub-block 0: max = 1e18, iscale = -32/max, every
+    l = -32 (L = 0); w = x*x = 1e36, w*x = inf, so sumlx = -inf; w*l*l = 1.024e39 = inf, so
+    suml2 = inf; scale = -inf/inf = NaN, best = NaN, and no trial beats NaN: it returns NaN.
+    Sub-block 1: max = -1, iscale = 32; l = -32 for -1 (L = 0), l = 0 for the zeros (L = 32);
+    sumlx = 1*(-1)*(-32) = 32, suml2 = 1024, scale = 1/32, best = 1; every trial has l = -31
+    or -32 and sumlx^2 = l^2 = best*suml2, never greater: scale 0.03125.
+    Sub-block 2 (sixteen 2.0): iscale = -16, l = -32, w = 4; sumlx = 16*(4*2*-32) = -4096,
+    suml2 = 16*4*1024 = 65536, scale = -0.0625; trials tie again. Sub-blocks 3-15: scale 0.
+    quantize_row_q6_K_ref: `abs_scale > max_abs_scale` is false for NaN, so sub-block 1 and
+    then 2 win: max_scale = -0.0625, iscale = -128/-0.0625 = 2048, d = fp16(1/2048) = 0x1000.
+    scales: nearest_int(2048*NaN) = 0, nearest_int(64) = 64, nearest_int(-128) = -128 (0x80),
+    the rest 0. Requantization skips d*sc == 0 (sub-blocks 0, 3-15 keep L = 0); sub-block 1
+    has d = 2^-5: -1 -> -32 -> L 0, 0 -> L 32; sub-block 2 has d = -2^-4: 2 -> -32 -> L 0.
+    Packing: every low nibble is 0; qh[l] = L[l] >> 4 = 2 for l = 17..31. numpy's argmax
+    would have picked the NaN and written 210 zero bytes.
+    """
+    x = _block(256, s0_16=1e18, s16_17=-1.0, s32_48=2.0)
+    want = np.zeros(210, np.uint8)
+    want[128 + 17 : 128 + 32] = 0x02  # qh
+    want[192:195] = [0x00, 0x40, 0x80]  # scales 0, 64, -128
+    want[208:210] = [0x00, 0x10]  # d = 2^-11
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ggml.quantize(x, "Q6_K")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_q6_k_keeps_an_infinite_sub_block_scale_as_c_does():
+    """A Q6_K sub-block scale of -inf is the largest, as in C; the whole block becomes code 32.
+
+    Block: x[0:16] = 1e15, the rest 0. make_qx_quants, sub-block 0: l = -32 everywhere,
+    w*x = 1e45 = inf so sumlx = -inf, suml2 = 16*1.024e33 (finite), scale = -inf, best = +inf;
+    no trial beats inf*suml2 = inf. Other sub-blocks: 0. quantize_row_q6_K_ref: max_scale =
+    -inf, iscale = -128/-inf = +0, d = fp16(1/+0) = +inf (0x7C00); scales = nearest_int(0*-inf
+    = NaN) = 0 and nearest_int(0) = 0. Every d*sc is inf*0 = NaN, which `if (!d)` does not
+    skip, so every weight gets nearest_int(x/NaN) = 0, L = 32: ql all 0, qh all 0b10101010.
+    llama-quantize would reject this block afterwards (inf scale); the _ref function writes it.
+    """
+    x = _block(256, s0_16=1e15)
+    want = np.zeros(210, np.uint8)
+    want[128:192] = 0xAA
+    want[208:210] = [0x00, 0x7C]
+    np.testing.assert_array_equal(ggml.quantize(x, "Q6_K"), want)
+
+
+@pytest.mark.parametrize(("qtype", "n_qh"), [("Q4_K", 0), ("Q5_K", 32)])
+def test_k_quants_with_overflowing_sums_keep_the_first_scale_as_c_does(qtype, n_qh):
+    """Q4_K/Q5_K of 256 x 1e20: every least-squares trial sees D = NaN and is skipped.
+
+    make_qkx2_quants per sub-block of 32: min = 0 (clamped), max = 1e20, iscale = nmax/1e20,
+    scale = 1/iscale. sum_x2 = 32e40 = inf, so av_x and every weight are inf; in each trial
+    sum_w * sum_l2 - sum_l * sum_l = inf - inf = NaN, and `D > 0` is false: the first scale
+    stays, the min is -0. quantize_row_q4_K_ref / q5_K_ref: max_scale = scale, max_min = 0;
+    ls = nearest_int(63/scale * scale) = 63, lm = 0; d = fp16(scale/63 ~ 1e17) = +inf (0x7C00),
+    dmin = 0. Requantization: d*63 = inf is not skipped, l = nearest_int((1e20 + 0)/inf) = 0.
+    scales bytes: 0-3 = 63 | (63 >> 4) << 6 = 0xFF, 4-7 = 0, 8-11 = (63 & 15) | 0 = 0x0F;
+    every code 0, so qh (Q5_K) and qs are zeros.
+    """
+    x = np.full(256, 1e20, np.float32)
+    want = np.array(
+        [0x00, 0x7C, 0x00, 0x00] + [0xFF] * 4 + [0x00] * 4 + [0x0F] * 4 + [0] * (n_qh + 128),
+        np.uint8,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ggml.quantize(x, qtype)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_q8_0_and_q4_0_scales_overflow_fp16_as_c_does():
+    """A block of 32 with 1e20 and -2.5e19: the fp16 scale is inf, the codes are still exact.
+
+    Q8_0: amax = 1e20, d = amax/127 ~ 7.9e17 -> fp16 +inf (0x7C00), id = 1/d; roundf(1e20*id)
+    = 127 (0x7F), roundf(-2.5e19*id = -31.75) = -32 (0xE0), the zeros 0.
+    Q4_0: max = 1e20, d = max/-8 -> fp16 -inf (0xFC00), id = 1/d = -8e-20; (int8_t)(-8 + 8.5)
+    = 0, (int8_t)(2 + 8.5) = 10, (int8_t)(-0 + 8.5) = 8; qs[j] = q[j] | q[j+16] << 4 gives
+    0x80, 0x8A, then 0x88.
+    """
+    x = _block(32, s0_1=1e20, s1_2=-2.5e19)
+    want_q8 = [0x00, 0x7C, 0x7F, 0xE0] + [0x00] * 30
+    want_q4 = [0x00, 0xFC, 0x80, 0x8A] + [0x88] * 14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ggml.quantize(x, "Q8_0").tolist() == want_q8
+        assert ggml.quantize(x, "Q4_0").tolist() == want_q4
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="C's float -> int8 conversion of inf/NaN is undefined; the bytes are x86-64's",
+)
+def test_q4_0_block_whose_inverse_scale_overflows_writes_x86_codes():
+    """Q4_0 of [1e-39, 0 x 31]: 1/d overflows and every code is 0, as x86-64 C writes it.
+
+    max = 1e-39 (subnormal), d = max/-8 = -1.25e-40, id = 1.0f/d = -inf. x0 = x*id is -inf
+    for 1e-39 and NaN (0 * -inf) for the zeros; x0 + 8.5f stays -inf / NaN, and x86-64's
+    float -> int conversion (cvttss2si) gives 0x80000000, whose low byte is 0. d rounds to
+    fp16 -0.0 (0x8000). Every qs byte is 0.
+    """
+    x = _block(32, s0_1=1e-39)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ggml.quantize(x, "Q4_0").tolist() == [0x00, 0x80] + [0x00] * 16
+
+
+def test_q4_0_rounds_the_product_before_adding_as_the_unfused_build():
+    """Q4_0 writes the code of the build without FMA: x*id is rounded before + 8.5f.
+
+    Block: x[0] = 1.2185769 (0x3F9BFA54), x[1] = 0.68544954 (0x3F2F799F), the rest 0.
+    d = x[0]/-8 = -0.15232211, fp16 0xB0E0; id = 1/d = -6.565035 (float32).
+    x[1]*id = -4.50000013... exactly; rounded to float32 it is -4.5, and -4.5 + 8.5 = 4.0, so
+    (int8_t) gives code 4. A build that fuses x*id + 8.5f rounds once: 3.99999987 -> float32
+    3.9999998 -> code 3 (qs byte 0x83). x[0]: -8 + 8.5 -> 0; zeros: 8.
+    qs[0] = 0 | 8 << 4 = 0x80, qs[1] = 4 | 8 << 4 = 0x84, the rest 0x88.
+    """
+    x = _block(32, s0_1=1.2185769, s1_2=0.68544954)
+    assert x[:2].view(np.uint32).tolist() == [0x3F9BFA54, 0x3F2F799F]
+    assert ggml.quantize(x, "Q4_0").tolist() == [0xE0, 0xB0, 0x80, 0x84] + [0x88] * 14
+
+
+@pytest.mark.parametrize("qtype", TYPES)
+@pytest.mark.parametrize(("bad", "shown"), [(np.nan, "NaN"), (np.inf, "+inf"), (-np.inf, "-inf")])
+def test_non_finite_weight_is_a_clear_error_naming_where(qtype, bad, shown):
+    """A NaN or inf weight raises NonFiniteWeightError naming it, its block and its position."""
+    fmt = ggml.FORMATS[qtype]
+    x = np.random.default_rng(4).normal(0, 0.02, (3, 512)).astype(np.float32)
+    x[2, 300] = bad
+    x[2, 301] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ggml.NonFiniteWeightError) as info:
+            ggml.quantize(x, qtype)
+    err = info.value
+    assert isinstance(err, ValueError)
+    block = (2 * 512 + 300) // fmt.block_values
+    position = 300 % fmt.block_values
+    assert (err.index, err.block, err.position, err.count) == ((2, 300), block, position, 2)
+    assert str(err) == (
+        f"{qtype} needs finite weights, but weight (2, 300) is {shown} (block {block}, "
+        f"weight {position} of its {fmt.block_values}); 2 weights in all are not finite"
+    )
+    with pytest.raises(ggml.NonFiniteWeightError):
+        ggml.roundtrip(x, qtype)
+
+
+def test_weight_beyond_float32_range_is_named_as_given():
+    """A float64 weight too large for float32 is reported with its value, not as inf."""
+    x = np.zeros(256)
+    x[7] = -1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ggml.NonFiniteWeightError, match=r"weight 7 is -1e\+39, beyond float32"):
+            ggml.quantize(x, "Q6_K")
+
+
+def test_largest_finite_weights_quantize_without_warnings():
+    """float32's largest values are finite input: quantized with no error and no numpy warning."""
+    big = np.finfo(np.float32).max
+    x = np.random.default_rng(6).choice([-big, big, 1.0, 0.0], (4, 256)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for qtype in TYPES:
+            fmt = ggml.FORMATS[qtype]
+            assert ggml.quantize(x, qtype).shape == (4, 256 // fmt.block_values * fmt.block_bytes)

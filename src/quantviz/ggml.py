@@ -1,4 +1,4 @@
-"""GGUF block formats, byte for byte as llama.cpp's reference quantizers write them.
+"""GGUF block formats, byte for byte as llama.cpp's reference quantizers write them on x86-64.
 
 `quantize(x, qtype)` and `dequantize(data, qtype)` follow the calling convention of
 `gguf.quants.quantize` / `gguf.quants.dequantize`: the last axis is a multiple of the block size,
@@ -16,7 +16,35 @@ float32 semantics kept exactly:
 * `nearest_int` is C's magic-number trick: round half to even, and for out-of-range input
   the same bits C would produce (`_nearest_int`);
 * divisions stay divisions and multiplications by an inverse stay multiplications;
-* d and dmin are rounded to fp16 before the values are requantized against them.
+* d and dmin are rounded to fp16 before the values are requantized against them;
+* comparisons keep C's NaN semantics: once the weighted sums x^2 * x * l and x^2 * l^2 of
+  make_qx_quants overflow float32 (|x| beyond about 7e12 and 6e17), a Q6_K sub-block scale can
+  be inf * 0 or inf / inf = NaN, which C's `>` never picks as the largest.
+
+What "byte-exact" means. The bytes are those of the C reference built without fused
+multiply-add (FMA) contraction, which is what llama.cpp's default x86-64 build gives: the
+`_ref` functions live in `ggml-base`, which gets no `-march` flags (only the CPU backend does),
+and baseline x86-64 has no FMA instruction to contract to. A build for a target that has one
+(`-march=native` or `haswell` applied to `ggml-base`, and every AArch64 build, Apple silicon
+included) may turn `a*b + c` into one `fma(a, b, c)`: GCC does so even across statements in
+its default GNU C modes (`-ffp-contract=fast`), Clang within one expression
+(`-ffp-contract=on`). The fused result is rounded once instead of twice, so its last bit can
+differ. The operations affected are the running sums of products in the scale searches
+(`sum_x += w*x`, `sum_l2 += w*l*l`, `sumlx += w*x*l`, the weighted errors), the determinant
+and numerators of the least-squares fit (`sum_w*sum_l2 - sum_l*sum_l`), the trial scales
+(`rmin + rdelta*is + nmax`, `nmax + 0.1f*is`) and Q4_0's `x*id + 8.5f` before its truncation. A
+last-bit change flips a scale search now and then: on 1 M weights of N(0, 0.02) a GCC 12
+`-march=haswell` build of `ggml-quants.c` wrote other bytes than the plain x86-64 build for
+5.9 % of Q4_K super-blocks, 29 % of Q5_K, 0.3 % of Q6_K and 1 of 32,768 Q4_0 blocks (how: see
+`tests/data/README.md`). Q8_0 (`roundf(x*id)`, nothing added) is unaffected. A file quantized
+on an ARM machine (an Apple silicon Mac, say) may therefore differ from this module's bytes.
+Where C's behaviour is undefined (Q4_0 converts inf or NaN to int8 when 1/d overflows, for a
+block whose largest |x| is below 2.4e-38), the bytes are x86-64's: code 0.
+
+NaN and infinite weights are refused with `NonFiniteWeightError`, naming the first one. C
+quantizes them without a word: a NaN slips past the comparisons that find the largest weight
+and its block decodes to finite but wrong values; an inf mostly becomes an inf scale, which
+`llama-quantize` only catches after quantizing ("quantized data validation failed").
 
 The kernels work on position-major arrays: `x[i]` is value `i` of every sub-block at once, so a
 loop over the 16 or 32 positions of a sub-block is vectorized across all blocks and rows.
@@ -77,6 +105,43 @@ FORMATS: dict[str, GGMLFormat] = {
         _format("Q8_0", 32, "d fp16 (2) · qs int8 (32)"),
     )
 }
+
+
+class NonFiniteWeightError(ValueError):
+    """A weight given to `quantize` is NaN, infinite, or beyond float32's range.
+
+    llama.cpp's reference quantizers write a block anyway (finite but wrong values for a NaN,
+    mostly an inf scale for an inf, which `llama-quantize` rejects only after quantizing).
+    Here the input is refused before any block is written, naming the first bad weight.
+    """
+
+    def __init__(
+        self,
+        qtype: str,
+        index: tuple[int, ...],
+        value: float,
+        block: int,
+        block_values: int,
+        count: int,
+    ) -> None:
+        self.qtype = qtype
+        self.index = index  # of the first bad weight in the input, in row order
+        self.value = value  # as given: nan, inf, -inf, or a finite value float32 cannot hold
+        self.block = block  # block number of that weight, counting blocks in row order
+        self.position = index[-1] % block_values if index else 0  # its place in the block
+        self.count = count  # bad weights in the whole input
+        if np.isnan(value):
+            what = "NaN"
+        elif np.isinf(value):
+            what = "+inf" if value > 0 else "-inf"
+        else:
+            what = f"{value:.6g}, beyond float32's range of ±3.4e38"
+        where = str(index[0]) if len(index) == 1 else str(index)
+        more = f"; {count} weights in all are not finite" if count > 1 else ""
+        super().__init__(
+            f"{qtype} needs finite weights, but weight {where} is {what} (block {block}, "
+            f"weight {self.position} of its {block_values}){more}"
+        )
 
 
 def _type_name(qtype: str | GGMLQuantizationType) -> str:
@@ -338,9 +403,15 @@ def _quantize_q6_k(blocks: NDArray[np.float32]) -> NDArray[np.uint8]:
     L, scales = _make_qx_quants(x, 32)
     scales = scales.reshape(n_blocks, 16)
 
-    ibig = np.abs(scales).argmax(axis=1)[:, None]  # first largest |scale|
-    max_scale = np.take_along_axis(scales, ibig, axis=1)  # (n_blocks, 1), signed
-    live = np.abs(max_scale) >= GROUP_MAX_EPS  # a dead block is stored as 210 zero bytes
+    # C keeps the first |scale| strictly above the largest so far, starting from 0, so a NaN
+    # scale (make_qx_quants' sums overflowed: inf * 0 or inf / inf) is never picked; numpy's
+    # argmax would pick the first NaN. Ranking NaN as 0 keeps C's choice.
+    abs_scales = np.abs(scales)
+    abs_scales[np.isnan(abs_scales)] = f32(0)
+    ibig = abs_scales.argmax(axis=1)[:, None]  # first largest |scale|
+    max_abs = np.take_along_axis(abs_scales, ibig, axis=1)  # (n_blocks, 1)
+    live = max_abs >= GROUP_MAX_EPS  # a dead block is stored as 210 zero bytes
+    max_scale = np.where(live, np.take_along_axis(scales, ibig, axis=1), f32(0))  # signed
     iscale = _div_where(f32(-128), max_scale, live)
     d = _fp16(_div_where(f32(1), iscale, live))  # (n_blocks, 1)
     sc = np.minimum(_nearest_int(iscale * scales), 127).astype(np.int8)  # (n_blocks, 16)
@@ -373,16 +444,20 @@ def quantize(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.uint
 
     `x` has any leading shape; its last axis must be a multiple of the block size (32 for
     Q4_0/Q8_0, 256 for K-quants). The result has the same leading shape and, on the last axis,
-    `x.shape[-1] / block_values * block_bytes` bytes. Raises ValueError for a bad last axis or
-    an unknown or unsupported type.
+    `x.shape[-1] / block_values * block_bytes` bytes. Raises NonFiniteWeightError (a
+    ValueError) for a NaN or infinite weight, ValueError for a bad last axis or an unknown or
+    unsupported type.
     """
     fmt = get_format(qtype)
-    x = np.asarray(x, dtype=np.float32)
+    given = x
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: named below
+        x = np.asarray(x, dtype=np.float32)
     if x.ndim == 0 or x.shape[-1] % fmt.block_values:
         raise ValueError(
             f"{fmt.name} needs a last axis that is a multiple of {fmt.block_values}, "
             f"got shape {x.shape}"
         )
+    _require_finite(x, given, fmt)
     out_shape = (*x.shape[:-1], x.shape[-1] // fmt.block_values * fmt.block_bytes)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
         if fmt.name in _KERNELS:
@@ -401,6 +476,21 @@ def quantize(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.uint
                 rows = rows + np.float32(0)
             out = gguf_quants.quantize(rows, fmt.qtype)
     return out.reshape(out_shape)
+
+
+def _require_finite(x: NDArray[np.float32], given: ArrayLike, fmt: GGMLFormat) -> None:
+    """Raise NonFiniteWeightError for the first NaN or inf in `x` (the float32 of `given`)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    bad = ~finite
+    first = np.unravel_index(int(np.argmax(bad)), x.shape)
+    index = tuple(int(i) for i in first)
+    value = float(np.asarray(given)[index])  # as given, before the cast to float32
+    block = int(np.ravel_multi_index(index, x.shape)) // fmt.block_values
+    raise NonFiniteWeightError(
+        fmt.name, index, value, block, fmt.block_values, int(np.count_nonzero(bad))
+    )
 
 
 def dequantize(data: ArrayLike | bytes, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:

@@ -287,7 +287,12 @@ def _explorer(key: str) -> None:
 
     distribution: Distribution = dist or "normal"
     w = draw_superblock(int(seed), distribution)
-    results = {TOY: quantize_toy(w, bits), **_gguf_results(int(seed), distribution)}
+    try:
+        gguf = _gguf_results(int(seed), distribution)
+    except ggml.NonFiniteWeightError as err:  # names the weight, its block and the type
+        st.error(f"These weights cannot be quantized: {err}.", icon=":material/error:")
+        return
+    results = {TOY: quantize_toy(w, bits), **gguf}
     stats = {name: error_stats(w, r.w_hat) for name, r in results.items()}
 
     st.info(
