@@ -88,16 +88,3 @@ def streamlit_process(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def warm_up(browser, url: str) -> None:
-    """Run one session so Streamlit leaves its legacy pages/ mode (see README, Known issues).
-
-    The first session after a server start runs in the pre-st.navigation mode because a
-    `pages/` folder exists; a deep link then also raises a harmless "Page not found" dialog.
-    """
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
-    context.close()

@@ -184,7 +184,8 @@ def _rules(base: Settings) -> None:
     )
 
 
-def main() -> None:
+def page() -> None:
+    """The endpoint settings page (url path `settings`)."""
     st.title("Endpoint settings")
     st.caption(
         "Which Ollama server the lab widgets talk to. Defaults < the instructor's configuration "
@@ -200,6 +201,3 @@ def main() -> None:
     _change(base)
     _tags(base)
     _rules(base)
-
-
-main()

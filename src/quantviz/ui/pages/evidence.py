@@ -126,6 +126,7 @@ def _records(records: list[dict[str, Any]]) -> None:
 
 
 def page() -> None:
+    """The evidence report page (url path `evidence`)."""
     st.title("Evidence report")
     st.warning(
         "Your evidence lives in this browser session only. **Refreshing the page, closing the "
@@ -180,6 +181,3 @@ def page() -> None:
         st.button(
             "Yes, clear the log", key="evidence-clear", on_click=_clear, args=(log,), type="primary"
         )
-
-
-page()
