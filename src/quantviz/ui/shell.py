@@ -58,7 +58,7 @@ def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
 
 def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
     """Declare every page; returns the page to run (st.navigation's result)."""
-    labs = load_labs(labs_dir)
+    labs = load_labs(labs_dir, reserved=nav.TOOL_PAGES)
     pages: dict[str, StreamlitPage] = {}
     sections: dict[str, list[StreamlitPage]] = {
         "": [st.Page(_home(labs), title="Home", icon=":material/home:", default=True)]

@@ -13,7 +13,7 @@ import streamlit as st
 from quantviz.config import Settings, with_session
 from quantviz.labs import Lab, load_labs
 from quantviz.ollama_api import OllamaError, check_connection
-from quantviz.ui import session
+from quantviz.ui import nav, session
 from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label, plain
 
 HOST_INPUT = "settings-host"
@@ -104,11 +104,11 @@ def _tags(base: Settings) -> None:
         {"label": label, "tag": tag, "named by": "the instructor's configuration or the default"}
         for label, tag in base.models.items()
     ]
-    for lab in load_labs():
-        if isinstance(lab, Lab) and isinstance(lab.meta.get("models"), dict):
+    for lab in load_labs(reserved=nav.TOOL_PAGES):
+        if isinstance(lab, Lab) and lab.models:
             rows += [
-                {"label": str(label), "tag": str(tag), "named by": lab.title}
-                for label, tag in lab.meta["models"].items()
+                {"label": label, "tag": tag, "named by": lab.title}
+                for label, tag in lab.models.items()
             ]
     st.dataframe(rows, hide_index=True, key="settings-tags")
     st.caption("A lab's own `models:` map names the tags its widgets use.")
