@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from quantviz.labs import Lab, LabError, load_labs
-from quantviz.ui import nav
+from quantviz.ui import nav, session
 from quantviz.ui.pages import evidence, settings
 from quantviz.ui.render import render_lab_error, render_section
 
@@ -57,7 +57,10 @@ def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
 
 
 def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
-    """Declare every page; returns the page to run (st.navigation's result)."""
+    """Declare every page; returns the page to run (st.navigation's result).
+
+    Everything drawn here comes before the page itself: the configuration notice, if any.
+    """
     labs = load_labs(labs_dir, reserved=nav.TOOL_PAGES)
     pages: dict[str, StreamlitPage] = {}
     sections: dict[str, list[StreamlitPage]] = {
@@ -86,4 +89,6 @@ def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
         sections.setdefault(TOOLS, []).append(page)
         pages[url_path] = page
     nav.register_pages(pages)
-    return st.navigation(sections, expanded=True)
+    current = st.navigation(sections, expanded=True)
+    session.config_notice()  # above every page while the configuration fails closed
+    return current
