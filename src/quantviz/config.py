@@ -40,6 +40,8 @@ DEFAULT_MODELS: Mapping[str, str] = MappingProxyType(
 
 # Every key of the [ollama] section; anything else there is a problem (a misspelt `allow_pul`
 # would otherwise leave pulls on). Values of `api_key` and of unknown keys are never echoed.
+# A new key must be added here, or every deployment that sets it fails closed (the test that
+# loads secrets.toml.example without problems catches a documented key missing here).
 OLLAMA_KEYS = (
     "host",
     "api_key",

@@ -29,7 +29,7 @@ def _outside(url: str, app: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def served_app():
+def served_app(browser):
     """The app with a live endpoint, so the Ollama widgets show their tables and charts too."""
     with OllamaTestServer() as server, streamlit_app(env={"OLLAMA_HOST": server.url}) as url:
         yield url
