@@ -11,5 +11,5 @@ import streamlit as st  # noqa: E402
 
 from quantviz.ui.shell import build_navigation  # noqa: E402
 
-st.set_page_config(page_title="quantviz", page_icon=":material/memory:", layout="wide")
-build_navigation(ROOT).run()
+st.set_page_config(page_title="quantviz", page_icon="🧮", layout="wide")
+build_navigation().run()

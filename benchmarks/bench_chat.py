@@ -326,7 +326,7 @@ def main() -> None:
 
         with streamlit_app(env={"OLLAMA_HOST": server.url}) as url:
             pid = _streamlit_pid(int(url.rsplit(":", 1)[1]))
-            e2e_stream(server, url, pid, n)  # leaves the legacy pages/ mode; warms the page
+            e2e_stream(server, url, pid, n)  # warms the page and the server's imports
             e2e_stream(server, url, pid, n, side=True)
             single = [e2e_stream(server, url, pid, n) for _ in range(repeats)]
             sides = [e2e_stream(server, url, pid, n, side=True) for _ in range(repeats)]

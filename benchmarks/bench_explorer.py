@@ -92,8 +92,6 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
-        page.goto(url)  # the first session after start runs in legacy pages mode
-        page.locator('[data-testid="stMain"] h1').first.wait_for()
         page.add_init_script(PROBE_JS)
         page.goto(f"{url}/lab2-objective1")
         page.locator(".js-plotly-plot").first.wait_for()

@@ -49,3 +49,16 @@ def texts(at: AppTest) -> str:
         parts.extend(str(e.value) for e in at.get(kind))
     parts.extend(f"{m.label}: {m.value}" for m in at.metric)
     return "\n".join(parts)
+
+
+def _protos(node):
+    proto = getattr(node, "proto", None)
+    if proto is not None:
+        yield proto
+    for child in getattr(node, "children", {}).values():
+        yield from _protos(child)
+
+
+def page_bytes(at: AppTest) -> bytes:
+    """Every element the page sent to the browser, serialised (for "never shown" checks)."""
+    return b"".join(p.SerializeToString() for p in _protos(at._tree))

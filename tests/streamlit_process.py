@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,15 +31,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok."""
-    with streamlit_process(env, timeout) as (url, _pid):
+def streamlit_app(
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    *,
+    args: Sequence[str] = (),
+    log_file: Path | None = None,
+) -> Iterator[str]:
+    """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok.
+
+    `args` are extra `streamlit run` options (e.g. `--secrets.files PATH`); with `log_file` the
+    server's output (its log) goes to that file, for tests that read what the server logged.
+    """
+    with streamlit_process(env, timeout, args=args, log_file=log_file) as (url, _pid):
         yield url
 
 
 @contextmanager
 def streamlit_process(
-    env: Mapping[str, str] | None = None, timeout: float = 60
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    *,
+    args: Sequence[str] = (),
+    log_file: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Like streamlit_app, but yields `(url, pid)` so benchmarks can read the server's CPU."""
     port = free_port()
@@ -57,12 +71,14 @@ def streamlit_process(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        *args,
     ]
+    output = open(log_file, "w") if log_file else subprocess.PIPE  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -71,7 +87,8 @@ def streamlit_process(
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read()}")
+                early = log_file.read_text() if log_file else proc.stdout.read()
+                raise RuntimeError(f"streamlit exited early:\n{early}")
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                     if resp.read().strip() == b"ok":
@@ -88,16 +105,5 @@ def streamlit_process(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def warm_up(browser, url: str) -> None:
-    """Run one session so Streamlit leaves its legacy pages/ mode (see README, Known issues).
-
-    The first session after a server start runs in the pre-st.navigation mode because a
-    `pages/` folder exists; a deep link then also raises a harmless "Page not found" dialog.
-    """
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
-    context.close()
+        if log_file:
+            output.close()

@@ -108,3 +108,62 @@ def test_grid_explorer_bits_change_numbers_and_heatmap():
     assert float(after[1]) > float(before[1])
     assert after[2][0] == before[2][0]  # the original layer is unchanged
     assert after[2][1] != before[2][1]  # its reconstruction is not
+
+
+GOOD_PAGES = ("", "lab7", "lab7-objective1", "settings", "evidence")
+TYPO_LABS = {
+    "order-inf": ({"inf.md": "---\norder: .inf\n---\n## Objective 1: x\n"}, {"lab-error-inf"}),
+    "names-slugify-alike": (
+        {
+            "Broken Lab.md": "---\norder: nope\n---\n## Objective 1: x\n",
+            "broken-lab.md": "---\ntitle: no order\n---\n## Objective 1: x\n",
+        },
+        {"lab-error-broken-lab", "lab-error-broken-lab-2"},
+    ),
+    "models-as-a-list": (
+        {"listed.md": "---\norder: 9\nmodels: [a:q4, a:q6]\n---\n## Objective 1: x\n"},
+        {"lab-error-listed"},
+    ),
+    "title-a-mapping": (
+        {"mapped.md": "---\norder: 9\ntitle: {en: Lab 9}\n---\n## Objective 1: x\n"},
+        {"lab-error-mapped"},
+    ),
+    "key-not-a-name": (
+        {"numbered.md": "---\norder: 9\n1: one\n---\n## Objective 1: x\n"},
+        {"lab-error-numbered"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TYPO_LABS)
+def test_an_instructor_typo_is_that_labs_error_page_and_every_other_page_works(
+    case, tmp_path, monkeypatch
+):
+    """Next to a good lab, each typo'd lab file gets an error page of its own that names the
+    key at fault, and home, the good lab's pages and both tool pages still render."""
+    files, error_pages = TYPO_LABS[case]
+    (tmp_path / "good.md").write_text((FIXTURES / "labs" / "good.md").read_text())
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(tmp_path))
+
+    for url_path in (*GOOD_PAGES, *sorted(error_pages)):
+        at = open_page(url_path)
+        assert not at.exception, (url_path, at.exception)
+        assert _heading(at), url_path
+    home_links = [link.proto.label for link in open_page("").get("page_link")]
+    assert sum("could not be loaded" in label for label in home_links) == len(error_pages)
+    assert "Lab 7 - Fixture" in home_links
+    for url_path in error_pages:
+        at = open_page(url_path)
+        assert at.error and "could not be loaded" in at.error[0].value, url_path
+    assert open_page("lab7-objective1").header[0].value == "Objective 1: First Things"
+
+
+def test_error_pages_name_the_key_at_fault(tmp_path, monkeypatch):
+    """The error page of a typo'd lab says which key is wrong and what it should be."""
+    (tmp_path / "inf.md").write_text("---\norder: .inf\n---\n## Objective 1: x\n")
+    (tmp_path / "listed.md").write_text("---\norder: 9\nmodels: [a:q4]\n---\n## Objective 1: x\n")
+    monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(tmp_path))
+    assert "`order` must be a whole number" in open_page("lab-error-inf").error[0].value
+    assert "`models` must map labels to tags" in open_page("lab-error-listed").error[0].value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import open_page, page_bytes, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.proto.TextInput_pb2 import TextInput
 from streamlit_process import free_port
@@ -23,19 +23,6 @@ def server(ollama_server: OllamaTestServer, monkeypatch) -> OllamaTestServer:
 
 def _errors(at) -> str:
     return "\n".join(e.value for e in at.error).replace("\\", "")
-
-
-def _walk(node):
-    proto = getattr(node, "proto", None)
-    if proto is not None:
-        yield proto
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
-
-
-def _page_bytes(at) -> bytes:
-    """Every element the page sent to the browser, serialised."""
-    return b"".join(p.SerializeToString() for p in _walk(at._tree))
 
 
 def _session_host(at) -> str:
@@ -70,7 +57,7 @@ def test_instructor_host_is_labelled_as_such_and_its_key_never_shown(ollama_serv
     at = open_page("settings", secrets={"ollama": {**INSTRUCTOR, "host": ollama_server.url}})
     assert "(set by the instructor)" in texts(at)
     assert "the instructor's API key (hidden)" in texts(at)
-    assert INSTRUCTOR["api_key"].encode() not in _page_bytes(at)
+    assert INSTRUCTOR["api_key"].encode() not in page_bytes(at)
 
 
 def test_check_connection_shows_the_server_version(server):
@@ -129,7 +116,7 @@ def test_save_endpoint_and_key_uses_them_and_never_shows_the_key(server):
         assert at.success and not at.error
         assert other.requests_to("/api/version")[-1].headers["authorization"] == f"Bearer {SECRET}"
         assert not server.requests_to("/api/version")
-        assert SECRET.encode() not in _page_bytes(at)
+        assert SECRET.encode() not in page_bytes(at)
         assert SECRET not in other.requests_to("/api/version")[-1].path
     finally:
         other.stop()
@@ -194,8 +181,8 @@ def test_two_sessions_do_not_see_each_others_endpoint_or_key(server):
         a = _save(open_page("settings"), other.url, SECRET)
         b = _check(open_page("settings"))
         assert f"`127.0.0.1:{server.port}` (from OLLAMA_HOST)" in texts(b)
-        assert str(other.port).encode() not in _page_bytes(b)
-        assert SECRET.encode() not in _page_bytes(b)
+        assert str(other.port).encode() not in page_bytes(b)
+        assert SECRET.encode() not in page_bytes(b)
         assert API_KEY not in b.session_state
         assert "authorization" not in server.requests_to("/api/version")[-1].headers
         assert f"`127.0.0.1:{other.port}`" in texts(a)

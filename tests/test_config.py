@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from quantviz.config import (
     DEFAULT_MODELS,
     Caps,
     ConfigError,
+    instructor_config,
     load_settings,
     with_lab_models,
     with_session,
@@ -204,3 +206,218 @@ def test_caps_clamp_generation_options() -> None:
         "temperature": 0.0,
         "num_predict": 50,
     }
+
+
+# --- failing closed: any problem with a deployment's configuration keeps the protections on
+
+
+def _closed(settings) -> bool:
+    return not (
+        settings.allow_private_endpoints or settings.allow_custom_endpoint or settings.allow_pull
+    )
+
+
+def test_a_typo_fails_closed_and_names_the_key() -> None:
+    """allow_pull = "nope": private endpoints refused, custom endpoints and pulls off, the
+    instructor's host and key still used, and the problem names the key and the value."""
+    config = instructor_config(instructor(allow_pull="nope", allow_private_endpoints=True), {})
+    assert config.problems == ("[ollama] allow_pull must be true or false, got 'nope'",)
+    s = config.settings
+    assert _closed(s) and s.failed_closed
+    assert s.host == "https://ollama.example.org:443" and s.api_key == "sk-instructor"
+    with pytest.raises(OllamaError) as info:
+        with_session(s, "http://127.0.0.1:8080", None)
+    assert info.value.kind == "blocked"
+    assert "allow_pull must be true or false" in config.report()
+
+
+def test_a_good_configuration_has_no_problems() -> None:
+    """The documented example and a plain local run (no secrets) have no problem to report."""
+    tomllib = pytest.importorskip("tomllib")
+    example = instructor_config(tomllib.loads(EXAMPLE.read_text()), {})
+    assert example.problems == () and example.report() is None
+    assert not example.settings.failed_closed and example.settings.allow_custom_endpoint
+    local = instructor_config({}, {})
+    assert local.problems == () and local.settings.allow_private_endpoints
+
+
+def test_every_problem_is_listed_and_invalid_values_fall_back() -> None:
+    """Several mistakes are all reported; each bad value falls back to its default."""
+    config = instructor_config(
+        instructor(host="ftp://x", max_num_predict=".inf", request_timeout=float("nan")), {}
+    )
+    assert [p.split(" ", 2)[1] for p in config.problems] == [
+        "host:",
+        "max_num_predict",
+        "request_timeout",
+    ]
+    s = config.settings
+    assert s.host == "http://localhost:11434" and s.caps == Caps() and _closed(s)
+    assert s.api_key is None  # the key belongs to the host that could not be read
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"max_num_predict": float("inf")}, "[ollama] max_num_predict must be a finite number"),
+        ({"max_num_predict": 1.5}, "[ollama] max_num_predict must be a whole number, got 1.5"),
+        ({"max_temperature": float("nan")}, "[ollama] max_temperature must be a finite number"),
+        ({"request_timeout": -1}, "[ollama] request_timeout must be at least 1"),
+        ({"allow_custom_endpoint": 2}, "[ollama] allow_custom_endpoint must be true or false"),
+        ({"host": 11434}, "[ollama] host must be text, got 11434"),
+        ({"models": ["a:q4"]}, "[ollama] models must map labels to model tags"),
+    ],
+)
+def test_bad_values_fail_closed_with_a_message_naming_the_key(override, message) -> None:
+    """Each value the app cannot use is a problem that names the key; protections stay on."""
+    config = instructor_config(instructor(**override), {})
+    assert len(config.problems) == 1 and config.problems[0].startswith(message)
+    assert _closed(config.settings)
+
+
+def test_the_api_key_value_is_never_part_of_a_problem() -> None:
+    """An api_key of the wrong type, or a key under a misspelt name, is reported without its
+    value; a misspelt key gets a suggestion."""
+    wrong_type = instructor_config(instructor(api_key=["sk-list-9f2"]), {})
+    assert wrong_type.problems == ("[ollama] api_key must be text (its value is not shown)",)
+    misspelt = instructor_config(
+        {"ollama": {"host": "https://o.example.org", "apikey": "sk-misspelt-77"}}, {}
+    )
+    assert misspelt.problems == (
+        "[ollama] apikey is not a key quantviz reads (did you mean api_key?); "
+        "its value is not shown",
+    )
+    for config in (wrong_type, misspelt):
+        assert "sk-" not in config.report() and _closed(config.settings)
+        assert config.settings.api_key is None
+
+
+def test_misplaced_keys_and_sections_fail_closed() -> None:
+    """Keys of [ollama] at the top level, a misspelt [ollama] header or an [ollama] that is not
+    a section are problems: without them the deployment would look like a local run."""
+    top_level = instructor_config({"host": "https://o.example.org", "allow_pull": False}, {})
+    assert top_level.problems == (
+        "host is at the top level of the secrets; quantviz reads it only under [ollama]",
+        "allow_pull is at the top level of the secrets; quantviz reads it only under [ollama]",
+    )
+    misspelt = instructor_config({"olama": {"host": "https://o.example.org"}}, {})
+    assert misspelt.problems == ("[olama] is not a section quantviz reads; did you mean [ollama]?",)
+    capital = instructor_config({"Ollama": {"host": "https://o.example.org"}}, {})
+    assert capital.problems == ("[Ollama] is not a section quantviz reads; did you mean [ollama]?",)
+    not_a_section = instructor_config({"ollama": "https://o.example.org"}, {})
+    assert not_a_section.problems == (
+        "[ollama] must be a section ([ollama] and key = value lines)",
+    )
+    other = instructor_config({"connections": {"sql": {"url": "sqlite://"}}, "OPENAI_KEY": "x"}, {})
+    assert other.problems == () and other.settings.allow_private_endpoints
+    for config in (top_level, misspelt, capital, not_a_section):
+        assert _closed(config.settings)
+
+
+def test_environment_mistakes_fail_closed() -> None:
+    """A bad OLLAMA_HOST or QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS is a problem, not a crash."""
+    bad_host = instructor_config({}, {"OLLAMA_HOST": "ftp://x"})
+    assert bad_host.problems[0].startswith("OLLAMA_HOST: ")
+    assert bad_host.settings.host == "http://localhost:11434" and _closed(bad_host.settings)
+    bad_flag = instructor_config({}, {"QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS": "sometimes"})
+    assert bad_flag.problems == (
+        "QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS must be true or false, got 'sometimes'",
+    )
+    assert _closed(bad_flag.settings)
+
+
+class BrokenSecrets(Mapping):
+    """Like st.secrets when its files cannot be used: every read raises the loader's error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getitem__(self, key: str) -> object:
+        raise self.error
+
+    def __iter__(self):
+        raise self.error
+
+    def __len__(self) -> int:
+        raise self.error
+
+
+class StreamlitLikeError(FileNotFoundError):
+    """Streamlit's StreamlitSecretNotFoundError is a FileNotFoundError with an error_id."""
+
+    def __init__(self, message: str, error_id: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (
+            StreamlitLikeError(
+                "Error parsing secrets file at /app/.streamlit/secrets.toml: "
+                "Invalid value (at line 3, column 13)",
+                "failed-parsing-secrets-file",
+            ),
+            "the secrets cannot be read: Error parsing secrets file at "
+            "/app/.streamlit/secrets.toml: Invalid value (at line 3, column 13)",
+        ),
+        (
+            IsADirectoryError(21, "Is a directory", "/app/.streamlit/secrets.toml"),
+            "the secrets cannot be read: Is a directory: /app/.streamlit/secrets.toml",
+        ),
+        (
+            PermissionError(13, "Permission denied", "/app/.streamlit/secrets.toml"),
+            "the secrets cannot be read: Permission denied: /app/.streamlit/secrets.toml",
+        ),
+        (
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+            "the secrets cannot be read: a secrets file is not UTF-8 text (byte 0)",
+        ),
+    ],
+)
+def test_secrets_that_exist_but_cannot_be_read_fail_closed(error, problem) -> None:
+    """Invalid TOML, a directory or an unreadable file where secrets.toml should be, or a file
+    that is not UTF-8: the deployment fails closed and the problem says what and where."""
+    config = instructor_config(BrokenSecrets(error), {"OLLAMA_HOST": "gpu-box:11500"})
+    assert config.problems == (problem,)
+    assert _closed(config.settings) and config.settings.host == "http://gpu-box:11500"
+
+
+def test_no_secrets_file_is_a_local_run(tmp_path) -> None:
+    """Streamlit's "no secrets found", or a plain FileNotFoundError with no file at any secrets
+    location, is a local run: defaults, private endpoints allowed, no problem."""
+    nothing = StreamlitLikeError("No secrets found.", "no-secrets-found")
+    files = [str(tmp_path / "global.toml"), str(tmp_path / "project.toml")]
+    for error in (nothing, FileNotFoundError("No secrets found.")):
+        config = instructor_config(BrokenSecrets(error), {}, secrets_files=files)
+        assert config.problems == () and config.settings.allow_private_endpoints
+
+
+def test_a_read_error_with_a_secrets_file_present_fails_closed(tmp_path) -> None:
+    """A FileNotFoundError while a secrets file does exist (say, deleted halfway) fails closed."""
+    present = tmp_path / "secrets.toml"
+    present.write_text('[ollama]\nhost = "https://o.example.org"\n')
+    config = instructor_config(
+        BrokenSecrets(FileNotFoundError("gone")), {}, secrets_files=[str(present)]
+    )
+    assert config.problems == ("the secrets cannot be read: gone",)
+    assert _closed(config.settings)
+
+
+def test_ollama_in_two_secrets_files_fails_closed(tmp_path) -> None:
+    """Streamlit keeps the last file's [ollama] whole (sections are not merged), so a second
+    [ollama] silently drops the first one's keys: it is a problem naming both files."""
+    first, second = tmp_path / "global.toml", tmp_path / "project.toml"
+    first.write_text("[ollama]\nallow_pull = false\n")
+    second.write_text('[ollama]\nhost = "https://o.example.org"\n')
+    merged = {"ollama": {"host": "https://o.example.org"}}  # what st.secrets then holds
+    config = instructor_config(merged, {}, secrets_files=[str(first), str(second)])
+    assert config.problems == (
+        f"[ollama] is set in {first} and in {second}; Streamlit uses only the last one (it does "
+        "not merge sections), so keep a single [ollama] section",
+    )
+    assert _closed(config.settings)
+    second.write_text("OTHER = 1\n")
+    alone = instructor_config({"ollama": {"allow_pull": False}}, {}, secrets_files=[str(first)])
+    assert alone.problems == ()

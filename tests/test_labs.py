@@ -1,5 +1,6 @@
 """Lab files -> sections and blocks."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from quantviz.labs import (
     LabParseError,
     Markdown,
     WidgetMarker,
+    load_lab,
     load_labs,
     parse_lab,
 )
@@ -125,3 +127,129 @@ def test_the_project_lab_has_every_objective_and_marker():
         "objective5-chat",
         "quality-probe",
     } <= markers
+
+
+def _lab(frontmatter: str) -> str:
+    return f"---\n{frontmatter}\n---\n\n## Objective 1: x\n"
+
+
+@pytest.mark.parametrize(
+    ("frontmatter", "message"),
+    [
+        ("order: .inf", "`order` must be a whole number from 0 to 99999, got inf"),
+        ("order: .nan", "`order` must be a whole number from 0 to 99999, got nan"),
+        ("order: true", "`order` must be a whole number from 0 to 99999, got True"),
+        ("order: 2.5", "`order` must be a whole number from 0 to 99999, got 2.5"),
+        ("order: 2024-01-01", "`order` must be a whole number from 0 to 99999"),
+        ("order: [1]", "`order` must be a whole number from 0 to 99999, got a list"),
+        ("order: -1", "`order` must be a whole number from 0 to 99999, got -1"),
+        ("order: 123456789012345678901234567890", "`order` must be a whole number from 0 to"),
+        ("order: 1\ntitle: {a: 1}", "`title` must be text, got a mapping"),
+        ("order: 1\ntitle: [a, b]", "`title` must be text, got a list"),
+        ("order: 1\ntitle: yes", "`title` must be text, got True"),
+        ("order: 1\ndescription: {a: 1}", "`description` must be text, got a mapping"),
+        ("order: 1\nmodels: [a:q4, a:q6]", "`models` must map labels to tags"),
+        ("order: 1\nmodels: a:q4", "`models` must map labels to tags"),
+        ("order: 1\nmodels: {}", "`models` must map labels to tags"),
+        ("order: 1\nmodels: {Q4: 4}", "`models`: the tag of Q4 must be a model tag (text), got 4"),
+        ("order: 1\nmodels: {Q4: ''}", "`models`: the tag of Q4 must be a model tag (text)"),
+        ("order: 1\nmodels: {Q4: [a, b]}", "`models`: the tag of Q4 must be a model tag"),
+        ("order: 1\nmodels: {[a]: x}", "does not parse"),
+        ("order: 1\nprobe: 5", "`probe` must be a battery file name or a list of probes"),
+        ("order: 1\nmodel: {Q4: a}", "`model` is not a frontmatter key; did you mean `models`"),
+        ("order: 1\n1: 2", "frontmatter keys must be names, got 1"),
+        ("- order\n- 1", "must be `key: value` lines, got a list"),
+    ],
+)
+def test_frontmatter_values_are_checked_and_the_key_named(frontmatter, message):
+    """A frontmatter value of the wrong kind is a LabParseError whose message names the key."""
+    with pytest.raises(LabParseError, match=re.escape(message)):
+        parse_lab(_lab(frontmatter), Path("x.md"))
+
+
+def test_good_frontmatter_is_read_into_typed_fields():
+    """Quoted numbers, numeric titles and label maps are read as the author meant them."""
+    text = _lab("order: '3'\ntitle: 2024\nmodels: {Q4: ' a:q4 ', 8: 'a:q8'}")
+    lab = parse_lab(text, Path("x.md"))
+    assert (lab.order, lab.title) == (3, "2024")
+    assert dict(lab.models) == {"Q4": "a:q4", "8": "a:q8"}
+    assert lab.sections[1].url_path == "lab3-objective1"
+    assert parse_lab(_lab("order: 0"), Path("x.md")).models is None
+
+
+def test_only_yaml_frontmatter_is_frontmatter():
+    """TOML (`+++`) or JSON frontmatter, or an unclosed `---`, is an error that says so."""
+    with pytest.raises(LabParseError, match="no YAML frontmatter"):
+        parse_lab("+++\norder = 1\n+++\n## Objective 1: x\n", Path("x.md"))
+    with pytest.raises(LabParseError, match="no closing `---`"):
+        parse_lab("---\norder: 1\n## Objective 1: x\n", Path("x.md"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _lab("order: .inf"),
+        _lab("order: 1\n1: 2"),
+        _lab("order: 1\ntitle: {a: 1}"),
+        "+++\norder = 1\n+++\n## Objective 1: x\n",
+        '{\n"order": 1\n}\n## Objective 1: x\n',
+    ],
+)
+def test_no_frontmatter_mistake_escapes_load_lab(tmp_path, text):
+    """load_lab turns any mistake in a lab file into a LabError; nothing is raised."""
+    path = tmp_path / "typo.md"
+    path.write_text(text)
+    result = load_lab(path)
+    assert isinstance(result, LabError), result
+    assert result.url_path == "lab-error-typo"
+
+
+def test_broken_files_whose_names_slugify_alike_get_distinct_pages(tmp_path):
+    """`Broken Lab.md` and `broken-lab.md` (both broken) get two error pages, two url paths."""
+    (tmp_path / "Broken Lab.md").write_text(_lab("order: .inf"))
+    (tmp_path / "broken-lab.md").write_text(_lab("order: nope"))
+    (tmp_path / "broken_lab.md").write_text("no frontmatter")
+    (tmp_path / "good.md").write_text((FIXTURES / "good.md").read_text())
+    labs = load_labs(tmp_path)
+    errors = {lab.path.name: lab.url_path for lab in labs if isinstance(lab, LabError)}
+    assert errors == {
+        "Broken Lab.md": "lab-error-broken-lab",
+        "broken-lab.md": "lab-error-broken-lab-2",
+        "broken_lab.md": "lab-error-broken-lab-3",
+    }
+
+
+def test_a_lab_whose_url_path_is_taken_becomes_an_error(tmp_path):
+    """A url path already in use (a reserved tool page, or another lab's) makes the later lab
+    an error page that names the path and its owner; the first owner keeps it."""
+    (tmp_path / "a.md").write_text("---\norder: 5\n---\n## Objective 1: x\n## Settings\n")
+    labs = load_labs(tmp_path, reserved={"lab5-settings": "the Endpoint settings page"})
+    assert len(labs) == 1 and isinstance(labs[0], LabError)
+    assert labs[0].message == (
+        "its page `lab5-settings` has the url path of the Endpoint settings page"
+    )
+
+
+def test_an_unforeseen_parser_failure_is_a_lab_error_and_logged(tmp_path, monkeypatch, caplog):
+    """If the parser itself breaks on a file, that file is a LabError naming the exception, the
+    traceback goes to the log once, and the other labs still load."""
+    import quantviz.labs as labs_module
+
+    real = labs_module._split_sections
+
+    def split_or_break(body: str):
+        if "BREAKS-THE-PARSER" in body:
+            raise RecursionError("parser bug")
+        return real(body)
+
+    monkeypatch.setattr(labs_module, "_split_sections", split_or_break)
+    (tmp_path / "good.md").write_text((FIXTURES / "good.md").read_text())
+    (tmp_path / "odd.md").write_text("---\norder: 3\n---\nBREAKS-THE-PARSER\n## Objective 1: x\n")
+    for _ in range(2):
+        labs = load_labs(tmp_path)
+    errors = [lab for lab in labs if isinstance(lab, LabError)]
+    assert [e.path.name for e in errors] == ["odd.md"]
+    assert errors[0].message == "the file could not be parsed (RecursionError: parser bug)"
+    assert [lab.order for lab in labs if not isinstance(lab, LabError)] == [7]
+    logged = [r for r in caplog.records if "odd.md could not be parsed" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None

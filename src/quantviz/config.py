@@ -1,9 +1,14 @@
 """Configuration in one place: defaults < the instructor's secrets < the student's session.
 
-`load_settings(st.secrets, os.environ)` reads the `[ollama]` section documented in
-`.streamlit/secrets.toml.example`; `with_lab_models` applies a lab's `models:` frontmatter;
-`with_session` applies what a student typed on the settings page, only where the instructor
-allows it. Everything is pure (no streamlit): pass mappings in, get a frozen `Settings` out.
+`instructor_config(st.secrets, os.environ, secrets_files=...)` reads the `[ollama]` section
+documented in `.streamlit/secrets.toml.example` and decides what happens when it is wrong: any
+problem (a value of the wrong kind, an unknown or misplaced key, a secrets file that exists but
+cannot be read) fails closed, that is, private endpoints refused and custom endpoints and pulls
+off, and comes back as a message naming the key (never the value of `api_key` or of an unknown
+key). `load_settings` is the strict form that raises instead. `with_lab_models` applies a lab's
+`models:` frontmatter; `with_session` applies what a student typed on the settings page, only
+where the instructor allows it. Everything is pure (no streamlit): pass mappings in, get a frozen
+`Settings` out.
 
 The instructor's API key is used only for the instructor's own host, and only when the student
 has not entered a key; it is never part of a repr, and nothing here returns it for display.
@@ -12,7 +17,10 @@ has not entered a key; it is never part of a repr, and nothing here returns it f
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import difflib
+import math
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -20,10 +28,32 @@ from typing import Any, Literal
 from quantviz.endpoint import check_endpoint, normalize_url
 from quantviz.ollama_api import Endpoint, OllamaError
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10; the pinned Streamlit needs 3.11 anyway
+    tomllib = None  # type: ignore[assignment]
+
 DEFAULT_HOST = "http://localhost:11434"
 DEFAULT_MODELS: Mapping[str, str] = MappingProxyType(
     {"Q4": "batiai/gemma4-e2b:q4", "Q6": "batiai/gemma4-e2b:q6"}
 )
+
+# Every key of the [ollama] section; anything else there is a problem (a misspelt `allow_pul`
+# would otherwise leave pulls on). Values of `api_key` and of unknown keys are never echoed.
+# A new key must be added here, or every deployment that sets it fails closed (the test that
+# loads secrets.toml.example without problems catches a documented key missing here).
+OLLAMA_KEYS = (
+    "host",
+    "api_key",
+    "models",
+    "allow_custom_endpoint",
+    "allow_pull",
+    "allow_private_endpoints",
+    "max_num_predict",
+    "max_temperature",
+    "request_timeout",
+)
+_PERMISSIONS = ("allow_custom_endpoint", "allow_pull", "allow_private_endpoints")
 
 HostSource = Literal["default", "env", "secrets", "session"]
 KeySource = Literal["none", "instructor", "student"]
@@ -74,6 +104,8 @@ class Settings:
     host_source: HostSource = "default"
     instructor_host_source: HostSource = "default"
     key_source: KeySource = "none"
+    # The configuration has a problem, so the three permissions above are off whatever it says.
+    failed_closed: bool = False
 
     @property
     def endpoint(self) -> Endpoint:
@@ -93,6 +125,11 @@ class Settings:
         return bool(self.instructor_api_key)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _bool(value: Any, key: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -100,18 +137,26 @@ def _bool(value: Any, key: str) -> bool:
         return True
     if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
         return False
-    raise ConfigError(f"[ollama] {key} must be true or false, got {value!r}")
+    raise ConfigError(f"{key} must be true or false, got {_shown(value)}")
 
 
 def _number(value: Any, key: str, kind: type[int] | type[float], minimum: float) -> Any:
     if isinstance(value, bool):
-        raise ConfigError(f"[ollama] {key} must be a number, got {value!r}")
+        raise ConfigError(f"{key} must be a number, got {_shown(value)}")
     try:
-        number = kind(value)
+        number = value if isinstance(value, int) else float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"[ollama] {key} must be a number, got {value!r}") from None
+        raise ConfigError(f"{key} must be a number, got {_shown(value)}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number, got {_shown(value)}")
+    if kind is int:
+        if isinstance(number, float) and not number.is_integer():
+            raise ConfigError(f"{key} must be a whole number, got {_shown(value)}")
+        number = int(number)
+    else:
+        number = float(number)
     if number < minimum:
-        raise ConfigError(f"[ollama] {key} must be at least {minimum}, got {number}")
+        raise ConfigError(f"{key} must be at least {minimum:g}, got {number:g}")
     return number
 
 
@@ -133,57 +178,259 @@ def _normalized(host: str, where: str) -> str:
         raise ConfigError(f"{where}: {exc.message}") from None
 
 
-def load_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-    """Defaults, then env OLLAMA_HOST, then the `[ollama]` section of the secrets.
+@dataclass(frozen=True)
+class InstructorConfig:
+    """The instructor's settings and what is wrong with the configuration, if anything.
 
-    `secrets` is `st.secrets` (or any mapping); `env` is `os.environ`. Raises ConfigError for a
-    value the app cannot use.
+    With problems, `settings` keeps every value that could be read and has the permissions off
+    (`failed_closed`). The problems are for the instructor (server log, instructor page); they
+    name keys and files and never contain the value of `api_key` or of an unknown key.
     """
+
+    settings: Settings
+    problems: tuple[str, ...] = ()
+
+    def report(self) -> str | None:
+        """The exact problem, for the server log and the instructor; None when all is well."""
+        if not self.problems:
+            return None
+        lines = "\n".join(f"- {p}" for p in self.problems)
+        return (
+            "The quantviz configuration has a problem, so the app runs with its hosted "
+            "protections on (private endpoints refused, custom endpoints and pulls off) until "
+            f"it is fixed:\n{lines}"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """st.secrets (or any nested mapping) as plain dicts; reading it may raise."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _exists(path: str) -> bool:
     try:
-        section = secrets.get("ollama")
-    except FileNotFoundError:  # st.secrets without any secrets.toml: a plain local run
-        section = None
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True  # there, or at least not provably absent: treat it as there
+    return True
+
+
+def _read_error(exc: Exception, secrets_files: Sequence[str]) -> str | None:
+    """What went wrong reading the secrets, or None when there simply are none."""
+    if isinstance(exc, FileNotFoundError):
+        error_id = getattr(exc, "error_id", None)  # streamlit's StreamlitSecretNotFoundError
+        if error_id == "no-secrets-found":
+            return None
+        if error_id is None and not any(_exists(p) for p in secrets_files):
+            return None
+        return f"the secrets cannot be read: {exc}"
+    if isinstance(exc, UnicodeDecodeError):  # its text would quote the bytes: say where only
+        return f"the secrets cannot be read: a secrets file is not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"the secrets cannot be read: {exc.strerror or type(exc).__name__}{where}"
+    return f"the secrets cannot be read ({type(exc).__name__})"
+
+
+_sources_cache: dict[tuple[tuple[str, int, int], ...], tuple[str, ...]] = {}
+
+
+def _ollama_sources(secrets_files: Sequence[str]) -> tuple[str, ...]:
+    """The secrets locations that define an [ollama] section (cached on the files' stat)."""
+    stats = []
+    for path in secrets_files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stats.append((path, st.st_mtime_ns, st.st_size))
+    key = tuple(stats)
+    if key not in _sources_cache:
+        found = []
+        for path, _, _ in stats:
+            if os.path.isdir(path):  # Kubernetes-style: one folder per top-level secret
+                if os.path.isdir(os.path.join(path, "ollama")):
+                    found.append(path)
+                continue
+            if tomllib is None:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    if "ollama" in tomllib.load(f):
+                        found.append(path)
+            except (OSError, ValueError):
+                continue  # unreadable: Streamlit's own read reports it
+        _sources_cache.clear()
+        _sources_cache[key] = tuple(found)
+    return _sources_cache[key]
+
+
+def _structure(raw: Mapping[str, Any], secrets_files: Sequence[str]) -> list[str]:
+    """Problems with where things are: misplaced keys, a misspelt or doubled [ollama]."""
+    problems = []
+    section = raw.get("ollama")
+    for key in raw:
+        if key == "ollama":
+            continue
+        if key in _PERMISSIONS or (key in OLLAMA_KEYS and section is None):
+            problems.append(
+                f"{key} is at the top level of the secrets; quantviz reads it only under [ollama]"
+            )
+        elif isinstance(raw[key], Mapping) and (
+            key.lower() == "ollama" or difflib.get_close_matches(key.lower(), ["ollama"], 1, 0.8)
+        ):
+            problems.append(f"[{key}] is not a section quantviz reads; did you mean [ollama]?")
+    if section is not None and not isinstance(section, Mapping):
+        problems.append("[ollama] must be a section ([ollama] and key = value lines)")
+    if isinstance(section, Mapping):
+        for key in section:
+            if key not in OLLAMA_KEYS:
+                near = difflib.get_close_matches(str(key), OLLAMA_KEYS, 1, 0.8)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                problems.append(
+                    f"[ollama] {key} is not a key quantviz reads{hint}; its value is not shown"
+                )
+    sources = _ollama_sources(secrets_files)
+    if len(sources) > 1:
+        problems.append(
+            f"[ollama] is set in {' and in '.join(sources)}; Streamlit uses only the last one "
+            "(it does not merge sections), so keep a single [ollama] section"
+        )
+    return problems
+
+
+def _settings(raw: Mapping[str, Any], env: Mapping[str, str], problems: list[str]) -> Settings:
+    """Settings from the secrets and the environment; each unusable value adds a problem and
+    falls back to its default."""
+    section = raw.get("ollama")
     has_section = isinstance(section, Mapping)
     cfg: Mapping[str, Any] = section if isinstance(section, Mapping) else {}
+
+    def take(parse: Any, *args: Any, default: Any) -> Any:
+        try:
+            return parse(*args)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return default
 
     source: HostSource = "default"
     host = DEFAULT_HOST
     if env.get("OLLAMA_HOST", "").strip():
-        host, source = _normalized(env["OLLAMA_HOST"], "OLLAMA_HOST"), "env"
-    if cfg.get("host"):
-        host, source = _normalized(str(cfg["host"]), "[ollama] host"), "secrets"
+        env_host = take(_normalized, env["OLLAMA_HOST"], "OLLAMA_HOST", default=None)
+        if env_host:
+            host, source = env_host, "env"
+    host_ok = True
+    if cfg.get("host") not in (None, ""):
+        if isinstance(cfg["host"], str):
+            secrets_host = take(_normalized, cfg["host"], "[ollama] host", default=None)
+        else:
+            problems.append(f"[ollama] host must be text, got {_shown(cfg['host'])}")
+            secrets_host = None
+        if secrets_host:
+            host, source = secrets_host, "secrets"
+        else:
+            host_ok = False
 
-    key = str(cfg["api_key"]).strip() if cfg.get("api_key") else None
+    raw_key = cfg.get("api_key")
+    key: str | None = None
+    if isinstance(raw_key, str):
+        key = raw_key.strip() or None
+    elif raw_key is not None:
+        problems.append("[ollama] api_key must be text (its value is not shown)")
+    if not host_ok:
+        key = None  # it belongs to the host that could not be read, never to a fallback
+
+    def number(name: str, kind: type[int] | type[float], minimum: float, default: Any) -> Any:
+        if name not in cfg:
+            return default
+        return take(_number, cfg[name], f"[ollama] {name}", kind, minimum, default=default)
+
+    defaults = Caps()
     caps = Caps(
-        max_num_predict=_number(cfg.get("max_num_predict", 1024), "max_num_predict", int, 1),
-        max_temperature=_number(cfg.get("max_temperature", 2.0), "max_temperature", float, 0),
-        request_timeout=_number(cfg.get("request_timeout", 120.0), "request_timeout", float, 1),
+        max_num_predict=number("max_num_predict", int, 1, defaults.max_num_predict),
+        max_temperature=number("max_temperature", float, 0, defaults.max_temperature),
+        request_timeout=number("request_timeout", float, 1, defaults.request_timeout),
     )
+    env_private = env.get("QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS", "").strip()
     if "allow_private_endpoints" in cfg:
-        allow_private = _bool(cfg["allow_private_endpoints"], "allow_private_endpoints")
-    elif env.get("QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS", "").strip():
-        allow_private = _bool(env["QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS"], "allow_private_endpoints")
+        allow_private = take(
+            _bool,
+            cfg["allow_private_endpoints"],
+            "[ollama] allow_private_endpoints",
+            default=False,
+        )
+    elif env_private:
+        allow_private = take(_bool, env_private, "QUANTVIZ_ALLOW_PRIVATE_ENDPOINTS", default=False)
     else:
         # No instructor section means a student's own run next to their own Ollama; a class
         # deployment configures [ollama] and then must opt in to private endpoints.
         allow_private = not has_section
-    models = _models(cfg["models"], "[ollama] models") if "models" in cfg else dict(DEFAULT_MODELS)
+    models = dict(DEFAULT_MODELS)
+    if "models" in cfg:
+        models = take(_models, cfg["models"], "[ollama] models", default=models)
     return Settings(
         host=host,
         api_key=key,
         models=models,
         instructor_host=host,
         instructor_api_key=key,
-        allow_custom_endpoint=_bool(
-            cfg.get("allow_custom_endpoint", True), "allow_custom_endpoint"
+        allow_custom_endpoint=take(
+            _bool,
+            cfg.get("allow_custom_endpoint", True),
+            "[ollama] allow_custom_endpoint",
+            default=False,
         ),
-        allow_pull=_bool(cfg.get("allow_pull", True), "allow_pull"),
+        allow_pull=take(_bool, cfg.get("allow_pull", True), "[ollama] allow_pull", default=False),
         allow_private_endpoints=allow_private,
         caps=caps,
         host_source=source,
         instructor_host_source=source,
         key_source="instructor" if key else "none",
     )
+
+
+def instructor_config(
+    secrets: Mapping[str, Any], env: Mapping[str, str], *, secrets_files: Sequence[str] = ()
+) -> InstructorConfig:
+    """Defaults, then env OLLAMA_HOST, then the `[ollama]` section of the secrets, with every
+    problem found; any problem turns the hosted protections on (fails closed).
+
+    `secrets` is `st.secrets` (or any mapping; reading it may raise, as st.secrets does for a
+    file that exists but cannot be parsed or read), `env` is `os.environ`, `secrets_files` the
+    locations Streamlit reads (its `secrets.files` option): they tell "no secrets at all" (a
+    local run) from "secrets that cannot be read", and show an [ollama] set in two files.
+    """
+    problems: list[str] = []
+    try:
+        raw = _plain(secrets)
+    except Exception as exc:  # whatever reading the secrets raises, it must not open anything
+        raw = {}
+        if (problem := _read_error(exc, secrets_files)) is not None:
+            problems.append(problem)
+    else:
+        problems += _structure(raw, secrets_files)
+    settings = _settings(raw, env, problems)
+    if problems:
+        settings = dataclasses.replace(
+            settings,
+            allow_custom_endpoint=False,
+            allow_pull=False,
+            allow_private_endpoints=False,
+            failed_closed=True,
+        )
+    return InstructorConfig(settings, tuple(problems))
+
+
+def load_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Like `instructor_config`, but strict: raises ConfigError naming every problem."""
+    config = instructor_config(secrets, env)
+    if config.problems:
+        raise ConfigError("; ".join(config.problems))
+    return config.settings
 
 
 def with_lab_models(settings: Settings, lab_meta: Mapping[str, Any]) -> Settings:
@@ -210,7 +457,10 @@ def with_session(settings: Settings, host: str | None, api_key: str | None) -> S
             if not settings.allow_custom_endpoint:
                 raise OllamaError(
                     "blocked",
-                    "The instructor has fixed the endpoint for this class; it cannot be changed.",
+                    "Custom endpoints are off while the app's configuration has a problem."
+                    if settings.failed_closed
+                    else "The instructor has fixed the endpoint for this class; it cannot be "
+                    "changed.",
                 )
             target = check_endpoint(wanted, allow_private=settings.allow_private_endpoints).url
             source = "session"

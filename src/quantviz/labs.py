@@ -1,6 +1,8 @@
 """Lab files -> a typed tree of sections and blocks.
 
-A lab is Markdown with YAML frontmatter (`order`, `title`, `description`, optional `models`).
+A lab is Markdown with YAML frontmatter (`order`, `title`, `description`, optional `models` and
+`probe`), checked once here: a value of the wrong kind makes the file a `LabError` whose message
+names the key, so one typo shows as that lab's error page and never takes other pages down.
 The text before the first `## ` heading is the overview; every `## ` heading starts a section
 (`## Objective N: ...` sections are objectives). Inside a section the text is split into
 blocks: Markdown, `lab-callout` boxes and `<div data-NAME></div>` widget markers. HTML comments
@@ -9,15 +11,23 @@ are style hints and are dropped. Nothing inside a fenced code block is interpret
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import html
+import logging
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import frontmatter
 import yaml
+
+log = logging.getLogger(__name__)
 
 LABS_DIR_ENV = "QUANTVIZ_LABS_DIR"
 DEFAULT_LABS_DIR = Path(__file__).resolve().parents[2] / "labs"
@@ -43,6 +53,12 @@ _CALLOUT_OPEN = re.compile(
     r'^\s*<div\s+class="(?P<cls>[^"]*\blab-callout\b[^"]*)"\s*>(?P<rest>.*)$'
 )
 _CALLOUT_CLOSE = re.compile(r"</div>\s*$")
+
+# Frontmatter keys quantviz reads; other keys are kept in `Lab.meta` and ignored, unless they look
+# like a misspelt one of these (a `model:` would silently leave the lab on the default tags).
+FRONTMATTER_KEYS = ("order", "title", "description", "models", "probe")
+MAX_ORDER = 99_999
+_YAML = frontmatter.YAMLHandler()
 
 
 @dataclass(frozen=True)
@@ -84,8 +100,13 @@ class Lab:
     order: int
     title: str
     description: str
-    meta: dict[str, Any]
+    meta: dict[str, Any]  # the frontmatter; the keys in FRONTMATTER_KEYS hold checked values
     sections: tuple[Section, ...]
+
+    @property
+    def models(self) -> Mapping[str, str] | None:
+        """The lab's own `models:` map (label -> tag), checked; None when it names none."""
+        return self.meta.get("models")
 
     @property
     def overview(self) -> Section:
@@ -97,14 +118,19 @@ class Lab:
 
 @dataclass(frozen=True)
 class LabError:
-    """A lab file that could not be read; it gets a page of its own that says why."""
+    """A lab file that could not be read; it gets a page of its own that says why.
+
+    `url_path` defaults to `lab-error-<slug of the file name>`; `load_labs` adds `-2`, `-3`, ...
+    when two file names slugify alike.
+    """
 
     path: Path
     message: str
+    url_path: str = ""
 
-    @property
-    def url_path(self) -> str:
-        return "lab-error-" + slugify(self.path.stem)
+    def __post_init__(self) -> None:
+        if not self.url_path:
+            object.__setattr__(self, "url_path", "lab-error-" + slugify(self.path.stem))
 
     @property
     def title(self) -> str:
@@ -229,26 +255,115 @@ def _split_sections(body: str) -> list[tuple[str | None, str]]:
     return [(title, "\n".join(lines)) for title, lines in parts]
 
 
-def parse_lab(text: str, path: Path) -> Lab:
-    """Parse one lab file; raises LabParseError with a reader-facing message."""
-    try:
-        post = frontmatter.loads(text)
-    except yaml.YAMLError as exc:
-        raise LabParseError(f"the YAML frontmatter does not parse: {exc}") from exc
-    meta = dict(post.metadata)
-    if not meta:
+def _shown(value: Any) -> str:
+    """A frontmatter value for an error message: its kind for containers, else a short repr."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _frontmatter(text: str) -> tuple[dict[str, Any], str]:
+    """The YAML frontmatter as a dict with name keys, and the Markdown after it."""
+    if not _YAML.detect(text):
         raise LabParseError("the file has no YAML frontmatter (`---` ... `---` at the top)")
     try:
-        order = int(meta["order"])
-    except KeyError:
-        raise LabParseError("the frontmatter has no `order`") from None
-    except (TypeError, ValueError):
-        raise LabParseError(f"`order` must be a whole number, got {meta['order']!r}") from None
-    title = str(meta.get("title") or path.stem)
+        raw, content = _YAML.split(text)
+    except ValueError:
+        raise LabParseError("the YAML frontmatter has no closing `---` line") from None
+    try:
+        data = _YAML.load(raw)
+    except yaml.YAMLError as exc:
+        raise LabParseError(f"the YAML frontmatter does not parse: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise LabParseError(f"the frontmatter must be `key: value` lines, got {_shown(data)}")
+    for key in data:
+        if not isinstance(key, str):
+            raise LabParseError(f"frontmatter keys must be names, got {key!r}")
+    return data, content.strip()
+
+
+def _order(value: Any) -> int:
+    wrong = LabParseError(
+        f"`order` must be a whole number from 0 to {MAX_ORDER}, got {_shown(value)}"
+    )
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):  # floats too: inf, nan, 2.5
+        raise wrong
+    if not 0 <= value <= MAX_ORDER:
+        raise wrong
+    return value
+
+
+def _text(meta: Mapping[str, Any], key: str, default: str) -> str:
+    value = meta.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip() or default
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    raise LabParseError(f"`{key}` must be text, got {_shown(value)}")
+
+
+def _models(value: Any) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value:
+        raise LabParseError(
+            f'`models` must map labels to tags, e.g. `models: {{Q4: "name:q4"}}`, '
+            f"got {_shown(value)}"
+        )
+    models: dict[str, str] = {}
+    for label, tag in value.items():
+        if not isinstance(tag, str) or not tag.strip():
+            raise LabParseError(
+                f"`models`: the tag of {label} must be a model tag (text), got {_shown(tag)}"
+            )
+        models[str(label)] = tag.strip()
+    return MappingProxyType(models)
+
+
+def _check_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The frontmatter with every key quantviz reads checked; raises naming the key."""
+    for key in meta:
+        if key not in FRONTMATTER_KEYS and (
+            near := difflib.get_close_matches(key, FRONTMATTER_KEYS, n=1, cutoff=0.8)
+        ):
+            raise LabParseError(f"`{key}` is not a frontmatter key; did you mean `{near[0]}`?")
+    if "order" not in meta:
+        raise LabParseError("the frontmatter has no `order`")
+    checked = dict(meta)
+    checked["order"] = _order(meta["order"])
+    checked["models"] = _models(meta.get("models"))
+    if checked["models"] is None:
+        del checked["models"]
+    probe = meta.get("probe")
+    if probe is not None and not isinstance(probe, (str, list)):
+        raise LabParseError(
+            f"`probe` must be a battery file name or a list of probes, got {_shown(probe)}"
+        )
+    return checked
+
+
+def parse_lab(text: str, path: Path) -> Lab:
+    """Parse one lab file; raises LabParseError with a reader-facing message."""
+    raw, content = _frontmatter(text)
+    if not raw:
+        raise LabParseError("the file has no YAML frontmatter (`---` ... `---` at the top)")
+    meta = _check_meta(raw)
+    order: int = meta["order"]
+    title = _text(meta, "title", path.stem)
+    description = _text(meta, "description", "")
 
     sections: list[Section] = []
     used: set[str] = set()
-    for heading, chunk in _split_sections(post.content):
+    for heading, chunk in _split_sections(content):
         blocks = parse_blocks(chunk)
         if heading is None:
             sections.append(Section("overview", title, f"lab{order}", blocks))
@@ -272,7 +387,7 @@ def parse_lab(text: str, path: Path) -> Lab:
         path=path,
         order=order,
         title=title,
-        description=str(meta.get("description") or ""),
+        description=description,
         meta=meta,
         sections=tuple(sections),
     )
@@ -281,24 +396,51 @@ def parse_lab(text: str, path: Path) -> Lab:
 _cache: dict[tuple[str, int, int], Lab | LabError] = {}
 
 
-def load_lab(path: Path) -> Lab | LabError:
-    """Parse a lab file, cached on (path, mtime, size) so every rerun does not re-read it."""
+def _read(path: Path) -> Lab | LabError:
     try:
-        st_ = path.stat()
-        key = (str(path), st_.st_mtime_ns, st_.st_size)
-        if key not in _cache:
-            _cache[key] = parse_lab(path.read_text(encoding="utf-8"), path)
-        return _cache[key]
+        return parse_lab(path.read_text(encoding="utf-8"), path)
     except (OSError, UnicodeDecodeError, LabParseError) as exc:
         return LabError(path, str(exc))
+    except Exception as exc:
+        log.exception("lab file %s could not be parsed", path)
+        return LabError(path, f"the file could not be parsed ({type(exc).__name__}: {exc})")
 
 
-def load_labs(directory: Path | None = None) -> list[Lab | LabError]:
+def load_lab(path: Path) -> Lab | LabError:
+    """Parse a lab file, cached on (path, mtime, size) so every rerun does not re-read it.
+
+    Whatever is wrong with the file, the result is a LabError: one lab file never takes the app
+    down. A mistake the parser did not foresee is logged with its traceback (once per version of
+    the file: errors are cached too).
+    """
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return LabError(path, str(exc))
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _cache:
+        _cache[key] = _read(path)
+    return _cache[key]
+
+
+def _unique(url_path: str, taken: Mapping[str, str]) -> str:
+    candidate, k = url_path, 2
+    while candidate in taken:
+        candidate, k = f"{url_path}-{k}", k + 1
+    return candidate
+
+
+def load_labs(
+    directory: Path | None = None, reserved: Mapping[str, str] | None = None
+) -> list[Lab | LabError]:
     """Every `*.md` lab of the directory: good labs by `order`, then the broken ones.
 
-    Two labs with the same `order` would share url_paths, so the later file becomes an error.
+    Every url path is unique: `reserved` maps the app's other url paths to what owns them (the
+    tool pages); a lab that would reuse a taken path (the same `order` as another lab, say)
+    becomes an error page, and error pages whose file names slugify alike get `-2`, `-3`, ...
     """
     directory = directory or labs_dir()
+    taken: dict[str, str] = dict(reserved or {})
     labs: list[Lab] = []
     errors: list[LabError] = []
     for path in sorted(directory.glob("*.md")):
@@ -311,6 +453,14 @@ def load_labs(directory: Path | None = None) -> list[Lab | LabError]:
             errors.append(
                 LabError(path, f"`order: {lab.order}` is already used by {clash.path.name}")
             )
+        elif used := next((s.url_path for s in lab.sections if s.url_path in taken), None):
+            errors.append(LabError(path, f"its page `{used}` has the url path of {taken[used]}"))
         else:
             labs.append(lab)
-    return [*sorted(labs, key=lambda lab: lab.order), *errors]
+            taken.update((s.url_path, f"a page of {path.name}") for s in lab.sections)
+    unique: list[LabError] = []
+    for error in errors:
+        url_path = _unique(error.url_path, taken)
+        taken[url_path] = f"the error page of {error.path.name}"
+        unique.append(dataclasses.replace(error, url_path=url_path))
+    return [*sorted(labs, key=lambda lab: lab.order), *unique]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_app, warm_up
+from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -33,9 +33,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def app_url(browser):
-    """The project's app with its own labs/, warmed up."""
+    """The project's app with its own labs/ (its first session is the first test's)."""
     with streamlit_app() as url:
-        warm_up(browser, url)
         yield url
 
 

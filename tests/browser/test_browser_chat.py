@@ -6,7 +6,7 @@ import time
 
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit_process import streamlit_app, warm_up
+from streamlit_process import streamlit_app
 
 K = "lab2-objective5-objective5-chat-0"
 WIDGET = f".st-key-{K}-box"
@@ -39,7 +39,6 @@ def chat_server():
 @pytest.fixture(scope="module")
 def chat_app(browser, chat_server):
     with streamlit_app(env={"OLLAMA_HOST": chat_server.url}) as url:
-        warm_up(browser, url)
         yield url
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit_process import streamlit_app, warm_up
+from streamlit_process import streamlit_app
 
 WIDGET = ".st-key-lab2-objective2-model-pull-0"
 PULL_Q4 = f"{WIDGET}-pull-Q4"
@@ -21,7 +21,6 @@ def pull_server():
 @pytest.fixture(scope="module")
 def pull_app(browser, pull_server):
     with streamlit_app(env={"OLLAMA_HOST": pull_server.url}) as url:
-        warm_up(browser, url)
         yield url
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from ollama_server import OllamaTestServer
 from playwright.sync_api import expect
-from streamlit_process import streamlit_app, warm_up
+from streamlit_process import streamlit_app
 
 SECRET = "sk-session-a-4be1-secret"
 
@@ -26,7 +26,6 @@ def servers():
 def shared_app(browser, servers):
     default, _ = servers
     with streamlit_app(env={"OLLAMA_HOST": default.url}) as url:
-        warm_up(browser, url)
         yield url
 
 

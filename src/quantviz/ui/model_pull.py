@@ -36,6 +36,10 @@ NO_PULL_REASON = (
     "Pulling is turned off for this class (the instructor set `allow_pull = false`): "
     "the tags must already be on the endpoint."
 )
+NO_PULL_CONFIG_PROBLEM = (
+    "Pulling is turned off while the app's configuration has a problem: the tags must already "
+    "be on the endpoint."
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def _request(pending_key: str, label: str, tag: str) -> None:
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint
+    no_pull = NO_PULL_CONFIG_PROBLEM if settings.failed_closed else NO_PULL_REASON
     pending_key, last_key = f"{ctx.key}-pending", f"{ctx.key}-last"
     pending: tuple[str, str] | None = st.session_state.pop(pending_key, None)
 
@@ -142,10 +147,10 @@ def _panel(ctx: WidgetContext) -> None:
             on_click=_request,
             args=(pending_key, label, tag),
             disabled=not settings.allow_pull or pending is not None,
-            help=NO_PULL_REASON if not settings.allow_pull else f"ollama pull {tag}",
+            help=no_pull if not settings.allow_pull else f"ollama pull {tag}",
         )
     if not settings.allow_pull:
-        st.caption(f":material/block: {NO_PULL_REASON}")
+        st.caption(f":material/block: {no_pull}")
     refresh_button(f"{ctx.key}-refresh", endpoint, [("tags",)])
     record_once(
         f"{ctx.key}-installed",

@@ -8,8 +8,10 @@ from streamlit.navigation.page import StreamlitPage
 from quantviz.labs import Lab
 
 _PAGES_KEY = "_quantviz_pages"
-SETTINGS_PAGE = "pages/settings.py"
-EVIDENCE_PAGE = "pages/evidence.py"
+SETTINGS = "settings"  # url paths of the tool pages (quantviz.ui.pages)
+EVIDENCE = "evidence"
+# Url paths no lab may take, and what owns them (for the error message of a lab that would).
+TOOL_PAGES = {SETTINGS: "the Endpoint settings page", EVIDENCE: "the Evidence report page"}
 
 
 def register_pages(pages: dict[str, StreamlitPage]) -> None:
@@ -37,4 +39,4 @@ def link_to_marker(lab: Lab, marker: str, label: str) -> None:
 
 
 def link_to_settings(label: str = "Endpoint settings") -> None:
-    link("settings", label, icon=":material/settings:")
+    link(SETTINGS, label, icon=":material/settings:")

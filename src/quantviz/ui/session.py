@@ -7,12 +7,20 @@ the tags for that lab. The student's key lives only in this session's `st.sessio
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import streamlit as st
+from streamlit import config as streamlit_config
 
-from quantviz.config import ConfigError, Settings, load_settings, with_lab_models, with_session
+from quantviz.config import (
+    InstructorConfig,
+    Settings,
+    instructor_config,
+    with_lab_models,
+    with_session,
+)
 from quantviz.evidence import EvidenceLog, EvidenceRecord
 from quantviz.labs import Lab
 from quantviz.ollama_api import Endpoint, OllamaError
@@ -22,15 +30,52 @@ API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered ba
 _MEMO = "_quantviz_settings_memo"
 _EVIDENCE = "_quantviz_evidence"
 SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
+_CONFIG_LOGGED = "_quantviz_config_logged"  # the problems this session has logged already
+
+log = logging.getLogger(__name__)
+
+# What everyone sees while the configuration fails closed: nothing about what is wrong (a
+# student must not learn the instructor's setup), only what it means for them.
+CONFIG_NOTICE = (
+    "This app runs with its safest settings because its configuration has a problem: your own "
+    "endpoint and model pulls are turned off for now. Please tell your instructor; the details "
+    "are in the server log."
+)
+
+
+def _instructor_config() -> InstructorConfig:
+    """Defaults, env and the instructor's secrets, failing closed on any problem.
+
+    A problem goes to the server log once per session (never the api_key's value): until the
+    instructor page of issue 15 exists, the log is where the instructor reads it.
+    """
+    config = instructor_config(
+        st.secrets, os.environ, secrets_files=streamlit_config.get_option("secrets.files")
+    )
+    if config.problems and st.session_state.get(_CONFIG_LOGGED) != config.problems:
+        st.session_state[_CONFIG_LOGGED] = config.problems
+        log.error("%s", config.report())
+    return config
 
 
 def instructor_settings() -> Settings:
-    """Defaults, env and secrets; a broken secrets file shows its error once and is ignored."""
-    try:
-        return load_settings(st.secrets, os.environ)
-    except ConfigError as exc:
-        st.error(f"The instructor configuration (secrets.toml) has a problem: {exc}")
-        return load_settings({}, os.environ)
+    """The instructor's settings; with a configuration problem, the hosted protections are on."""
+    return _instructor_config().settings
+
+
+def config_problem() -> str | None:
+    """The exact configuration problem, naming keys and files; None when there is none.
+
+    For the instructor only (the instructor page of issue 15 shows it behind its passcode):
+    never render it on a page every student sees. They get `config_notice()`.
+    """
+    return _instructor_config().report()
+
+
+def config_notice() -> None:
+    """The neutral notice, shown on every page while the configuration fails closed."""
+    if instructor_settings().failed_closed:
+        st.warning(CONFIG_NOTICE, icon=":material/shield:")
 
 
 def settings(lab: Lab | None = None) -> Settings:

@@ -9,7 +9,8 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from quantviz.labs import Lab, LabError, load_labs
-from quantviz.ui import nav
+from quantviz.ui import nav, session
+from quantviz.ui.pages import evidence, settings
 from quantviz.ui.render import render_lab_error, render_section
 
 TOOLS = "Tools"
@@ -55,9 +56,12 @@ def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
     return home
 
 
-def build_navigation(root: Path, labs_dir: Path | None = None) -> StreamlitPage:
-    """Declare every page; returns the page to run (st.navigation's result)."""
-    labs = load_labs(labs_dir)
+def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
+    """Declare every page; returns the page to run (st.navigation's result).
+
+    Everything drawn here comes before the page itself: the configuration notice, if any.
+    """
+    labs = load_labs(labs_dir, reserved=nav.TOOL_PAGES)
     pages: dict[str, StreamlitPage] = {}
     sections: dict[str, list[StreamlitPage]] = {
         "": [st.Page(_home(labs), title="Home", icon=":material/home:", default=True)]
@@ -77,13 +81,14 @@ def build_navigation(root: Path, labs_dir: Path | None = None) -> StreamlitPage:
             entries.append(page)
             pages[section.url_path] = page
     tools = [
-        (nav.SETTINGS_PAGE, "Endpoint settings", ":material/settings:", "settings"),
-        (nav.EVIDENCE_PAGE, "Evidence report", ":material/fact_check:", "evidence"),
+        (settings.page, "Endpoint settings", ":material/settings:", nav.SETTINGS),
+        (evidence.page, "Evidence report", ":material/fact_check:", nav.EVIDENCE),
     ]
-    for path, title, icon, url_path in tools:
-        if (root / path).is_file():
-            page = st.Page(root / path, title=title, icon=icon, url_path=url_path)
-            sections.setdefault(TOOLS, []).append(page)
-            pages[url_path] = page
+    for function, title, icon, url_path in tools:
+        page = st.Page(function, title=title, icon=icon, url_path=url_path)
+        sections.setdefault(TOOLS, []).append(page)
+        pages[url_path] = page
     nav.register_pages(pages)
-    return st.navigation(sections, expanded=True)
+    current = st.navigation(sections, expanded=True)
+    session.config_notice()  # above every page while the configuration fails closed
+    return current

@@ -24,7 +24,7 @@ from quantviz.evidence import (
     utc_now,
 )
 from quantviz.labs import Lab, load_labs
-from quantviz.ui import session
+from quantviz.ui import nav, session
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
 
@@ -45,13 +45,13 @@ def _server_version(host: str) -> str | None:
 def _models(settings: Settings) -> tuple[dict[str, str], str | None]:
     """Label -> tag over the configuration and every lab's `models:`; the lab title if one."""
     models = dict(settings.models)
-    labs = [lab for lab in load_labs() if isinstance(lab, Lab)]
+    labs = [lab for lab in load_labs(reserved=nav.TOOL_PAGES) if isinstance(lab, Lab)]
     for lab in labs:
-        for label, tag in (lab.meta.get("models") or {}).items():
-            if models.get(str(label), tag) != tag:
-                models[f"{label} ({lab.title})"] = str(tag)
+        for label, tag in (lab.models or {}).items():
+            if models.get(label, tag) != tag:
+                models[f"{label} ({lab.title})"] = tag
             else:
-                models[str(label)] = str(tag)
+                models[label] = tag
     return models, labs[0].title if len(labs) == 1 else None
 
 
@@ -126,6 +126,7 @@ def _records(records: list[dict[str, Any]]) -> None:
 
 
 def page() -> None:
+    """The evidence report page (url path `evidence`)."""
     st.title("Evidence report")
     st.warning(
         "Your evidence lives in this browser session only. **Refreshing the page, closing the "
@@ -180,6 +181,3 @@ def page() -> None:
         st.button(
             "Yes, clear the log", key="evidence-clear", on_click=_clear, args=(log,), type="primary"
         )
-
-
-page()

@@ -13,9 +13,11 @@ import streamlit as st
 from quantviz.config import Settings, with_session
 from quantviz.labs import Lab, load_labs
 from quantviz.ollama_api import OllamaError, check_connection
-from quantviz.ui import session
+from quantviz.ui import nav, session
 from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label, plain
 
+FIXED = "The instructor has fixed the endpoint for this class."
+FIXED_BY_PROBLEM = "Your own endpoint is turned off while the app's configuration has a problem."
 HOST_INPUT = "settings-host"
 KEY_INPUT = "settings-api-key"
 FLASH = "_quantviz_settings_flash"  # (kind, text) to show after a callback
@@ -34,7 +36,7 @@ def _save() -> None:
     key = typed_key or st.session_state.get(session.API_KEY) or None
     base = session.instructor_settings()
     if not base.allow_custom_endpoint:
-        _flash("error", "The instructor has fixed the endpoint for this class.")
+        _flash("error", FIXED_BY_PROBLEM if base.failed_closed else FIXED)
         return
     try:
         result = with_session(base, typed_host or None, key)
@@ -104,11 +106,11 @@ def _tags(base: Settings) -> None:
         {"label": label, "tag": tag, "named by": "the instructor's configuration or the default"}
         for label, tag in base.models.items()
     ]
-    for lab in load_labs():
-        if isinstance(lab, Lab) and isinstance(lab.meta.get("models"), dict):
+    for lab in load_labs(reserved=nav.TOOL_PAGES):
+        if isinstance(lab, Lab) and lab.models:
             rows += [
-                {"label": str(label), "tag": str(tag), "named by": lab.title}
-                for label, tag in lab.meta["models"].items()
+                {"label": label, "tag": tag, "named by": lab.title}
+                for label, tag in lab.models.items()
             ]
     st.dataframe(rows, hide_index=True, key="settings-tags")
     st.caption("A lab's own `models:` map names the tags its widgets use.")
@@ -117,7 +119,9 @@ def _tags(base: Settings) -> None:
 def _change(base: Settings) -> None:
     st.subheader("Your endpoint", anchor=False)
     allowed = base.allow_custom_endpoint
-    if not allowed:
+    if base.failed_closed:
+        st.info(FIXED_BY_PROBLEM, icon=":material/lock:")
+    elif not allowed:
         st.info(
             "The instructor has fixed the endpoint for this class "
             "(`allow_custom_endpoint = false`): it cannot be changed here.",
@@ -148,7 +152,7 @@ def _change(base: Settings) -> None:
             on_click=_save,
             type="primary",
             disabled=not allowed,
-            help=None if allowed else "The instructor has fixed the endpoint for this class.",
+            help=None if allowed else (FIXED_BY_PROBLEM if base.failed_closed else FIXED),
         )
     if st.session_state.get(session.API_KEY):
         left, right = st.columns([3, 1], vertical_alignment="center")
@@ -160,12 +164,17 @@ def _change(base: Settings) -> None:
 
 def _rules(base: Settings) -> None:
     st.subheader("Rules on this deployment", anchor=False)
-    if base.allow_private_endpoints:
-        private = "**allowed**"
+    if base.failed_closed:
+        private = "**refused** (the configuration has a problem)"
+        custom = "turned off (the configuration has a problem)"
+        pulls = "turned off (the configuration has a problem)"
     else:
-        private = "**refused** (the instructor's `allow_private_endpoints = false`)"
-    custom = "allowed" if base.allow_custom_endpoint else "fixed by the instructor"
-    pulls = "allowed" if base.allow_pull else "turned off by the instructor"
+        if base.allow_private_endpoints:
+            private = "**allowed**"
+        else:
+            private = "**refused** (the instructor's `allow_private_endpoints = false`)"
+        custom = "allowed" if base.allow_custom_endpoint else "fixed by the instructor"
+        pulls = "allowed" if base.allow_pull else "turned off by the instructor"
     st.markdown(
         "\n".join(
             [
@@ -184,7 +193,8 @@ def _rules(base: Settings) -> None:
     )
 
 
-def main() -> None:
+def page() -> None:
+    """The endpoint settings page (url path `settings`)."""
     st.title("Endpoint settings")
     st.caption(
         "Which Ollama server the lab widgets talk to. Defaults < the instructor's configuration "
@@ -200,6 +210,3 @@ def main() -> None:
     _change(base)
     _tags(base)
     _rules(base)
-
-
-main()
