@@ -419,3 +419,23 @@ def test_metadata_names_a_missing_tag_and_links_to_the_pull_widget(server):
     assert Q4_TAG in at.warning[0].value
     assert any(lk.proto.page == "lab2-objective2" for lk in at.get("page_link"))
     assert not at.dataframe
+
+
+def test_malformed_answers_are_named_on_the_page_not_raised(server):
+    """A size of 10^30 in /api/tags and a shape of strings in /api/show show a clear error that
+    names the field; the pages still render and nothing raises."""
+    model = {"name": Q4_TAG, "model": Q4_TAG, "size": 10**30, "digest": "d"}
+    server.force_status("/api/tags", 200, {"models": [model]})
+    at = open_page("lab2-objective3")
+    assert not at.exception
+    errors = _errors(at).replace("\\", "")
+    assert "/api/tags answer is malformed: models[0].size" in errors
+
+    server.force_status("/api/show", 200, {
+        "model_info": {"general.architecture": "gemma4"},
+        "tensors": [{"name": "token_embd.weight", "type": "Q6_K", "shape": ["1536", "x"]}],
+    })  # fmt: skip
+    at = open_page("lab2-objective4")
+    assert not at.exception
+    errors = _errors(at).replace("\\", "")
+    assert "/api/show answer is malformed: tensors[0].shape (token_embd.weight)" in errors

@@ -271,12 +271,12 @@ def invented_endpoint() -> Iterator[Endpoint]:
         yield Endpoint(srv.url)
 
 
-def test_show_reads_tensors_the_client_drops(invented_endpoint: Endpoint) -> None:
-    """show returns details, model_info and the tensor table."""
-    meta = show(invented_endpoint, Q4_TAG)
+def test_show_reads_tensors_the_client_drops(ollama_server: OllamaTestServer) -> None:
+    """show returns details, model_info and the tensor table (text and towers), as served."""
+    meta = show(Endpoint(ollama_server.url), Q4_TAG)
     assert meta.architecture == "gemma4" and meta.details.quantization_level == "Q4_K_M"
-    assert len(meta.tensors) == 35 * 13 + 2
-    assert meta.tensors[0] == TensorInfo("token_embd.weight", "Q6_K", (2048, 262_144))
+    assert len(meta.tensors) == len(ollama_server.catalog[Q4_TAG].tensors)
+    assert meta.tensors[0] == TensorInfo("token_embd.weight", "Q6_K", (1536, 262_144))
     assert meta.parameter_count == sum(t.n_elements for t in meta.tensors)
     assert "tokenizer.ggml.tokens" in meta.elided_keys
 
@@ -287,28 +287,42 @@ def test_show_unknown_model_is_not_found(ollama_endpoint: Endpoint) -> None:
     assert err.kind == "not_found" and err.message == "model 'nope:1b' not found"
 
 
-def test_tensor_type_mix_q4_mixes_and_q6_is_uniform(invented_endpoint: Endpoint) -> None:
-    """Q4_K_M shows Q4_K + Q6_K + F32; Q6_K shows Q6_K + F32 only; bytes fit the tag's size."""
-    models = list_models(invented_endpoint)
-    q4 = tensor_type_mix(show(invented_endpoint, Q4_TAG).tensors)
-    q6 = tensor_type_mix(show(invented_endpoint, Q6_TAG).tensors)
-    assert list(q4) == ["Q4_K", "Q6_K", "F32"]  # largest share first
-    assert list(q6) == ["Q6_K", "F32"]
-    assert q4["Q6_K"].count == 1 + 2 * 17  # token_embd, plus attn_v/ffn_down in 17 layers
+def test_tensor_type_mix_q4_mixes_and_q6_is_uniform(ollama_endpoint: Endpoint) -> None:
+    """E2B's Q4_K_M file: Q6_K (both embedding tables, 17 attn_v and 17 ffn_down) is its largest
+    share, then Q4_K; the Q6_K file has no Q4_K; both keep the same BF16/F16/F32 tensors; the
+    tensor bytes fill the tag's size but for the GGUF header and alignment."""
+    models = list_models(ollama_endpoint)
+    q4 = tensor_type_mix(show(ollama_endpoint, Q4_TAG).tensors)
+    q6 = tensor_type_mix(show(ollama_endpoint, Q6_TAG).tensors)
+    assert list(q4)[:2] == ["Q6_K", "Q4_K"]  # largest share first
+    assert "Q4_K" not in q6 and next(iter(q6)) == "Q6_K"
+    assert q4["Q6_K"].count == 2 + 2 * 17
+    for kept in ("BF16", "F16", "F32"):
+        assert q4[kept] == q6[kept]
     for mix, tag in ((q4, Q4_TAG), (q6, Q6_TAG)):
         total = sum(s.n_bytes or 0 for s in mix.values())
-        assert 0.98 < total / models[tag].size < 1.0
-    # Q4_K: 144 bytes per 256 weights, Q6_K: 210, F32: 4 per weight.
+        assert 0.99 < total / models[tag].size < 1.0
+    # Q4_K: 144 bytes per 256 weights, F32: 4 per weight.
     assert q4["Q4_K"].n_bytes == q4["Q4_K"].n_elements // 256 * 144
     assert q6["F32"].n_bytes == q6["F32"].n_elements * 4
 
 
 def test_bits_per_weight_is_near_the_nominal_figures(invented_endpoint: Endpoint) -> None:
-    """size × 8 / parameter_count comes out near 4.8–5.2 for Q4_K_M and 6.6 for Q6_K."""
+    """A generic dense model (the invented one: no towers, one embedding table): size × 8 /
+    parameter_count comes out near 4.8–5.2 for Q4_K_M and 6.6 for Q6_K."""
     models = list_models(invented_endpoint)
     n = show(invented_endpoint, Q4_TAG).parameter_count or 0
     assert 4.8 < bits_per_weight(models[Q4_TAG].size, n) < 5.3
     assert 6.5 < bits_per_weight(models[Q6_TAG].size, n) < 6.7
+
+
+def test_e2b_bits_per_weight_sit_far_above_the_nominal_figures(ollama_endpoint: Endpoint) -> None:
+    """E2B is not a generic model: half its weights are Q6_K embedding tables and its towers stay
+    16-bit, so size × 8 / parameter_count is well above 4.8 and 6.6 (about 6.9 and 7.5)."""
+    models = list_models(ollama_endpoint)
+    n = show(ollama_endpoint, Q4_TAG).parameter_count or 0
+    assert 6.5 < bits_per_weight(models[Q4_TAG].size, n) < 7.2
+    assert 7.2 < bits_per_weight(models[Q6_TAG].size, n) < 7.8
 
 
 def test_tensor_type_mix_unknown_type_has_no_bytes() -> None:
