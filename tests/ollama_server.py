@@ -1350,7 +1350,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pull-step-delay", type=float, default=0.05)
     parser.add_argument("--serial", action="store_true", help="answer one chat at a time")
     parser.add_argument("--no-logprobs", action="store_true", help="act like Ollama < 0.12.11")
-    parser.add_argument("--per-layer-heads", action="store_true")
+    parser.add_argument(
+        "--model", choices=("e2b", "gemma-like"), default="e2b", help="the tags' model"
+    )
+    parser.add_argument("--per-layer-heads", action="store_true", help="with --model gemma-like")
     parser.add_argument("--not-installed", action="store_true", help="start with no models")
     args = parser.parse_args(argv)
     server = OllamaTestServer(
@@ -1363,6 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_delay=args.token_delay,
         initial_delay=args.initial_delay,
         pull_step_delay=args.pull_step_delay,
+        model=args.model,
         per_layer_heads=args.per_layer_heads,
     )
     print(f"Ollama test server on {server.url} (Ctrl-C to stop)", flush=True)

@@ -430,6 +430,7 @@ def test_malformed_answers_are_named_on_the_page_not_raised(server):
     assert not at.exception
     errors = _errors(at).replace("\\", "")
     assert "/api/tags answer is malformed: models[0].size" in errors
+    assert "Check that the address is an Ollama server" in errors
 
     server.force_status("/api/show", 200, {
         "model_info": {"general.architecture": "gemma4"},

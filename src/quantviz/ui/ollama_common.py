@@ -165,6 +165,8 @@ ERROR_HINTS = {
     "bad_url": "Fix the address on the settings page.",
     "blocked": "Choose another endpoint on the settings page.",
     "stream": "Try again; a pull resumes where it stopped.",
+    "bad_answer": "Check that the address is an Ollama server; the field named is not what "
+    "Ollama sends.",
 }
 
 
