@@ -9,17 +9,25 @@ or standalone for manual runs and benchmarks::
 
     python tests/ollama_server.py --port 11500 --token-delay 0.02
 
-It serves `/api/version`, `/api/tags`, `/api/show`, `/api/pull` and `/api/chat` for two
-Gemma-like tags (Q4_K_M and Q6_K) whose tensor layouts, sizes and metadata are computed the way a
-real GGUF would carry them. Faults (401 without the bearer key, forced statuses, a stream cut or an
-error line after N chunks, slow replies, serial answering, no logprob support) can be switched at
-runtime from any thread. Every request is recorded so tests can assert on headers and bodies.
+It serves `/api/version`, `/api/tags`, `/api/show`, `/api/pull` and `/api/chat` for two tags of
+Gemma 4 E2B (Q4_K_M and Q6_K) shaped the way a real Ollama serves them: the GGUF metadata keys and
+tensor names its converter writes (text model, per-layer embeddings, vision and audio towers),
+tensor types chosen by llama.cpp's quantization rules implemented here, independently of the
+app's `quantviz.recipe`, sizes that follow from the tensors, and a non-verbose `/api/show` that
+sends every non-empty array as null. Every fact and its upstream source is in
+`docs/model-facts.md`. The older invented model (`model="gemma-like"`) stays for the tests that
+need its per-layer head counts or older-Ollama array handling.
+
+Faults (401 without the bearer key, forced statuses, a stream cut or an error line after N chunks,
+slow replies, serial answering, no logprob support) can be switched at runtime from any thread.
+Every request is recorded so tests can assert on headers and bodies.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -42,24 +50,17 @@ Q6_TAG = "batiai/gemma4-e2b:q6"
 DEFAULT_VERSION = "0.12.11"
 
 ARCH = "gemma4"
-N_LAYER = 35
-N_EMBD = 2048
-N_VOCAB = 262_144
-N_FF = 8192
-HEAD_DIM = 256
-N_HEAD = 8
-N_HEAD_KV = 2
-CONTEXT_LENGTH = 32_768
-# The per-layer variant: wider attention in the first 20 layers, narrower after.
-PER_LAYER_HEADS = (8,) * 20 + (4,) * 15
 
 # llama.cpp's LLAMA_FTYPE values for the two mixes we serve.
 FILE_TYPES = {"Q4_K_M": 15, "Q6_K": 18}
 
-# Older Ollama keeps arrays up to 1024 items in a non-verbose /api/show; newer builds elide all.
+# Ollama's getModelData reads GGUF arrays with a maximum size of 0 unless verbose: every non-empty
+# array comes back null ("all"). Older builds kept arrays up to 1024 items ("large").
 ARRAY_KEEP_LIMIT = 1024
+GGUF_ALIGNMENT = 32  # general.alignment's default: every tensor's data starts on it
 
-ElideMode = Literal["large", "all"]
+ElideMode = Literal["all", "large"]
+ModelKind = Literal["e2b", "gemma-like"]
 
 
 # --------------------------------------------------------------------------- model catalog
@@ -93,6 +94,7 @@ class ModelSpec:
     tokens_per_s: float
     layers: list[tuple[str, int]]  # (digest, size) of the manifest's blobs, model blob first
     modified_at: str = ""
+    family: str = ARCH
 
     @property
     def size(self) -> int:
@@ -111,8 +113,8 @@ class ModelSpec:
         return {
             "parent_model": "",
             "format": "gguf",
-            "family": ARCH,
-            "families": [ARCH],
+            "family": self.family,
+            "families": [self.family],
             "parameter_size": human_number(self.parameter_count),
             "quantization_level": self.quantization_level,
         }
@@ -128,20 +130,328 @@ class LargeArray:
     def materialize(self) -> list[Any]:
         return [self.item(i) for i in range(self.length)]
 
+    @functools.cached_property
+    def json_text(self) -> str:
+        """The array as JSON, built once per server (a verbose show sends megabytes of it)."""
+        return json.dumps(self.materialize())
+
 
 def human_number(n: int) -> str:
-    """Ollama's parameter_size style: 2681741312 -> '2.7B'."""
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    """Ollama's format.HumanNumber: 5123456789 -> '5.1B', 1000000000 -> '1B'."""
+    for unit, scale, digits in (("B", 1e9, 1), ("M", 1e6, 2)):
         if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
+            value = n / scale
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.{digits}f}{unit}"
+    return f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
 
 
-def _use_more_bits(i_layer: int, n_layer: int) -> bool:
-    # llama.cpp's Q4_K_M rule for attn_v / ffn_down: first and last eighth, every third between.
-    return (
-        i_layer < n_layer // 8 or i_layer >= 7 * n_layer // 8 or (i_layer - n_layer // 8) % 3 == 2
+# ---------------------------------------------------------------- llama-quantize, re-implemented
+#
+# The rules of llama.cpp's src/llama-quant.cpp for Q4_K_M and Q6_K, written here from the C++ and
+# kept apart from quantviz.recipe on purpose: the app is checked against this, not against itself.
+
+_BF = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}  # tensor_type_fallback for rows that are not whole blocks
+_KEEP_PARTS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
+               ".position_embd", ".patch_embd", "ssm_conv1d", "attn_rel_b.weight")  # fmt: skip
+
+
+def _blk(name: str) -> int:
+    m = re.match(r"blk\.(\d+)\.", name)
+    return int(m.group(1)) if m else -1
+
+
+def _ndims(shape: Sequence[int]) -> int:
+    n = 1
+    for i, d in enumerate(shape):
+        if d > 1:
+            n = i + 1
+    return n
+
+
+def _block_values(qtype: str) -> int:
+    return GGML_QUANT_SIZES[GGMLQuantizationType[qtype]][0]
+
+
+def llama_quantize(source: Sequence[TensorSpec], ftype: str, n_layer: int) -> list[TensorSpec]:
+    """The tensor table llama-quantize writes from `source` for `ftype`, as Ollama stores it.
+
+    Ollama hides v./a./mm. tensors from llama-quantize and restores them unchanged afterwards
+    (server/quantization.go, llama/compat), so they neither change nor count.
+    """
+    base = {"Q4_K_M": "Q4_K", "Q6_K": "Q6_K"}[ftype]
+    hidden = {t.name for t in source if t.name.split(".", 1)[0] in ("v", "a", "mm")}
+    loaded = sorted(
+        (t for t in source if t.name not in hidden), key=lambda t: (_blk(t.name), t.name)
     )
+    tied = all(t.name != "output.weight" for t in loaded)
+    n_attn_v = sum(
+        1 for t in loaded if any(k in t.name for k in ("attn_v.weight", "attn_qkv.weight"))
+    )
+
+    def more_bits(i: int, n: int) -> bool:
+        return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+    out: dict[str, str] = {}
+    i_v = i_down = 0
+    for t in loaded:
+        if (
+            _ndims(t.shape) < 2
+            or not t.name.endswith("weight")
+            or any(k in t.name for k in _KEEP_PARTS)
+        ):
+            out[t.name] = t.type
+            continue
+        qtype = base
+        if t.name == "output.weight" or (
+            tied and t.name in ("token_embd.weight", "per_layer_token_embd.weight")
+        ):
+            qtype = "Q6_K" if t.shape[0] % 256 == 0 else "Q8_0"
+        elif "attn_v.weight" in t.name or "attn_qkv.weight" in t.name:
+            if ftype == "Q4_K_M" and more_bits(i_v, n_attn_v):
+                qtype = "Q6_K"
+            i_v += 1
+        elif "ffn_down" in t.name:
+            if ftype == "Q4_K_M" and more_bits(i_down, n_layer):
+                qtype = "Q6_K"
+            i_down += 1
+        if t.shape[0] % _block_values(qtype):
+            qtype = _BF[qtype] if t.shape[0] % 32 == 0 else "F16"
+        out[t.name] = qtype
+    return [TensorSpec(t.name, out.get(t.name, t.type), t.shape) for t in source]
+
+
+# ------------------------------------------------ Gemma 4 E2B, as Ollama's converter writes it
+
+E2B_LAYERS = 35
+E2B_EMBD = 1536
+E2B_HEADS = 8
+E2B_KV_HEADS = 1
+E2B_HEAD_SLIDING, E2B_HEAD_FULL = 256, 512
+E2B_WINDOW = 512
+E2B_SHARED_KV = 20
+E2B_FF = 6144
+E2B_VOCAB = 262_144
+E2B_PLE = 256
+E2B_CONTEXT = 131_072
+E2B_MERGES = 514_906
+# Tower shapes are not published upstream (docs/model-facts.md): these are labelled choices.
+VISION = {"layers": 16, "embd": 768, "ff": 3072, "heads": 12, "patch": 16, "positions": 10_240}
+AUDIO = {"layers": 12, "embd": 1024, "ff": 4096, "heads": 8, "kernel": 5, "proj": 1536}
+
+
+def _e2b_full(i: int) -> bool:
+    return i % 5 == 4  # layer_types: four sliding_attention, then one full_attention
+
+
+def e2b_source_tensors() -> list[TensorSpec]:
+    """The unquantized E2B GGUF: BF16 text matrices, F16 vision/projector matrices, F32 vectors
+    (convert/reader.go and reader_safetensors.go Kind rules)."""
+    ts: list[TensorSpec] = []
+
+    def add(name: str, shape: Sequence[int], kind: str | None = None) -> None:
+        if kind is None:
+            tower16 = name.startswith(("v.", "mm."))
+            kind = "F32" if len(shape) == 1 else ("F16" if tower16 else "BF16")
+        ts.append(TensorSpec(name, kind, tuple(shape)))
+
+    e, ple, n = E2B_EMBD, E2B_PLE, E2B_LAYERS
+    add("token_embd.weight", (e, E2B_VOCAB))
+    add("per_layer_token_embd.weight", (ple * n, E2B_VOCAB))
+    add("per_layer_model_proj.weight", (e, ple * n))
+    add("per_layer_proj_norm.weight", (ple,))
+    add("output_norm.weight", (e,))
+    for i in range(n):
+        hd = E2B_HEAD_FULL if _e2b_full(i) else E2B_HEAD_SLIDING
+        ff = E2B_FF * (2 if i >= n - E2B_SHARED_KV else 1)
+        b = f"blk.{i}."
+        add(b + "attn_norm.weight", (e,))
+        add(b + "attn_q.weight", (e, E2B_HEADS * hd))
+        add(b + "attn_k.weight", (e, E2B_KV_HEADS * hd))
+        add(b + "attn_v.weight", (e, E2B_KV_HEADS * hd))
+        add(b + "attn_q_norm.weight", (hd,))
+        add(b + "attn_k_norm.weight", (hd,))
+        add(b + "attn_output.weight", (E2B_HEADS * hd, e))
+        add(b + "post_attention_norm.weight", (e,))
+        add(b + "layer_output_scale.weight", (1,))
+        add(b + "ffn_norm.weight", (e,))
+        add(b + "ffn_gate.weight", (e, ff))
+        add(b + "ffn_up.weight", (e, ff))
+        add(b + "ffn_down.weight", (ff, e))
+        add(b + "post_ffw_norm.weight", (e,))
+        add(b + "inp_gate.weight", (e, ple))
+        add(b + "proj.weight", (ple, e))
+        add(b + "post_norm.weight", (e,))
+    add("rope_freqs.weight", (E2B_HEAD_FULL // 2,))
+
+    v = VISION
+    ve, vh = v["embd"], v["embd"] // v["heads"]
+    add("v.patch_embd.weight", (v["patch"], v["patch"], 3, ve), "F16")
+    add("v.position_embd.weight", (ve, v["positions"], 2), "F32")
+    add("v.std_bias", (ve,))
+    add("v.std_scale", (ve,))
+    for i in range(v["layers"]):
+        b = f"v.blk.{i}."
+        add(b + "ln1.weight", (ve,))
+        for part in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            add(b + part + ".weight", (ve, ve))
+        add(b + "attn_q_norm.weight", (vh,))
+        add(b + "attn_k_norm.weight", (vh,))
+        add(b + "attn_post_norm.weight", (ve,))
+        add(b + "ln2.weight", (ve,))
+        add(b + "ffn_gate.weight", (ve, v["ff"]))
+        add(b + "ffn_up.weight", (ve, v["ff"]))
+        add(b + "ffn_down.weight", (v["ff"], ve))
+        add(b + "ffn_post_norm.weight", (ve,))
+        add(b + "out_scale.weight", (1,))
+    add("mm.input_projection.weight", (ve, e))
+    add("v.clamp_data", ((v["layers"] * 7 + 1) * 4,))
+
+    a = AUDIO
+    ae = a["embd"]
+    add("a.conv1d.0.weight", (3, 3, 1, 128), "F32")
+    add("a.conv1d.0.norm.weight", (128,))
+    add("a.conv1d.1.weight", (3, 3, 128, 32), "F32")
+    add("a.conv1d.1.norm.weight", (32,))
+    add("a.pre_encode.out.weight", (32 * 32, ae))
+    for i in range(a["layers"]):
+        b = f"a.blk.{i}."
+        for suffix in ("", "_1"):
+            add(b + f"ffn_norm{suffix}.weight", (ae,))
+            add(b + f"ffn_up{suffix}.weight", (ae, a["ff"]))
+            add(b + f"ffn_down{suffix}.weight", (a["ff"], ae))
+            add(b + f"ffn_post_norm{suffix}.weight", (ae,))
+        add(b + "ln1.weight", (ae,))
+        for part in ("attn_q", "attn_k", "attn_v", "attn_out", "linear_pos"):
+            add(b + part + ".weight", (ae, ae))
+        add(b + "per_dim_scale.weight", (ae // a["heads"],))
+        add(b + "ln2.weight", (ae,))
+        add(b + "conv_norm.weight", (ae,))
+        add(b + "conv_pw1.weight", (ae, 2 * ae))
+        add(b + "conv_dw.weight", (a["kernel"], ae), "F32")
+        add(b + "norm_conv.weight", (ae,))
+        add(b + "conv_pw2.weight", (ae, ae))
+        add(b + "layer_pre_norm.weight", (ae,))
+    add("mm.a.fc.weight", (ae, a["proj"]))
+    add("mm.a.fc.bias", (a["proj"],))
+    add("mm.a.input_projection.weight", (a["proj"], e))
+    return ts
+
+
+# One copy per process: their JSON (tens of MB) is built once, on the first verbose show.
+E2B_TOKENIZER_ARRAYS = {
+    "tokenizer.ggml.tokens": LargeArray(E2B_VOCAB, lambda i: f"<tok_{i}>"),
+    "tokenizer.ggml.scores": LargeArray(E2B_VOCAB, lambda i: 0.0),
+    "tokenizer.ggml.token_type": LargeArray(E2B_VOCAB, lambda i: 1),
+    "tokenizer.ggml.merges": LargeArray(E2B_MERGES, lambda i: f"m{i % 97} n{i // 97}"),
+}
+
+
+def e2b_model_info(quant: str, tensors: Sequence[TensorSpec]) -> dict[str, Any]:
+    """The GGUF metadata of an E2B tag, keyed as /api/show's model_info (convert_gemma4.go KV)."""
+    a, n = ARCH, E2B_LAYERS
+    return {
+        "general.architecture": a,
+        "general.file_type": FILE_TYPES[quant],
+        "general.parameter_count": sum(t.n_elements for t in tensors),  # gguf.go patches it in
+        "general.quantization_version": 2,
+        f"{a}.block_count": n,
+        f"{a}.embedding_length": E2B_EMBD,
+        f"{a}.feed_forward_length": [
+            E2B_FF * (2 if i >= n - E2B_SHARED_KV else 1) for i in range(n)
+        ],
+        f"{a}.context_length": E2B_CONTEXT,
+        f"{a}.attention.head_count": E2B_HEADS,
+        f"{a}.attention.head_count_kv": E2B_KV_HEADS,
+        f"{a}.attention.key_length": E2B_HEAD_FULL,
+        f"{a}.attention.value_length": E2B_HEAD_FULL,
+        f"{a}.attention.key_length_swa": E2B_HEAD_SLIDING,
+        f"{a}.attention.value_length_swa": E2B_HEAD_SLIDING,
+        f"{a}.attention.layer_norm_rms_epsilon": 1e-6,
+        f"{a}.attention.sliding_window": E2B_WINDOW,
+        f"{a}.attention.sliding_window_pattern": [not _e2b_full(i) for i in range(n)],
+        f"{a}.attention.shared_kv_layers": E2B_SHARED_KV,
+        f"{a}.rope.freq_base": 1_000_000.0,
+        f"{a}.rope.dimension_count": E2B_HEAD_FULL,
+        f"{a}.rope.freq_base_swa": 10_000.0,
+        f"{a}.rope.dimension_count_swa": E2B_HEAD_SLIDING,
+        f"{a}.final_logit_softcapping": 30.0,
+        f"{a}.embedding_length_per_layer_input": E2B_PLE,
+        f"{a}.vision.block_count": VISION["layers"],
+        f"{a}.vision.embedding_length": VISION["embd"],
+        f"{a}.vision.attention.head_count": VISION["heads"],
+        f"{a}.vision.feed_forward_length": VISION["ff"],
+        f"{a}.vision.patch_size": VISION["patch"],
+        f"{a}.vision.num_channels": 3,
+        f"{a}.vision.projector.scale_factor": 3,
+        f"{a}.vision.attention.layer_norm_epsilon": 1e-6,
+        f"{a}.audio.block_count": AUDIO["layers"],
+        f"{a}.audio.embedding_length": AUDIO["embd"],
+        f"{a}.audio.feed_forward_length": AUDIO["embd"] * 4,
+        f"{a}.audio.attention.head_count": AUDIO["heads"],
+        f"{a}.audio.attention.layer_norm_epsilon": 1e-6,
+        f"{a}.audio.conv_kernel_size": AUDIO["kernel"],
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.pre": "gemma4",
+        **E2B_TOKENIZER_ARRAYS,
+        "tokenizer.ggml.bos_token_id": 2,
+        "tokenizer.ggml.eos_token_id": 1,
+        "tokenizer.ggml.padding_token_id": 0,
+        "tokenizer.ggml.unknown_token_id": 3,
+        "tokenizer.ggml.add_bos_token": True,
+        "tokenizer.ggml.add_eos_token": False,
+    }
+
+
+def gguf_blob_size(tensors: Sequence[TensorSpec], n_vocab: int, n_merges: int = 0) -> int:
+    """Bytes of the GGUF file: header, then each tensor's data padded to GGUF_ALIGNMENT.
+
+    The tensor infos are exact (name, dims, type, offset); the vocabulary part of the metadata
+    is an estimate of 16 bytes a token (string, score, type) and 20 a merge, plus 4 kB of keys.
+    """
+    infos = sum(8 + len(t.name) + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
+    header = 24 + 4096 + n_vocab * 16 + n_merges * 20 + infos
+    pad = GGUF_ALIGNMENT
+    data = sum(-(-t.n_bytes // pad) * pad for t in tensors)
+    return -(-header // pad) * pad + data
+
+
+def _manifest(tag: str, model_blob: int) -> list[tuple[str, int]]:
+    return [
+        (_blob_digest(tag, "model"), model_blob),
+        (_blob_digest(tag, "template"), 358),
+        (_blob_digest(tag, "license"), 8_432),
+        (_blob_digest(tag, "params"), 56),
+    ]
+
+
+def e2b_model(tag: str, quant: str, *, degradation: float | None = None) -> ModelSpec:
+    """A Gemma 4 E2B tag: the converter's file run through llama-quantize for `quant`."""
+    if quant not in FILE_TYPES:
+        raise ValueError(f"unsupported mix {quant!r}")
+    tensors = llama_quantize(e2b_source_tensors(), quant, E2B_LAYERS)
+    return ModelSpec(
+        tag=tag,
+        quantization_level=quant,
+        tensors=tensors,
+        model_info=e2b_model_info(quant, tensors),
+        degradation=(0.18 if quant == "Q4_K_M" else 0.04) if degradation is None else degradation,
+        tokens_per_s=48.0 if quant == "Q4_K_M" else 37.0,
+        layers=_manifest(tag, gguf_blob_size(tensors, E2B_VOCAB, E2B_MERGES)),
+    )
+
+
+# ----------------------------------- the older invented model (per-layer heads, elision faults)
+
+N_LAYER = 35
+N_EMBD = 2048
+N_VOCAB = 262_144
+N_FF = 8192
+HEAD_DIM = 256
+N_HEAD = 8
+N_HEAD_KV = 2
+CONTEXT_LENGTH = 32_768
+# The per-layer variant: wider attention in the first 20 layers, narrower after.
+PER_LAYER_HEADS = (8,) * 20 + (4,) * 15
 
 
 def gemma_like_tensors(quant: str, per_layer_heads: bool) -> list[TensorSpec]:
@@ -149,37 +459,34 @@ def gemma_like_tensors(quant: str, per_layer_heads: bool) -> list[TensorSpec]:
     if quant not in FILE_TYPES:
         raise ValueError(f"unsupported mix {quant!r}")
     heads = PER_LAYER_HEADS if per_layer_heads else (N_HEAD,) * N_LAYER
-    big = "Q6_K" if quant == "Q6_K" else "Q4_K"
-    tensors = [TensorSpec("token_embd.weight", "Q6_K", (N_EMBD, N_VOCAB))]
+    source = [TensorSpec("token_embd.weight", "F16", (N_EMBD, N_VOCAB))]
     for i in range(N_LAYER):
-        more = quant == "Q6_K" or _use_more_bits(i, N_LAYER)
-        sensitive = "Q6_K" if more else big
         q_dim = heads[i] * HEAD_DIM
         kv_dim = N_HEAD_KV * HEAD_DIM
         p = f"blk.{i}."
-        tensors += [
+        source += [
             TensorSpec(p + "attn_norm.weight", "F32", (N_EMBD,)),
-            TensorSpec(p + "attn_q.weight", big, (N_EMBD, q_dim)),
-            TensorSpec(p + "attn_k.weight", big, (N_EMBD, kv_dim)),
-            TensorSpec(p + "attn_v.weight", sensitive, (N_EMBD, kv_dim)),
+            TensorSpec(p + "attn_q.weight", "F16", (N_EMBD, q_dim)),
+            TensorSpec(p + "attn_k.weight", "F16", (N_EMBD, kv_dim)),
+            TensorSpec(p + "attn_v.weight", "F16", (N_EMBD, kv_dim)),
             TensorSpec(p + "attn_q_norm.weight", "F32", (HEAD_DIM,)),
             TensorSpec(p + "attn_k_norm.weight", "F32", (HEAD_DIM,)),
-            TensorSpec(p + "attn_output.weight", big, (q_dim, N_EMBD)),
+            TensorSpec(p + "attn_output.weight", "F16", (q_dim, N_EMBD)),
             TensorSpec(p + "post_attention_norm.weight", "F32", (N_EMBD,)),
             TensorSpec(p + "ffn_norm.weight", "F32", (N_EMBD,)),
-            TensorSpec(p + "ffn_gate.weight", big, (N_EMBD, N_FF)),
-            TensorSpec(p + "ffn_up.weight", big, (N_EMBD, N_FF)),
-            TensorSpec(p + "ffn_down.weight", sensitive, (N_FF, N_EMBD)),
+            TensorSpec(p + "ffn_gate.weight", "F16", (N_EMBD, N_FF)),
+            TensorSpec(p + "ffn_up.weight", "F16", (N_EMBD, N_FF)),
+            TensorSpec(p + "ffn_down.weight", "F16", (N_FF, N_EMBD)),
             TensorSpec(p + "post_ffw_norm.weight", "F32", (N_EMBD,)),
         ]
-    tensors.append(TensorSpec("output_norm.weight", "F32", (N_EMBD,)))
-    return tensors
+    source.append(TensorSpec("output_norm.weight", "F32", (N_EMBD,)))
+    return llama_quantize(source, quant, N_LAYER)
 
 
 def gemma_like_model(
     tag: str, quant: str, *, per_layer_heads: bool = False, degradation: float | None = None
 ) -> ModelSpec:
-    """A Gemma-like tag: Q4_K_M mixes Q4_K with Q6_K and F32 norms, Q6_K is uniform."""
+    """An invented Gemma-like tag: Q4_K_M mixes Q4_K with Q6_K and F32 norms, Q6_K is uniform."""
     tensors = gemma_like_tensors(quant, per_layer_heads)
     n_params = sum(t.n_elements for t in tensors)
     heads: int | list[int] = list(PER_LAYER_HEADS) if per_layer_heads else N_HEAD
@@ -218,13 +525,6 @@ def gemma_like_model(
     tensor_bytes = sum(t.n_bytes for t in tensors)
     # GGUF header: the vocabulary (~16 B a token with score and type) plus tensor descriptors.
     header = N_VOCAB * 16 + len(tensors) * 96 + 4096
-    model_blob = tensor_bytes + header
-    layers = [
-        (_blob_digest(tag, "model"), model_blob),
-        (_blob_digest(tag, "template"), 358),
-        (_blob_digest(tag, "license"), 8_432),
-        (_blob_digest(tag, "params"), 56),
-    ]
     return ModelSpec(
         tag=tag,
         quantization_level=quant,
@@ -232,7 +532,7 @@ def gemma_like_model(
         model_info=info,
         degradation=(0.18 if quant == "Q4_K_M" else 0.04) if degradation is None else degradation,
         tokens_per_s=48.0 if quant == "Q4_K_M" else 37.0,
-        layers=layers,
+        layers=_manifest(tag, tensor_bytes + header),
     )
 
 
@@ -399,16 +699,25 @@ class OllamaTestServer:
         initial_delay: float = 0.0,
         pull_steps: int = 4,
         pull_step_delay: float = 0.0,
+        model: ModelKind = "e2b",
         per_layer_heads: bool = False,
-        elide_arrays: ElideMode = "large",
+        elide_arrays: ElideMode = "all",
     ) -> None:
         self._lock = threading.RLock()
         self._serial_lock = threading.Lock()
         self._stop = threading.Event()
-        self.catalog: dict[str, ModelSpec] = {
-            Q4_TAG: gemma_like_model(Q4_TAG, "Q4_K_M", per_layer_heads=per_layer_heads),
-            Q6_TAG: gemma_like_model(Q6_TAG, "Q6_K", per_layer_heads=per_layer_heads),
-        }
+        if model == "e2b":
+            if per_layer_heads:
+                raise ValueError("per_layer_heads belongs to the invented model='gemma-like'")
+            self.catalog: dict[str, ModelSpec] = {
+                Q4_TAG: e2b_model(Q4_TAG, "Q4_K_M"),
+                Q6_TAG: e2b_model(Q6_TAG, "Q6_K"),
+            }
+        else:
+            self.catalog = {
+                Q4_TAG: gemma_like_model(Q4_TAG, "Q4_K_M", per_layer_heads=per_layer_heads),
+                Q6_TAG: gemma_like_model(Q6_TAG, "Q6_K", per_layer_heads=per_layer_heads),
+            }
         self.installed: dict[str, str] = {}  # tag -> modified_at
         for tag in installed:
             self.installed[normalize_tag(tag)] = _now()
@@ -504,7 +813,8 @@ class OllamaTestServer:
                 self.pull_step_delay = pull_step_delay
 
     def set_elide_arrays(self, mode: ElideMode) -> None:
-        """'large': arrays over 1024 items come back null; 'all': every array does."""
+        """'all': every non-empty array comes back null (Ollama's getModelData); 'large': only
+        arrays over 1024 items (older builds)."""
         with self._lock:
             self.elide_arrays = mode
 
@@ -826,17 +1136,18 @@ class _Handler(BaseHTTPRequestHandler):
             mode = self.owner.elide_arrays
             modified_at = self.owner.installed.get(spec.tag, _now())
         info: dict[str, Any] = {}
+        large: dict[str, LargeArray] = {}  # sent as prebuilt JSON text, spliced in below
         for k, v in spec.model_info.items():
             if isinstance(v, (list, LargeArray)):
                 length = v.length if isinstance(v, LargeArray) else len(v)
-                keep = verbose or (mode == "large" and length <= ARRAY_KEEP_LIMIT)
+                keep = verbose or length == 0 or (mode == "large" and length <= ARRAY_KEEP_LIMIT)
                 if not keep:
-                    v = None  # Ollama marshals an uncollected array as null
+                    v = None  # ggml's array MarshalJSON: values nil for an uncollected array
                 elif isinstance(v, LargeArray):
-                    v = v.materialize()
+                    large[k] = v
+                    v = f"@@large:{k}@@"
             info[k] = v
-        self._send_json(
-            200,
+        text = json.dumps(
             {
                 "license": "Gemma Terms of Use (test server copy)",
                 "modelfile": f'# Modelfile generated by "ollama show"\nFROM {spec.tag}\n',
@@ -850,8 +1161,11 @@ class _Handler(BaseHTTPRequestHandler):
                 ],
                 "capabilities": ["completion"],
                 "modified_at": modified_at,
-            },
+            }
         )
+        for k, arr in large.items():
+            text = text.replace(json.dumps(f"@@large:{k}@@"), arr.json_text, 1)
+        self._send_raw(200, text, "application/json; charset=utf-8")
 
     def _pull(self, request: dict[str, Any]) -> None:
         owner = self.owner
@@ -1036,7 +1350,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pull-step-delay", type=float, default=0.05)
     parser.add_argument("--serial", action="store_true", help="answer one chat at a time")
     parser.add_argument("--no-logprobs", action="store_true", help="act like Ollama < 0.12.11")
-    parser.add_argument("--per-layer-heads", action="store_true")
+    parser.add_argument(
+        "--model", choices=("e2b", "gemma-like"), default="e2b", help="the tags' model"
+    )
+    parser.add_argument("--per-layer-heads", action="store_true", help="with --model gemma-like")
     parser.add_argument("--not-installed", action="store_true", help="start with no models")
     args = parser.parse_args(argv)
     server = OllamaTestServer(
@@ -1049,6 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_delay=args.token_delay,
         initial_delay=args.initial_delay,
         pull_step_delay=args.pull_step_delay,
+        model=args.model,
         per_layer_heads=args.per_layer_heads,
     )
     print(f"Ollama test server on {server.url} (Ctrl-C to stop)", flush=True)

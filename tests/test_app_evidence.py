@@ -67,6 +67,7 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     at.button(key=f"{PROBE_KEY}-run").click().run()
     assert "Finished: 8 prompts on both tags." in texts(at)
     _goto(at, "lab2-objective6")
+    at.number_input(key=f"{DECISION_KEY}-budget").set_value(8.0).run()  # E2B's Q4 file is 4.4 GB
     at.button(key=f"{DECISION_KEY}-save").click().run()
     _goto(at, "evidence")
     _add_note(
@@ -93,7 +94,7 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     assert "- **Server version**: 0.12.11" in markdown
     assert f"| Q4 | `{Q4_TAG}` |" in markdown
     assert "## Quality probe\n\n### Quality probe: Q4 1/8, Q6 1/8" in markdown
-    assert "## Deployment decision\n\n### Decision at 4.00 GB and 8k context: choose Q4" in markdown
+    assert "## Deployment decision\n\n### Decision at 8.00 GB and 8k context: choose Q4" in markdown
     assert "[redacted]" in markdown and "http://example.org:11434" in markdown
 
     assert report["endpoint"] == ollama_server.url

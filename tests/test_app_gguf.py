@@ -219,18 +219,24 @@ def test_stored_view_of_q4_0_q5_k_q8_0_and_the_toy() -> None:
 
 
 def test_recipe_gives_q6_k_to_the_tied_embedding_and_f32_to_norms() -> None:
-    """Gemma-like layout: token_embd Q6_K, every norm F32, the rest Q4_K or Q6_K; filterable."""
+    """Gemma 4 E2B's text layout: both embedding tables Q6_K, every norm F32, the per-layer
+    projection kept BF16, the rest Q4_K or Q6_K; the expected Q4/Q6 ratio shown; filterable."""
     at = open_page(PAGE)
-    assert any("approximation" in c.value for c in at.caption)
+    assert any("towers of the real file are not in this list" in c.value for c in at.caption)
     tensors = _frame(at, "reason")
     types = dict(zip(tensors["name"], tensors["type"], strict=True))
     assert types["token_embd.weight"] == "Q6_K"
     norms = [n for n in types if "norm" in n]
     assert norms and all(types[n] == "F32" for n in norms)
     assert types["blk.0.attn_v.weight"] == "Q6_K" and types["blk.4.attn_v.weight"] == "Q4_K"
+    assert types["per_layer_token_embd.weight"] == "Q6_K"
+    assert types["per_layer_model_proj.weight"] == "BF16"
     mix = _frame(at, "share of bytes")
-    assert set(mix["type"]) == {"Q4_K", "Q6_K", "F32"}
+    assert set(mix["type"]) == {"Q4_K", "Q6_K", "F32", "BF16"}
     assert 4.5 < float(_metric(at, "average bits / weight")) < 6.5625
+    captions = " ".join(c.value for c in at.caption)
+    assert "per_layer_token_embd is Gemma's per-layer embedding table" in captions
+    assert "about 0.89 of the Q6_K file's size" in captions
 
     at.text_input(key=f"{RECIPE_KEY}-filter").input("norm").run()
     filtered = _frame(at, "reason")

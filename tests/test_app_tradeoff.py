@@ -11,16 +11,14 @@ from ollama_server import Q4_TAG, Q6_TAG
 from streamlit.util import calc_hash
 from streamlit_process import free_port
 
-from quantviz.memory import (
-    BUILTIN_WEIGHTS_BYTES,
-    GB,
-    GEMMA_LIKE_LAYOUT,
-    kv_cache_bytes,
-    layout_from_model_info,
-)
+from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, kv_cache_bytes
 from quantviz.ui import session
+from quantviz.ui.tradeoff import BUILTIN_WEIGHTS_SOURCE
 
 PAGE = "lab2-objective6"
+# Gemma 4 E2B at 8192 tokens in f16 as Ollama runs llama.cpp, by hand (tests/test_memory.py):
+# 3 full layers × 8192 cells × 1024 × 2 B + 12 sliding layers × 1024 cells × 512 × 2 B.
+E2B_KV_8K = 3 * 8192 * 1024 * 2 + 12 * 1024 * 512 * 2  # 62,914,560 bytes
 KEY = "lab2-objective6-tradeoff-decision-0"
 PROBE_KEY = "lab2-objective5-quality-probe-0"
 
@@ -67,15 +65,14 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     )
     at._page_hash = calc_hash(PAGE)
     at.run()
-    at.number_input(key=f"{KEY}-budget").set_value(2.0).run()
+    at.number_input(key=f"{KEY}-budget").set_value(4.75).run()
     assert not at.exception, at.exception
 
-    layout = layout_from_model_info(ollama_server.catalog[Q4_TAG].model_info)
     bars = _memory(at)
     assert bars["weights"] == pytest.approx(
         [ollama_server.catalog[t].size / GB for t in (Q4_TAG, Q6_TAG)]
     )
-    assert bars["KV cache"] == pytest.approx([kv_cache_bytes(layout, 8192) / GB] * 2)
+    assert bars["KV cache"] == pytest.approx([E2B_KV_8K / GB] * 2)
     table = _table(at)
     assert list(table["weights from"]) == ["/api/tags", "/api/tags"]
     fits = list(table["fits"])
@@ -90,11 +87,11 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     assert decision.startswith("Q4 fits with 8k context")
     assert "at 49.0 tok/s with 1 of 8 probe checks" in decision
     assert "Q6 needs" in decision
-    assert decision.endswith("Choose Q4: it is the only one that fits 2.00 GB at 8k context.")
+    assert decision.endswith("Choose Q4: it is the only one that fits 4.75 GB at 8k context.")
 
     at.button(key=f"{KEY}-save").click().run()
     (record,) = _decisions(at)
-    assert record.title == "Decision at 2.00 GB and 8k context: choose Q4"
+    assert record.title == "Decision at 4.75 GB and 8k context: choose Q4"
     assert record.payload["choice"] == Q4_TAG and record.payload["from_endpoint"] is True
     assert record.payload["endpoint"] == ollama_server.url
     assert record.payload["tokens_per_s"] == {Q4_TAG: 49.0, Q6_TAG: 37.0}
@@ -102,24 +99,24 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     assert [f["fits"] for f in record.payload["fits"]] == [True, False]
     assert record.payload["decision"] == decision
 
-    at.number_input(key=f"{KEY}-context").set_value(65536).run()
-    assert any("at most 32k tokens" in w.value for w in at.warning)
+    at.number_input(key=f"{KEY}-context").set_value(262144).run()
+    assert any("at most 128k tokens" in w.value for w in at.warning)
 
 
 def test_decision_without_an_endpoint_uses_the_builtin_layout(monkeypatch):
-    """No endpoint: built-in sizes and the Gemma-like layout, said so, and it can be saved."""
+    """No endpoint: the built-in E2B text sizes and layout, said so, and it can be saved."""
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
     at = open_page(PAGE)
     assert not at.exception, at.exception
     assert any("No endpoint answered" in i.value for i in at.info)
     bars = _memory(at)
-    assert bars["weights"] == pytest.approx(
-        [BUILTIN_WEIGHTS_BYTES["Q4"] / GB, BUILTIN_WEIGHTS_BYTES["Q6"] / GB]
-    )
-    assert bars["KV cache"] == pytest.approx([kv_cache_bytes(GEMMA_LIKE_LAYOUT, 8192) / GB] * 2)
-    assert set(_table(at)["weights from"]) == {"built-in estimate for Gemma 4 E2B"}
+    sizes = builtin_weights_bytes()
+    assert bars["weights"] == pytest.approx([sizes["Q4"] / GB, sizes["Q6"] / GB])
+    assert bars["KV cache"] == pytest.approx([kv_cache_bytes(BUILTIN_LAYOUT, 8192) / GB] * 2)
+    assert bars["KV cache"] == pytest.approx([E2B_KV_8K / GB] * 2)
+    assert set(_table(at)["weights from"]) == {BUILTIN_WEIGHTS_SOURCE}
     shown = _unescaped(texts(at))
-    assert "built-in Gemma-4-E2B-like layout (an approximation" in shown
+    assert "built-in Gemma 4 E2B layout (its published config" in shown
     assert "No speed measured yet" in shown and "No probe results yet" in shown
     (decision,) = [s.value for s in at.success if "Choose" in s.value]
     assert "(speed not measured; probe not run)" in decision
@@ -142,4 +139,26 @@ def test_a_tag_missing_on_the_endpoint_falls_back_and_links_to_pull(ollama_serve
     at = open_page(PAGE)
     assert any("does not have Q6" in w.value for w in at.warning)
     assert "Pull the models" in [p.proto.label for p in at.get("page_link")]
-    assert list(_table(at)["weights from"]) == ["/api/tags", "built-in estimate for Gemma 4 E2B"]
+    assert list(_table(at)["weights from"]) == ["/api/tags", BUILTIN_WEIGHTS_SOURCE]
+
+
+def test_e2b_kv_cache_reads_the_verbose_arrays_and_counts_shared_layers(ollama_server, monkeypatch):
+    """Against the real-shaped endpoint the layout needs the sliding pattern a non-verbose show
+    leaves out: the widget asks verbose, counts 15 cache layers (20 shared hold none), 12 of them
+    at 1024 sliding cells, and shows 63 MB at 8k f16 instead of counting every layer at full
+    context (the 252 MB the issue reports). The assumptions say so."""
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    bodies = [r.body for r in ollama_server.requests_to("/api/show")]
+    assert {"model": Q4_TAG, "verbose": True} in bodies
+    assert _memory(at)["KV cache"] == pytest.approx([E2B_KV_8K / GB] * 2)
+    assert list(_table(at)["KV cache"]) == ["63 MB", "63 MB"]
+    shown = _unescaped(texts(at))
+    assert "summed over the 15 layers that hold a cache" in shown
+    assert "12 sliding-window layers attend to the last 512 tokens" in shown
+    assert "the last 20 layers reuse an earlier layer's cache and hold none" in shown
+    assert "window + 512" in shown and "overestimate" not in shown
+    at.selectbox(key=f"{KEY}-cache").set_value("q8_0").run()
+    q8 = (3 * 8192 * 1024 + 12 * 1024 * 512) * 34 // 32  # 33,423,360 bytes
+    assert _memory(at)["KV cache"] == pytest.approx([q8 / GB] * 2)

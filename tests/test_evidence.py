@@ -23,7 +23,7 @@ from quantviz.evidence import (
     scrub,
     to_jsonable,
 )
-from quantviz.memory import GEMMA_LIKE_LAYOUT, fit
+from quantviz.memory import BUILTIN_LAYOUT, fit
 from quantviz.probe import BUILTIN_BATTERY, run_all
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -158,11 +158,7 @@ def sample_log() -> EvidenceLog:
     log.append(
         "decision",
         "Deployment decision",
-        {
-            "fit": fit(
-                4 * 10**9, 8192, weights_bytes=3_190_000_000, layout=GEMMA_LIKE_LAYOUT, tag="q4"
-            )
-        },
+        {"fit": fit(4 * 10**9, 8192, weights_bytes=3_190_000_000, layout=BUILTIN_LAYOUT, tag="q4")},
     )
     return log
 

@@ -14,7 +14,7 @@ from quantviz.figures_probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.memory import BUILTIN_WEIGHTS_BYTES, GB, GEMMA_LIKE_LAYOUT, fit_tags
+from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
 from quantviz.probe import ProbeRun, load_battery, run_all, simple_tokens
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
@@ -120,8 +120,9 @@ def test_token_logprob_figure_marks_the_first_difference() -> None:
 
 def test_memory_figure_stacks_weights_and_kv_under_the_budget_line() -> None:
     """Stacked GB bars per tag, the budget as a horizontal line and a verdict per tag."""
-    weights = {"q4": BUILTIN_WEIGHTS_BYTES["Q4"], "q6": BUILTIN_WEIGHTS_BYTES["Q6"]}
-    fits = fit_tags(3_500_000_000, 8192, weights, layout=GEMMA_LIKE_LAYOUT, labels=LABELS)
+    sizes = builtin_weights_bytes()
+    weights = {"q4": sizes["Q4"], "q6": sizes["Q6"]}
+    fits = fit_tags(3_500_000_000, 8192, weights, layout=BUILTIN_LAYOUT, labels=LABELS)
     fig = memory_figure(fits)
     names = [t.name for t in fig.data]
     assert names == ["weights", "KV cache"]
@@ -137,9 +138,7 @@ def test_memory_figure_stacks_weights_and_kv_under_the_budget_line() -> None:
 
 def test_memory_figure_shows_overhead_when_given() -> None:
     """A non-zero overhead adds a third stacked trace."""
-    fits = fit_tags(
-        8 * GB, 4096, {"q4": 3 * GB}, layout=GEMMA_LIKE_LAYOUT, overhead_bytes=500_000_000
-    )
+    fits = fit_tags(8 * GB, 4096, {"q4": 3 * GB}, layout=BUILTIN_LAYOUT, overhead_bytes=500_000_000)
     assert [t.name for t in memory_figure(fits).data] == ["weights", "KV cache", "overhead"]
 
 
@@ -159,7 +158,7 @@ def test_empty_inputs_give_notices() -> None:
 def test_figures_serialise_to_json() -> None:
     """Every figure serialises, as Streamlit needs to send it to the browser."""
     run = make_run(True)
-    fits = fit_tags(4 * GB, 8192, {"q4": 3 * GB}, layout=GEMMA_LIKE_LAYOUT)
+    fits = fit_tags(4 * GB, 8192, {"q4": 3 * GB}, layout=BUILTIN_LAYOUT)
     for fig in (
         probe_pass_figure(run.summary()),
         similarity_figure(run),

@@ -253,3 +253,20 @@ def test_an_unforeseen_parser_failure_is_a_lab_error_and_logged(tmp_path, monkey
     assert [lab.order for lab in labs if not isinstance(lab, LabError)] == [7]
     logged = [r for r in caplog.records if "odd.md could not be parsed" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+def test_lab2_objective1_list_follows_its_own_formula() -> None:
+    """The reconstructed values Objective 1 lists are q × max(|w|) / (2^(bits-1) - 1) for the
+    buckets 0, 1, 5, 22 at 2, 4, 6, 8 bits, to six places: 0.000000, 0.130029, 0.146807 and
+    0.157673 (the seed's 0.157782 survives only in the note on the seed's arithmetic)."""
+    text = (
+        Path(__file__).resolve().parents[1] / "labs/lab-02-quantization-tradeoffs.md"
+    ).read_text()
+    values = [q * 0.910203 / (2 ** (b - 1) - 1) for q, b in ((0, 2), (1, 4), (5, 6), (22, 8))]
+    listed = [f"- `{v:.6f}`" for v in values]
+    assert listed == ["- `0.000000`", "- `0.130029`", "- `0.146807`", "- `0.157673`"]
+    for line in listed:
+        assert line in text
+    seed_lines = [line for line in text.splitlines() if "0.157782" in line]
+    assert seed_lines and all(line.startswith("Note on an earlier version") for line in seed_lines)
+    assert "`q = -1, 0, +1`" in text  # why 2 bits give 3 levels

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from quantviz.memory import (
-    BUILTIN_WEIGHTS_BYTES,
+    BUILTIN_LAYOUT,
     GB,
-    GEMMA_LIKE_LAYOUT,
+    OLLAMA,
+    TEXTBOOK,
     KVLayout,
     LayoutError,
     assumptions,
+    builtin_weights_bytes,
     decision_text,
     fit,
     fit_tags,
@@ -42,32 +44,36 @@ def two_layer_swa() -> KVLayout:
 def test_kv_cache_hand_checked_small_example() -> None:
     """2 (K,V) × 2 layers × 2 heads × 4 dims × 10 tokens × 2 bytes (f16) = 640 bytes."""
     layout = KVLayout.uniform(n_layers=2, kv_heads=2, head_dim=4)
-    assert kv_cache_bytes(layout, 10) == 2 * 2 * 2 * 4 * 10 * 2 == 640
+    assert kv_cache_bytes(layout, 10, sizing=TEXTBOOK) == 2 * 2 * 2 * 4 * 10 * 2 == 640
 
 
 def test_kv_cache_llama2_7b_is_two_gib_at_4k() -> None:
     """Llama-2-7B (32 layers, 32 KV heads, head dim 128) at 4096 tokens in f16 is exactly 2 GiB."""
     layout = KVLayout.uniform(n_layers=32, kv_heads=32, head_dim=128)
     assert kv_cache_bytes(layout, 4096) == 2 * 1024**3
+    assert kv_cache_bytes(layout, 4096, sizing=TEXTBOOK) == 2 * 1024**3  # 4096 cells either way
 
 
 def test_cache_type_and_parallel_slots_scale_the_cache() -> None:
-    """q8_0 stores 34 bytes per 32 values; parallel slots multiply the cache."""
+    """q8_0 stores 34 bytes per 32 values; parallel slots multiply the cache (textbook cells)."""
     layout = KVLayout.uniform(n_layers=1, kv_heads=1, head_dim=32)
-    assert kv_cache_bytes(layout, 1, cache_type="f16") == 128
-    assert kv_cache_bytes(layout, 1, cache_type="q8_0") == 68
-    assert kv_cache_bytes(layout, 1, cache_type="q4_0") == 36
-    assert kv_cache_bytes(layout, 10, parallel=3) == 3 * kv_cache_bytes(layout, 10)
+    assert kv_cache_bytes(layout, 1, cache_type="f16", sizing=TEXTBOOK) == 128
+    assert kv_cache_bytes(layout, 1, cache_type="q8_0", sizing=TEXTBOOK) == 68
+    assert kv_cache_bytes(layout, 1, cache_type="q4_0", sizing=TEXTBOOK) == 36
+    assert kv_cache_bytes(layout, 10, parallel=3, sizing=TEXTBOOK) == 3 * kv_cache_bytes(
+        layout, 10, sizing=TEXTBOOK
+    )
     with pytest.raises(ValueError, match="unknown cache type 'q3'"):
         kv_cache_bytes(layout, 1, cache_type="q3")
 
 
 def test_sliding_window_layers_stop_growing_at_the_window() -> None:
-    """A sliding layer caches min(context, window) tokens, a full layer every token."""
+    """Textbook cells: a sliding layer caches min(context, window) tokens, a full layer every
+    token."""
     layout = two_layer_swa()
     # per token: sliding 2×(8+8)=32 elements, full 2×(16+16)=64 elements; 2 bytes each
-    assert kv_cache_bytes(layout, 3) == (32 * 3 + 64 * 3) * 2
-    assert kv_cache_bytes(layout, 10) == (32 * 4 + 64 * 10) * 2
+    assert kv_cache_bytes(layout, 3, sizing=TEXTBOOK) == (32 * 3 + 64 * 3) * 2
+    assert kv_cache_bytes(layout, 10, sizing=TEXTBOOK) == (32 * 4 + 64 * 10) * 2
 
 
 def test_shared_kv_layers_store_nothing() -> None:
@@ -141,7 +147,9 @@ def test_layout_from_gemma_style_metadata_with_per_layer_arrays() -> None:
     assert layout.key_length == (256, 256, 512)
     assert layout.shared_kv_layers == 1
     # layers 0 and 1 store: 1 × (256+256) × min(ctx, 512) each; layer 2 is shared
-    assert kv_cache_bytes(layout, 2048) == 2 * (512 * 512) * 2
+    assert kv_cache_bytes(layout, 2048, sizing=TEXTBOOK) == 2 * (512 * 512) * 2
+    # as Ollama runs llama.cpp they hold PAD256(min(2048, 512 + 512)) = 1024 cells each
+    assert kv_cache_bytes(layout, 2048) == 2 * (512 * 1024) * 2
 
 
 def test_integer_swa_pattern_marks_every_nth_layer_full() -> None:
@@ -193,8 +201,10 @@ def test_missing_metadata_is_named(info: dict[str, object], message: str) -> Non
         layout_from_model_info(info)
 
 
-def test_max_context_is_the_exact_inverse_of_kv_size() -> None:
-    """On seeded random layouts and budgets, kv(max) fits and kv(max + 1) does not."""
+@pytest.mark.parametrize("sizing", [TEXTBOOK, OLLAMA], ids=["textbook", "ollama"])
+def test_max_context_is_the_exact_inverse_of_kv_size(sizing) -> None:
+    """On seeded random layouts, budgets and slot counts, kv(max) fits and kv(max + 1) does
+    not, for textbook cells and for Ollama's padded ones."""
     rng = np.random.default_rng(42)
     for _ in range(300):
         n = int(rng.integers(1, 6))
@@ -209,10 +219,11 @@ def test_max_context_is_the_exact_inverse_of_kv_size() -> None:
         )
         cache_type = str(rng.choice(["f16", "q8_0", "q4_0"]))
         available = int(rng.integers(0, 200_000))
-        best = max_context(layout, available, cache_type=cache_type)
-        assert kv_cache_bytes(layout, best, cache_type=cache_type) <= available
+        kw = {"cache_type": cache_type, "sizing": sizing, "parallel": int(rng.integers(1, 4))}
+        best = max_context(layout, available, **kw)
+        assert kv_cache_bytes(layout, best, **kw) <= available
         if best < 1 << 24:
-            assert kv_cache_bytes(layout, best + 1, cache_type=cache_type) > available
+            assert kv_cache_bytes(layout, best + 1, **kw) > available
 
 
 def test_max_context_is_capped_by_the_model() -> None:
@@ -223,29 +234,41 @@ def test_max_context_is_capped_by_the_model() -> None:
 
 
 def test_fit_reports_headroom_and_max_context() -> None:
-    """fit adds weights, KV and overhead and compares with the budget."""
+    """fit adds weights, KV and overhead and compares with the budget (textbook cells)."""
     layout = KVLayout.uniform(2, 2, 4, context_length=10_000)  # 64 bytes per token
     ok = fit(
-        2_000, 10, weights_bytes=1_000, layout=layout, tag="q4", label="Q4", overhead_bytes=100
+        2_000,
+        10,
+        weights_bytes=1_000,
+        layout=layout,
+        tag="q4",
+        label="Q4",
+        overhead_bytes=100,
+        sizing=TEXTBOOK,
     )
     assert ok.kv_bytes == 640 and ok.total_bytes == 1_740
     assert ok.fits and ok.headroom_bytes == 260 and ok.shortfall_bytes == 0
     assert ok.max_context == (2_000 - 1_000 - 100) // 64
-    short = fit(1_500, 10, weights_bytes=1_000, layout=layout, tag="q6")
+    short = fit(1_500, 10, weights_bytes=1_000, layout=layout, tag="q6", sizing=TEXTBOOK)
     assert not short.fits and short.shortfall_bytes == 140 and short.label == "q6"
     none = fit(900, 10, weights_bytes=1_000, layout=layout)
     assert none.max_context == 0
     assert fit(10**9, 10, weights_bytes=1, layout=layout).max_context_is_model_limit
 
 
-def test_gemma_like_layout_is_labelled_an_approximation() -> None:
-    """The built-in layout says it is an approximation and the assumptions say f16 and GB."""
-    assert GEMMA_LIKE_LAYOUT.approximate
-    text = " ".join(assumptions(GEMMA_LIKE_LAYOUT))
-    assert "approximation" in text and "f16 (2 bytes per element" in text
+def test_builtin_layout_says_where_it_comes_from() -> None:
+    """The built-in layout names itself and the assumptions say f16, GB, the window, the padding
+    and the shared layers; the built-in Q6 weights are larger than the Q4 ones."""
+    assert not BUILTIN_LAYOUT.approximate
+    text = " ".join(assumptions(BUILTIN_LAYOUT))
+    assert "built-in Gemma 4 E2B layout" in text and "f16 (2 bytes per element" in text
     assert "10^9 bytes" in text and "512 tokens" in text
-    assert set(BUILTIN_WEIGHTS_BYTES) == {"Q4", "Q6"}
-    assert BUILTIN_WEIGHTS_BYTES["Q4"] < BUILTIN_WEIGHTS_BYTES["Q6"]
+    assert "rounded up to a multiple of 256" in text and "window + 512" in text
+    assert "the last 20 layers reuse an earlier layer's cache and hold none" in text
+    assert "summed over the 15 layers that hold a cache" in text
+    weights = builtin_weights_bytes()
+    assert set(weights) == {"Q4", "Q6"}
+    assert weights["Q4"] < weights["Q6"]
 
 
 def test_assumptions_mention_overhead_and_parallel_slots() -> None:
@@ -259,8 +282,9 @@ def test_assumptions_mention_overhead_and_parallel_slots() -> None:
 
 
 def builtin_fits(budget: int, context: int) -> list:
-    weights = {"q4": BUILTIN_WEIGHTS_BYTES["Q4"], "q6": BUILTIN_WEIGHTS_BYTES["Q6"]}
-    return fit_tags(budget, context, weights, layout=GEMMA_LIKE_LAYOUT, labels=LABELS)
+    sizes = builtin_weights_bytes()
+    weights = {"q4": sizes["Q4"], "q6": sizes["Q6"]}
+    return fit_tags(budget, context, weights, layout=BUILTIN_LAYOUT, labels=LABELS)
 
 
 def test_decision_when_only_q4_fits() -> None:
@@ -318,3 +342,85 @@ def test_formatting_helpers() -> None:
     assert format_bytes(74_000_000) == "74 MB"
     assert format_bytes(512) == "512 B"
     assert format_tokens(8192) == "8k" and format_tokens(6000) == "6,000"
+
+
+# --------------------------------------------------------------------------------------------
+# Gemma 4 E2B as a real Ollama serves it. The metadata below is written from the upstream sources
+# cited in docs/model-facts.md (ollama convert/convert_gemma4.go keys, the E2B config in
+# x/models/gemma4/gemma4_test.go), not from quantviz.
+
+E2B_INFO = {
+    "general.architecture": "gemma4",
+    "gemma4.block_count": 35,
+    "gemma4.context_length": 131072,
+    "gemma4.embedding_length": 1536,
+    "gemma4.attention.head_count": 8,
+    "gemma4.attention.head_count_kv": 1,
+    "gemma4.attention.key_length": 512,
+    "gemma4.attention.value_length": 512,
+    "gemma4.attention.key_length_swa": 256,
+    "gemma4.attention.value_length_swa": 256,
+    "gemma4.attention.sliding_window": 512,
+    "gemma4.attention.sliding_window_pattern": [i % 5 != 4 for i in range(35)],
+    "gemma4.attention.shared_kv_layers": 20,
+}
+
+
+def test_e2b_kv_cache_at_8k_f16_is_62_9_mb_by_hand() -> None:
+    """E2B at 8192 tokens, f16, one slot, as Ollama runs llama.cpp (n_ubatch 512):
+    only layers 0-14 hold a cache (35 - 20 shared); of those, 4, 9 and 14 are full attention
+    (head 512) and 12 are sliding (head 256); 1 KV head everywhere.
+    full:    3 layers × 8192 cells × (512 + 512) × 2 bytes = 50,331,648
+    sliding: 12 layers × PAD256(min(8192, 512 + 512)) = 1024 cells × (256 + 256) × 2 = 12,582,912
+    total 62,914,560 bytes = 62.9 MB (60 MiB), inside the issue's 57-63 MB."""
+    layout = layout_from_model_info(E2B_INFO)
+    assert kv_cache_bytes(layout, 8192) == 3 * 8192 * 1024 * 2 + 12 * 1024 * 512 * 2
+    assert kv_cache_bytes(layout, 8192) == 62_914_560
+    assert 57e6 <= kv_cache_bytes(layout, 8192) <= 63e6
+    assert kv_cache_bytes(BUILTIN_LAYOUT, 8192) == 62_914_560  # the built-in layout agrees
+
+
+def test_e2b_kv_cache_pads_short_contexts_and_counts_slots_by_hand() -> None:
+    """300 tokens: cells PAD256(300) = 512 for full layers, PAD256(min(512, 512 + 300)) = 512 for
+    sliding ones: 3 × 512 × 2048 + 12 × 512 × 1024 = 9,437,184.
+    Two slots at 8192: n_ctx 16384, per slot PAD256(16384 / 2) = 8192 full cells and
+    PAD256(min(8192, 512 + 512)) = 1024 sliding cells, twice: 2 × 62,914,560 = 125,829,120."""
+    layout = layout_from_model_info(E2B_INFO)
+    assert kv_cache_bytes(layout, 300) == 3 * 512 * 2048 + 12 * 512 * 1024 == 9_437_184
+    assert kv_cache_bytes(layout, 8192, parallel=2) == 125_829_120
+    assert kv_cache_bytes(layout, 0) == 0
+
+
+def test_e2b_quantized_cache_types_by_hand() -> None:
+    """The same 31,457,280 cached values at 8k: q8_0 stores 34 bytes per 32 values
+    (33,423,360 bytes), q4_0 18 per 32 (17,694,720)."""
+    layout = layout_from_model_info(E2B_INFO)
+    values = 3 * 8192 * 1024 + 12 * 1024 * 512
+    assert values == 31_457_280
+    assert kv_cache_bytes(layout, 8192, cache_type="q8_0") == values * 34 // 32 == 33_423_360
+    assert kv_cache_bytes(layout, 8192, cache_type="q4_0") == values * 18 // 32 == 17_694_720
+
+
+def test_e2b_max_context_inverts_the_padded_size() -> None:
+    """62,914,560 bytes hold exactly 8192 tokens (8193 needs 256 more full-attention cells);
+    one byte less holds 7936, the next multiple of 256 down."""
+    layout = layout_from_model_info(E2B_INFO)
+    assert max_context(layout, 62_914_560) == 8192
+    assert max_context(layout, 62_914_559) == 7936
+    assert max_context(layout, 10**12) == 131072  # the model's own limit
+
+
+def test_e2b_sliding_pattern_left_out_is_an_error_not_a_guess() -> None:
+    """A non-verbose /api/show sends the per-layer pattern as null: the layout refuses to guess
+    (the old code counted every layer at full context) and says to ask verbose."""
+    info = dict(E2B_INFO, **{"gemma4.attention.sliding_window_pattern": None})
+    with pytest.raises(LayoutError, match=r"sliding_window_pattern out .*verbose"):
+        layout_from_model_info(info)
+
+
+def test_malformed_layout_values_are_named() -> None:
+    """A string or negative count in the metadata raises LayoutError naming the key."""
+    with pytest.raises(LayoutError, match=r"gemma4\.block_count is '35'"):
+        layout_from_model_info(dict(E2B_INFO, **{"gemma4.block_count": "35"}))
+    with pytest.raises(LayoutError, match="head_count_kv is -1"):
+        layout_from_model_info(dict(E2B_INFO, **{"gemma4.attention.head_count_kv": -1}))

@@ -264,12 +264,19 @@ def test_pull_refused_surfaces_at_first_next(closed_port: int) -> None:
 # --------------------------------------------------------------------------- show and metadata
 
 
-def test_show_reads_tensors_the_client_drops(ollama_endpoint: Endpoint) -> None:
-    """show returns details, model_info and the tensor table."""
-    meta = show(ollama_endpoint, Q4_TAG)
+@pytest.fixture
+def invented_endpoint() -> Iterator[Endpoint]:
+    """The test server's older invented Gemma-like model (no towers, fixed sizes)."""
+    with OllamaTestServer(model="gemma-like") as srv:
+        yield Endpoint(srv.url)
+
+
+def test_show_reads_tensors_the_client_drops(ollama_server: OllamaTestServer) -> None:
+    """show returns details, model_info and the tensor table (text and towers), as served."""
+    meta = show(Endpoint(ollama_server.url), Q4_TAG)
     assert meta.architecture == "gemma4" and meta.details.quantization_level == "Q4_K_M"
-    assert len(meta.tensors) == 35 * 13 + 2
-    assert meta.tensors[0] == TensorInfo("token_embd.weight", "Q6_K", (2048, 262_144))
+    assert len(meta.tensors) == len(ollama_server.catalog[Q4_TAG].tensors)
+    assert meta.tensors[0] == TensorInfo("token_embd.weight", "Q6_K", (1536, 262_144))
     assert meta.parameter_count == sum(t.n_elements for t in meta.tensors)
     assert "tokenizer.ggml.tokens" in meta.elided_keys
 
@@ -281,27 +288,41 @@ def test_show_unknown_model_is_not_found(ollama_endpoint: Endpoint) -> None:
 
 
 def test_tensor_type_mix_q4_mixes_and_q6_is_uniform(ollama_endpoint: Endpoint) -> None:
-    """Q4_K_M shows Q4_K + Q6_K + F32; Q6_K shows Q6_K + F32 only; bytes fit the tag's size."""
+    """E2B's Q4_K_M file: Q6_K (both embedding tables, 17 attn_v and 17 ffn_down) is its largest
+    share, then Q4_K; the Q6_K file has no Q4_K; both keep the same BF16/F16/F32 tensors; the
+    tensor bytes fill the tag's size but for the GGUF header and alignment."""
     models = list_models(ollama_endpoint)
     q4 = tensor_type_mix(show(ollama_endpoint, Q4_TAG).tensors)
     q6 = tensor_type_mix(show(ollama_endpoint, Q6_TAG).tensors)
-    assert list(q4) == ["Q4_K", "Q6_K", "F32"]  # largest share first
-    assert list(q6) == ["Q6_K", "F32"]
-    assert q4["Q6_K"].count == 1 + 2 * 17  # token_embd, plus attn_v/ffn_down in 17 layers
+    assert list(q4)[:2] == ["Q6_K", "Q4_K"]  # largest share first
+    assert "Q4_K" not in q6 and next(iter(q6)) == "Q6_K"
+    assert q4["Q6_K"].count == 2 + 2 * 17
+    for kept in ("BF16", "F16", "F32"):
+        assert q4[kept] == q6[kept]
     for mix, tag in ((q4, Q4_TAG), (q6, Q6_TAG)):
         total = sum(s.n_bytes or 0 for s in mix.values())
-        assert 0.98 < total / models[tag].size < 1.0
-    # Q4_K: 144 bytes per 256 weights, Q6_K: 210, F32: 4 per weight.
+        assert 0.99 < total / models[tag].size < 1.0
+    # Q4_K: 144 bytes per 256 weights, F32: 4 per weight.
     assert q4["Q4_K"].n_bytes == q4["Q4_K"].n_elements // 256 * 144
     assert q6["F32"].n_bytes == q6["F32"].n_elements * 4
 
 
-def test_bits_per_weight_is_near_the_nominal_figures(ollama_endpoint: Endpoint) -> None:
-    """size × 8 / parameter_count comes out near 4.8–5.2 for Q4_K_M and 6.6 for Q6_K."""
-    models = list_models(ollama_endpoint)
-    n = show(ollama_endpoint, Q4_TAG).parameter_count or 0
+def test_bits_per_weight_is_near_the_nominal_figures(invented_endpoint: Endpoint) -> None:
+    """A generic dense model (the invented one: no towers, one embedding table): size × 8 /
+    parameter_count comes out near 4.8–5.2 for Q4_K_M and 6.6 for Q6_K."""
+    models = list_models(invented_endpoint)
+    n = show(invented_endpoint, Q4_TAG).parameter_count or 0
     assert 4.8 < bits_per_weight(models[Q4_TAG].size, n) < 5.3
     assert 6.5 < bits_per_weight(models[Q6_TAG].size, n) < 6.7
+
+
+def test_e2b_bits_per_weight_sit_far_above_the_nominal_figures(ollama_endpoint: Endpoint) -> None:
+    """E2B is not a generic model: half its weights are Q6_K embedding tables and its towers stay
+    16-bit, so size × 8 / parameter_count is well above 4.8 and 6.6 (about 6.9 and 7.5)."""
+    models = list_models(ollama_endpoint)
+    n = show(ollama_endpoint, Q4_TAG).parameter_count or 0
+    assert 6.5 < bits_per_weight(models[Q4_TAG].size, n) < 7.2
+    assert 7.2 < bits_per_weight(models[Q6_TAG].size, n) < 7.8
 
 
 def test_tensor_type_mix_unknown_type_has_no_bytes() -> None:
@@ -322,7 +343,7 @@ def test_describe_value_shows_per_layer_arrays() -> None:
 
 def test_metadata_summary_reads_arrays_per_layer() -> None:
     """A per-layer head_count is shown as a range with runs; vocab comes from token_embd."""
-    with OllamaTestServer(per_layer_heads=True) as srv:
+    with OllamaTestServer(model="gemma-like", per_layer_heads=True, elide_arrays="large") as srv:
         rows = {f.label: f for f in metadata_summary(show(Endpoint(srv.url), Q4_TAG))}
     assert rows["Attention heads"].display == "4–8 (per layer: 8×20, 4×15)"
     assert rows["Attention heads"].key == "gemma4.attention.head_count"
@@ -336,7 +357,7 @@ def test_metadata_summary_reads_arrays_per_layer() -> None:
 
 def test_elided_arrays_are_flagged_and_verbose_recovers_them() -> None:
     """A newer Ollama sends per-layer arrays as null: the row says so; verbose=True has them."""
-    with OllamaTestServer(per_layer_heads=True, elide_arrays="all") as srv:
+    with OllamaTestServer(model="gemma-like", per_layer_heads=True, elide_arrays="all") as srv:
         ep = Endpoint(srv.url)
         row = {f.label: f for f in metadata_summary(show(ep, Q4_TAG))}["Attention heads"]
         assert row.elided and row.raw is None and "verbose" in row.display
@@ -534,3 +555,108 @@ def test_two_parallel_chats_overlap_in_parallel_mode(ollama_server: OllamaTestSe
         (r.started or 0, r.finished or 0) for r in ollama_server.requests_to("/api/chat")
     )
     assert served_start2 >= served_end1 - 0.01
+
+
+# --------------------------------------------------------------------------- verbose retry
+
+
+def test_show_asks_verbose_again_when_a_needed_array_is_null(ollama_server: OllamaTestServer):
+    """A non-verbose answer left the sliding pattern out (null): show(needs=...) asks once more
+    with verbose, keeps the per-layer arrays, drops the vocabulary and merges but keeps their
+    lengths."""
+    meta = show(Endpoint(ollama_server.url), Q4_TAG, needs=("attention.sliding_window_pattern",))
+    bodies = [r.body for r in ollama_server.requests_to("/api/show")]
+    assert bodies == [{"model": Q4_TAG}, {"model": Q4_TAG, "verbose": True}]
+    assert meta.verbose
+    assert meta.model_info["gemma4.attention.sliding_window_pattern"] == [
+        i % 5 != 4 for i in range(35)
+    ]
+    assert meta.model_info["gemma4.feed_forward_length"] == [6144] * 15 + [12288] * 20
+    assert meta.model_info["tokenizer.ggml.tokens"] is None
+    assert meta.array_lengths == {
+        "tokenizer.ggml.tokens": 262_144,
+        "tokenizer.ggml.scores": 262_144,
+        "tokenizer.ggml.token_type": 262_144,
+        "tokenizer.ggml.merges": 514_906,
+    }
+    assert meta.elided_keys == ()
+    assert vocab_size(meta) == (262_144, "tokenizer.ggml.tokens")
+
+
+def test_show_asks_once_when_nothing_needed_is_missing(ollama_server: OllamaTestServer):
+    """Scalars the caller needs arrived: no second request; the arrays stay null and flagged."""
+    meta = show(Endpoint(ollama_server.url), Q4_TAG, needs=("block_count", "attention.head_count"))
+    assert len(ollama_server.requests_to("/api/show")) == 1
+    assert not meta.verbose
+    assert "gemma4.attention.sliding_window_pattern" in meta.elided_keys
+
+
+# --------------------------------------------------------------------------- boundary validation
+
+
+def _show_body(**overrides: object) -> dict:
+    body: dict = {
+        "details": {"family": "gemma4", "families": ["gemma4"], "quantization_level": "Q4_K_M"},
+        "model_info": {"general.architecture": "gemma4", "gemma4.block_count": 35},
+        "tensors": [{"name": "token_embd.weight", "type": "Q6_K", "shape": [1536, 262144]}],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (_show_body(tensors=[{"name": "x.weight", "type": "F32", "shape": ["a", "b"]}]),
+         "tensors[0].shape (x.weight)"),
+        (_show_body(tensors={"name": "x"}), "tensors should be a list"),
+        (_show_body(tensors=[{"name": "x.weight", "type": "F32", "shape": [-1]}]),
+         "tensors[0].shape"),
+        (_show_body(tensors=[{"name": 7, "type": "F32", "shape": [1]}]), "tensors[0].name"),
+        (_show_body(details={"families": 5}), "details.families"),
+        (_show_body(model_info=[1, 2]), "model_info should be an object"),
+        (_show_body(model_info={"general.architecture": "gemma4", "gemma4.block_count": "35"}),
+         "model_info[gemma4.block_count]"),
+        (_show_body(model_info={"general.architecture": "gemma4",
+                                "gemma4.feed_forward_length": [6144, -1]}),
+         "model_info[gemma4.feed_forward_length]"),
+        (_show_body(model_info={"general.architecture": "gemma4",
+                                "gemma4.attention.sliding_window_pattern": "yes"}),
+         "sliding_window_pattern"),
+        (_show_body(model_info={"general.parameter_count": 10**30}),
+         "model_info[general.parameter_count]"),
+    ],
+)  # fmt: skip
+def test_malformed_show_answers_name_the_field(ollama_server, body, named):
+    """A malformed /api/show value is a bad_answer error naming the field, never a traceback."""
+    ollama_server.force_status("/api/show", 200, body)
+    err = kind_of(lambda: show(Endpoint(ollama_server.url), Q4_TAG))
+    assert err.kind == "bad_answer", err
+    assert named in err.message and "/api/show" in err.message
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ({"size": 10**30}, "models[0].size"),
+        ({"size": -5}, "models[0].size"),
+        ({"size": "big"}, "models[0].size"),
+        ({"details": {"families": 5}}, "models[0].details.families"),
+        ({"details": "gguf"}, "models[0].details should be an object"),
+        ({"digest": ["x"]}, "models[0].digest"),
+    ],
+)
+def test_malformed_tags_answers_name_the_field(ollama_server, entry, named):
+    """A malformed /api/tags value is a bad_answer error naming the field and the tag."""
+    model = {"name": Q4_TAG, "model": Q4_TAG, "size": 1, "digest": "d", **entry}
+    ollama_server.force_status("/api/tags", 200, {"models": [model]})
+    err = kind_of(lambda: list_models(Endpoint(ollama_server.url)))
+    assert err.kind == "bad_answer" and named in err.message, err.message
+    assert "/api/tags" in err.message
+
+
+def test_tags_models_not_a_list_is_named(ollama_server):
+    """`models` that is not a list is named as such."""
+    ollama_server.force_status("/api/tags", 200, {"models": 5})
+    err = kind_of(lambda: list_models(Endpoint(ollama_server.url)))
+    assert err.kind == "bad_answer" and "models should be a list" in err.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -83,20 +84,22 @@ def test_show_verbose_returns_the_vocabulary(ollama_server: OllamaTestServer) ->
     assert len(raw["model_info"]["tokenizer.ggml.tokens"]) == 262_144
 
 
-def test_q4_mixes_types_and_q6_is_uniform(ollama_server: OllamaTestServer) -> None:
-    """Q4_K_M mixes Q4_K, Q6_K and F32 tensors; Q6_K is Q6_K plus F32 norms."""
+def test_q4_mixes_types_and_q6_is_uniform() -> None:
+    """Invented model: Q4_K_M mixes Q4_K, Q6_K and F32 tensors; Q6_K is Q6_K plus F32 norms."""
+    with OllamaTestServer(model="gemma-like") as srv:
 
-    def types(tag: str) -> Counter[str]:
-        body = post(f"{ollama_server.url}/api/show", json={"model": tag}).json()
-        return Counter(t["type"] for t in body["tensors"])
+        def types(tag: str) -> Counter[str]:
+            body = post(f"{srv.url}/api/show", json={"model": tag}).json()
+            return Counter(t["type"] for t in body["tensors"])
 
-    assert set(types(Q4_TAG)) == {"Q4_K", "Q6_K", "F32"}
-    assert set(types(Q6_TAG)) == {"Q6_K", "F32"}
+        assert set(types(Q4_TAG)) == {"Q4_K", "Q6_K", "F32"}
+        assert set(types(Q6_TAG)) == {"Q6_K", "F32"}
 
 
 def test_per_layer_variant_and_array_elision() -> None:
-    """per_layer_heads sends head_count as an array; elide_arrays='all' sends it as null."""
-    with OllamaTestServer(per_layer_heads=True) as srv:
+    """Invented model, older Ollama ('large'): per_layer_heads sends head_count as an array;
+    elide_arrays='all' sends it as null."""
+    with OllamaTestServer(model="gemma-like", per_layer_heads=True, elide_arrays="large") as srv:
         url = f"{srv.url}/api/show"
         heads = post(url, json={"model": Q4_TAG}).json()["model_info"]
         assert heads["gemma4.attention.head_count"] == [8] * 20 + [4] * 15
@@ -378,3 +381,90 @@ def test_standalone_run_serves_on_the_given_port() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- Gemma 4 E2B shape
+# Expected values are the upstream facts of docs/model-facts.md, written out here.
+
+
+def _show(srv: OllamaTestServer, tag: str, verbose: bool = False) -> dict:
+    body: dict = {"model": tag, "verbose": True} if verbose else {"model": tag}
+    return post(f"{srv.url}/api/show", json=body, timeout=60).json()
+
+
+def test_e2b_non_verbose_show_sends_every_array_as_null(ollama_server: OllamaTestServer) -> None:
+    """Like Ollama's getModelData(maxArraySize 0): per-layer arrays and the vocabulary are null,
+    scalars are sent, and the full tensor list (text, per-layer embeddings, towers) is there."""
+    raw = _show(ollama_server, Q4_TAG)
+    info = raw["model_info"]
+    for key in ("gemma4.feed_forward_length", "gemma4.attention.sliding_window_pattern",
+                "tokenizer.ggml.tokens", "tokenizer.ggml.merges"):  # fmt: skip
+        assert key in info and info[key] is None, key
+    assert info["gemma4.block_count"] == 35 and info["gemma4.embedding_length"] == 1536
+    assert info["gemma4.attention.head_count"] == 8
+    assert info["gemma4.attention.head_count_kv"] == 1
+    assert info["gemma4.attention.key_length"] == 512
+    assert info["gemma4.attention.key_length_swa"] == 256
+    assert info["gemma4.attention.sliding_window"] == 512
+    assert info["gemma4.attention.shared_kv_layers"] == 20
+    assert info["gemma4.embedding_length_per_layer_input"] == 256
+    tensors = {t["name"]: t for t in raw["tensors"]}
+    assert tensors["per_layer_token_embd.weight"]["shape"] == [8960, 262144]
+    assert tensors["per_layer_model_proj.weight"]["shape"] == [1536, 8960]
+    assert tensors["blk.34.inp_gate.weight"]["shape"] == [1536, 256]
+    assert tensors["blk.34.proj.weight"]["shape"] == [256, 1536]
+    assert "output.weight" not in tensors  # tied embeddings
+    assert sum(n.startswith("blk.") for n in tensors) == 35 * 17
+    assert any(n.startswith("v.blk.") for n in tensors)
+    assert any(n.startswith("a.blk.") for n in tensors)
+    assert "mm.input_projection.weight" in tensors and "mm.a.input_projection.weight" in tensors
+
+
+def test_e2b_verbose_show_sends_the_arrays(ollama_server: OllamaTestServer) -> None:
+    """verbose: true sends the per-layer FFN widths (6144, doubled on the 20 shared layers), the
+    sliding pattern (every fifth layer full) and the 262144-token vocabulary."""
+    info = _show(ollama_server, Q6_TAG, verbose=True)["model_info"]
+    assert info["gemma4.feed_forward_length"] == [6144] * 15 + [12288] * 20
+    assert info["gemma4.attention.sliding_window_pattern"] == [i % 5 != 4 for i in range(35)]
+    assert len(info["tokenizer.ggml.tokens"]) == 262_144
+    assert len(info["tokenizer.ggml.merges"]) == 514_906
+
+
+def test_e2b_types_follow_llama_cpp_by_hand(ollama_server: OllamaTestServer) -> None:
+    """Q4_K_M: both embedding tables Q6_K, attn_v and ffn_down Q6_K in the 17 use_more_bits(i, 35)
+    layers (36 Q6_K), the other 281 text matrices Q4_K; Q6_K: all 317 Q6_K. In both, the
+    per-layer projection stays BF16 and the towers keep their converter types."""
+    q4 = {t["name"]: t["type"] for t in _show(ollama_server, Q4_TAG)["tensors"]}
+    q6 = {t["name"]: t["type"] for t in _show(ollama_server, Q6_TAG)["tensors"]}
+    text4 = Counter(t for n, t in q4.items() if not n.startswith(("v.", "a.", "mm.")))
+    text6 = Counter(t for n, t in q6.items() if not n.startswith(("v.", "a.", "mm.")))
+    assert text4 == {"Q6_K": 36, "Q4_K": 281, "F32": 283, "BF16": 1}
+    assert text6 == {"Q6_K": 317, "F32": 283, "BF16": 1}
+    more = [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 31, 32, 33, 34]
+    assert [i for i in range(35) if q4[f"blk.{i}.attn_v.weight"] == "Q6_K"] == more
+    assert [i for i in range(35) if q4[f"blk.{i}.ffn_down.weight"] == "Q6_K"] == more
+    assert q4["per_layer_token_embd.weight"] == q4["token_embd.weight"] == "Q6_K"
+    assert q4["per_layer_model_proj.weight"] == q6["per_layer_model_proj.weight"] == "BF16"
+    towers = [n for n in q4 if n.startswith(("v.", "a.", "mm."))]
+    assert all(q4[n] == q6[n] and q4[n] in ("F16", "BF16", "F32") for n in towers)
+    assert q4["a.blk.0.ffn_down.weight"] == "BF16" and q4["v.blk.0.attn_v.weight"] == "F16"
+
+
+def test_e2b_sizes_follow_from_the_tensors(ollama_server: OllamaTestServer) -> None:
+    """/api/tags sizes are the tensors' bytes (gguf's block table, 32-byte aligned) plus a GGUF
+    header of a few MB and three small layers; parameter_count sums every tensor's elements."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    sizes = {m["name"]: m["size"] for m in get(f"{ollama_server.url}/api/tags").json()["models"]}
+    for tag in (Q4_TAG, Q6_TAG):
+        raw = _show(ollama_server, tag)
+        tensor_bytes = 0
+        for t in raw["tensors"]:
+            block, size = GGML_QUANT_SIZES[GGMLQuantizationType[t["type"]]]
+            tensor_bytes += -(-(math.prod(t["shape"]) // block * size) // 32) * 32
+        assert 0 < sizes[tag] - tensor_bytes < 20_000_000
+        assert raw["model_info"]["general.parameter_count"] == sum(
+            math.prod(t["shape"]) for t in raw["tensors"]
+        )
+        assert raw["details"]["parameter_size"] == "5.1B"
+    assert sizes[Q4_TAG] < sizes[Q6_TAG]

@@ -1,11 +1,18 @@
 """Deployment-decision math: do a tag's weights plus its KV cache fit a memory budget?
 
-    KV cache bytes = 2 (K and V) × layers × kv_heads × head_dim × context × bytes_per_element
+    KV cache bytes = Σ over the layers that hold a cache of
+                     (K + V) × KV heads × head dimension × cells × bytes per element
 
 with f16 as the default cache type (2 bytes per element, Ollama's default `OLLAMA_KV_CACHE_TYPE`).
-The formula is evaluated per layer so that newer architectures are honest: per-layer KV head
-counts, different K and V lengths, sliding-window layers that keep at most `window` tokens,
-and layers that share an earlier layer's cache (they store nothing).
+The sum runs layer by layer so that newer architectures are honest: per-layer KV head counts and
+head dimensions, sliding-window layers that keep only a window of tokens, and layers that reuse an
+earlier layer's cache (they hold none).
+
+How many cells a layer holds is the serving engine's choice, not the model's. `OLLAMA` sizes them
+as Ollama runs llama.cpp's llama-server (`-c num_ctx·P -np P -b 512 -ub 512`, flash attention
+auto), cited in docs/model-facts.md: the context is rounded up to a multiple of 256 cells, and a
+sliding-window layer keeps `PAD256(min(context, window + n_ubatch))` cells with n_ubatch 512.
+`TEXTBOOK` is the formula as written in the lab (cells = context, window cells = window).
 
 Assumptions, stated wherever a figure is shown (`assumptions()`):
 - weights take the model's file size, all resident;
@@ -13,17 +20,21 @@ Assumptions, stated wherever a figure is shown (`assumptions()`):
 - the context is the number of tokens the task needs per request, times `parallel` slots;
 - GB means 10^9 bytes.
 
-Without an endpoint, `GEMMA_LIKE_LAYOUT` and `BUILTIN_WEIGHTS_BYTES` stand in: an approximation
-of Gemma 4 E2B, labelled as such.
+Without an endpoint, `BUILTIN_LAYOUT` and `builtin_weights_bytes()` stand in: Gemma 4 E2B's text
+model (`quantviz.gemma4_e2b`), its sizes computed from llama.cpp's recipes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+
+from quantviz import gemma4_e2b
+from quantviz.recipe import expected_sizes
 
 GB = 10**9
 
@@ -40,9 +51,59 @@ DEFAULT_CACHE_TYPE = "f16"
 # Upper bound for "max context that fits" when the model states no context length.
 _UNBOUNDED_CONTEXT = 1 << 24
 
+# The metadata keys (under `<arch>.`) a KV layout is read from: what a widget needs from
+# /api/show, verbose or not.
+LAYOUT_KEYS = (
+    "block_count",
+    "context_length",
+    "embedding_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "attention.value_length",
+    "attention.key_length_swa",
+    "attention.value_length_swa",
+    "attention.sliding_window",
+    "attention.sliding_window_pattern",
+    "attention.shared_kv_layers",
+)
+
 
 class LayoutError(ValueError):
     """Model metadata does not give enough to compute a KV cache size; the message says what."""
+
+
+@dataclass(frozen=True)
+class CacheSizing:
+    """How a serving engine turns a context length into cache cells."""
+
+    name: str
+    pad: int = 1  # cells are allocated in multiples of this
+    n_ubatch: int = 0  # sliding layers keep window + n_ubatch cells (0: just the window)
+
+    def cells(self, context: int, parallel: int, window: int) -> tuple[int, int]:
+        """Cells per slot: (full-attention layers, sliding-window layers)."""
+        if self.pad <= 1 and not self.n_ubatch:
+            return context, min(context, window)
+        total = context * parallel
+        # llama_context: n_batch = min(n_ctx, -b), n_ubatch = min(n_batch, -ub), both 512
+        n_ubatch = min(self.n_ubatch, total)
+        # llama_context pads n_ctx to 256, then (one stream per slot) n_ctx_seq = PAD(n_ctx / P)
+        per_slot = _pad(_pad(total, self.pad) // parallel, self.pad)
+        # llama_kv_cache_iswa: size_swa = PAD(min(size_base, n_swa + n_ubatch), 256)
+        return per_slot, _pad(min(per_slot, window + n_ubatch), self.pad)
+
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to if to > 1 else n
+
+
+OLLAMA = CacheSizing(
+    "Ollama running llama.cpp (cells padded to 256, sliding layers keep window + 512)",
+    pad=256,
+    n_ubatch=512,
+)
+TEXTBOOK = CacheSizing("the textbook formula (cells = context)")
 
 
 @dataclass(frozen=True)
@@ -99,10 +160,15 @@ class KVLayout:
             approximate=approximate,
         )
 
+    @property
+    def cache_layers(self) -> range:
+        """The layers that hold a cache of their own (llama.cpp's has_kv)."""
+        return range(self.n_layers - self.shared_kv_layers)
+
     def per_token_elements(self) -> tuple[int, int]:
-        """Cached elements per token: (full-attention layers, sliding-window layers)."""
+        """Cached elements per cell: (full-attention layers, sliding-window layers)."""
         full = swa = 0
-        for i in range(self.n_layers - self.shared_kv_layers):
+        for i in self.cache_layers:
             elems = self.kv_heads[i] * (self.key_length[i] + self.value_length[i])
             if self.sliding[i]:
                 swa += elems
@@ -120,17 +186,23 @@ def _bpe(cache_type: str) -> Fraction:
 
 
 def kv_cache_bytes(
-    layout: KVLayout, context: int, *, cache_type: str = DEFAULT_CACHE_TYPE, parallel: int = 1
+    layout: KVLayout,
+    context: int,
+    *,
+    cache_type: str = DEFAULT_CACHE_TYPE,
+    parallel: int = 1,
+    sizing: CacheSizing = OLLAMA,
 ) -> int:
     """KV cache size in bytes for `context` tokens in each of `parallel` slots.
 
-    Full-attention layers cache every token; sliding-window layers at most `sliding_window`.
+    Full-attention layers hold a cell per token of context, sliding-window layers at most the
+    window's worth; `sizing` says how the engine rounds both.
     """
     if context < 0 or parallel < 1:
         raise ValueError("context must be >= 0 and parallel >= 1")
     full, swa = layout.per_token_elements()
-    window_tokens = min(context, layout.sliding_window or 0)
-    elements = (full * context + swa * window_tokens) * parallel
+    full_cells, swa_cells = sizing.cells(context, parallel, layout.sliding_window or 0)
+    elements = (full * full_cells + swa * swa_cells) * parallel
     return math.ceil(elements * _bpe(cache_type))
 
 
@@ -140,34 +212,46 @@ def max_context(
     *,
     cache_type: str = DEFAULT_CACHE_TYPE,
     parallel: int = 1,
+    sizing: CacheSizing = OLLAMA,
 ) -> int:
-    """Largest context whose KV cache fits `available_bytes`, capped at the model's maximum."""
+    """Largest context whose KV cache fits `available_bytes`, capped at the model's maximum.
+
+    The cache grows with the context in steps (padding, the sliding window), never shrinking,
+    so a bisection finds the exact largest fitting context.
+    """
     cap = layout.context_length or _UNBOUNDED_CONTEXT
     if available_bytes < 0:
         return 0
-    full, swa = layout.per_token_elements()
-    budget = Fraction(available_bytes) / (_bpe(cache_type) * parallel)  # elements we can hold
-    window = layout.sliding_window or 0
-    if full + swa == 0:
+
+    def fits(ctx: int) -> bool:
+        size = kv_cache_bytes(layout, ctx, cache_type=cache_type, parallel=parallel, sizing=sizing)
+        return size <= available_bytes
+
+    if fits(cap):
         return cap
-    # Up to the window, every layer grows with the context.
-    ctx = math.floor(budget / (full + swa))
-    if ctx > window and swa:
-        # Past the window, only full-attention layers keep growing.
-        ctx = cap if full == 0 else max(window, math.floor((budget - swa * window) / full))
-    return max(0, min(ctx, cap))
+    lo, hi = 0, cap  # fits(lo) holds (an empty cache), fits(hi) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 # --------------------------------------------------------------------------------------------
 # Layout from Ollama's /api/show model_info (raw GGUF keys)
 
 
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise LayoutError(f"{key} is {value!r}, not a whole number")
+    return value
+
+
 def _per_layer(value: Any, n_layers: int, key: str) -> tuple[int, ...]:
     if isinstance(value, (list, tuple)):
         if len(value) != n_layers:
             raise LayoutError(f"{key} lists {len(value)} values for {n_layers} layers")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n_layers
+        return tuple(_count(v, key) for v in value)
+    return (_count(value, key),) * n_layers
 
 
 def _missing(value: Any) -> bool:
@@ -184,7 +268,8 @@ def layout_from_model_info(
     `embedding_length / head_count`), their `_swa` variants for sliding layers,
     `.attention.sliding_window`, `.attention.sliding_window_pattern` (per-layer booleans, true =
     sliding, or an int n: every n-th layer is full attention), `.attention.shared_kv_layers` and
-    `.context_length`.
+    `.context_length`. A per-layer array that arrives as null (a non-verbose `/api/show`) is
+    missing: ask with `verbose: true` (`ollama_api.show(..., needs=LAYOUT_KEYS)` does).
     """
     arch = model_info.get("general.architecture")
     if not arch:
@@ -193,14 +278,24 @@ def layout_from_model_info(
     def get(name: str) -> Any:
         return model_info.get(f"{arch}.{name}")
 
+    def elided(name: str) -> bool:
+        key = f"{arch}.{name}"
+        return key in model_info and model_info[key] is None
+
     notes: list[str] = []
     blocks = get("block_count")
     if _missing(blocks):
         raise LayoutError(f"model metadata has no {arch}.block_count")
-    n = int(blocks)
+    n = _count(blocks, f"{arch}.block_count")
+    if n == 0:
+        raise LayoutError(f"{arch}.block_count is 0")
     head_count = get("attention.head_count")
     kv_raw = get("attention.head_count_kv")
     if _missing(kv_raw):
+        if elided("attention.head_count_kv"):
+            raise LayoutError(
+                f"the server left {arch}.attention.head_count_kv out (null): ask with verbose"
+            )
         if _missing(head_count):
             raise LayoutError(f"model metadata has no {arch}.attention.head_count_kv")
         kv_raw = head_count
@@ -220,17 +315,19 @@ def layout_from_model_info(
                 f"model metadata has neither {arch}.attention.key_length nor "
                 "embedding_length and head_count to derive the head dimension"
             )
-        key_len = int(emb) // max(heads)
+        key_len = _count(emb, f"{arch}.embedding_length") // max(heads)
         notes.append(f"head dimension derived as embedding_length / head_count = {key_len}")
+    key_len = _count(key_len, f"{arch}.attention.key_length")
     value_len = get("attention.value_length")
-    value_len = key_len if _missing(value_len) else value_len
+    value_len = key_len if _missing(value_len) else _count(value_len, f"{arch}.value_length")
     key_swa = get("attention.key_length_swa")
     value_swa = get("attention.value_length_swa")
-    key_swa = key_len if _missing(key_swa) else key_swa
-    value_swa = value_len if _missing(value_swa) else value_swa
+    key_swa = key_len if _missing(key_swa) else _count(key_swa, f"{arch}.key_length_swa")
+    value_swa = value_len if _missing(value_swa) else _count(value_swa, f"{arch}.value_length_swa")
 
     window = get("attention.sliding_window")
-    window = None if _missing(window) or int(window) <= 0 else int(window)
+    window = None if _missing(window) else _count(window, f"{arch}.attention.sliding_window")
+    window = window or None
     pattern = get("attention.sliding_window_pattern")
     if window is None:
         sliding = (False,) * n
@@ -238,9 +335,13 @@ def layout_from_model_info(
         if len(pattern) != n:
             raise LayoutError(f"sliding_window_pattern lists {len(pattern)} values for {n} layers")
         sliding = tuple(bool(v) for v in pattern)
-    elif isinstance(pattern, (int, float)) and int(pattern) > 0:
-        period = int(pattern)
-        sliding = tuple(i % period < period - 1 for i in range(n))
+    elif isinstance(pattern, int) and not isinstance(pattern, bool) and pattern > 0:
+        sliding = tuple(i % pattern < pattern - 1 for i in range(n))  # llama.cpp's set_swa_pattern
+    elif elided("attention.sliding_window_pattern"):
+        raise LayoutError(
+            f"the server left {arch}.attention.sliding_window_pattern out (null): which layers "
+            "use the sliding window is unknown; ask with verbose"
+        )
     else:
         sliding = (False,) * n
         notes.append(
@@ -249,48 +350,40 @@ def layout_from_model_info(
         )
 
     shared = get("attention.shared_kv_layers")
+    shared = 0 if _missing(shared) else _count(shared, f"{arch}.attention.shared_kv_layers")
     context_length = get("context_length")
     return KVLayout(
         n_layers=n,
         kv_heads=kv_heads,
-        key_length=tuple(int(key_swa if s else key_len) for s in sliding),
-        value_length=tuple(int(value_swa if s else value_len) for s in sliding),
+        key_length=tuple(key_swa if s else key_len for s in sliding),
+        value_length=tuple(value_swa if s else value_len for s in sliding),
         sliding=sliding,
         sliding_window=window,
-        shared_kv_layers=0 if _missing(shared) else int(shared),
-        context_length=None if _missing(context_length) else int(context_length),
+        shared_kv_layers=shared,
+        context_length=None
+        if _missing(context_length)
+        else _count(context_length, f"{arch}.context_length"),
         source=source,
         notes=tuple(notes),
     )
 
 
 # --------------------------------------------------------------------------------------------
-# Built-in approximation (no endpoint)
+# Built in (no endpoint): Gemma 4 E2B's text model
 
-_GEMMA_LAYERS = 35
-_GEMMA_SLIDING = tuple(i % 5 < 4 for i in range(_GEMMA_LAYERS))  # 4 sliding, then 1 full
-GEMMA_LIKE_LAYOUT = KVLayout(
-    n_layers=_GEMMA_LAYERS,
-    kv_heads=(1,) * _GEMMA_LAYERS,
-    key_length=tuple(256 if s else 512 for s in _GEMMA_SLIDING),
-    value_length=tuple(256 if s else 512 for s in _GEMMA_SLIDING),
-    sliding=_GEMMA_SLIDING,
-    sliding_window=512,
-    shared_kv_layers=0,
-    context_length=131_072,
-    source="built-in Gemma-4-E2B-like layout (an approximation, not read from an endpoint)",
-    approximate=True,
-    notes=(
-        "35 layers, 1 KV head, head dimension 256 on sliding layers and 512 on every fifth "
-        "(full-attention) layer, 512-token window",
-        "every layer is counted with its own cache; Gemma 4 shares some layers' caches, so the "
-        "real figure can be lower",
-    ),
-)
+BUILTIN_SOURCE = "built-in Gemma 4 E2B layout (its published config, not read from an endpoint)"
+BUILTIN_LAYOUT = layout_from_model_info(gemma4_e2b.model_info(), source=BUILTIN_SOURCE)
 
-# Approximate file sizes of Gemma 4 E2B Q4_K_M and Q6_K GGUF builds; /api/tags sizes replace
-# them as soon as an endpoint answers.
-BUILTIN_WEIGHTS_BYTES: dict[str, int] = {"Q4": 3_190_000_000, "Q6": 3_580_000_000}
+
+@functools.cache
+def builtin_weights_bytes() -> dict[str, int]:
+    """Tensor bytes of Gemma 4 E2B's text model under llama.cpp's Q4_K_M and Q6_K recipes.
+
+    The lab's files also carry the vision and audio towers and a GGUF header, so they are larger;
+    `/api/tags` sizes replace these as soon as an endpoint answers.
+    """
+    sizes = expected_sizes(gemma4_e2b.text_tensors(), gemma4_e2b.N_LAYER)
+    return {"Q4": sizes.q4_k_m.n_bytes, "Q6": sizes.q6_k.n_bytes}
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,19 +453,21 @@ def fit(
     cache_type: str = DEFAULT_CACHE_TYPE,
     overhead_bytes: int = 0,
     parallel: int = 1,
+    sizing: CacheSizing = OLLAMA,
 ) -> FitResult:
     """Weights + KV cache (+ overhead) for `context` tokens against `budget_bytes`."""
     if budget_bytes < 0 or weights_bytes < 0 or overhead_bytes < 0:
         raise ValueError("budget, weights and overhead must not be negative")
     available = budget_bytes - weights_bytes - overhead_bytes
-    best = max_context(layout, available, cache_type=cache_type, parallel=parallel)
+    kv = {"cache_type": cache_type, "parallel": parallel, "sizing": sizing}
+    best = max_context(layout, available, **kv)
     return FitResult(
         tag=tag,
         label=label if label is not None else tag,
         context=context,
         budget_bytes=budget_bytes,
         weights_bytes=weights_bytes,
-        kv_bytes=kv_cache_bytes(layout, context, cache_type=cache_type, parallel=parallel),
+        kv_bytes=kv_cache_bytes(layout, context, **kv),
         overhead_bytes=overhead_bytes,
         max_context=best,
         max_context_is_model_limit=(
@@ -393,6 +488,7 @@ def fit_tags(
     cache_type: str = DEFAULT_CACHE_TYPE,
     overhead_bytes: int = 0,
     parallel: int = 1,
+    sizing: CacheSizing = OLLAMA,
 ) -> list[FitResult]:
     """`fit` for every tag in `weights` (tag -> bytes), one layout for all or one per tag."""
     out = []
@@ -409,6 +505,7 @@ def fit_tags(
                 cache_type=cache_type,
                 overhead_bytes=overhead_bytes,
                 parallel=parallel,
+                sizing=sizing,
             )
         )
     return out
@@ -420,25 +517,56 @@ def assumptions(
     cache_type: str = DEFAULT_CACHE_TYPE,
     overhead_bytes: int = 0,
     parallel: int = 1,
+    sizing: CacheSizing = OLLAMA,
 ) -> list[str]:
     """The assumptions behind a fit, in plain sentences, for display beside the figures."""
     bpe = _bpe(cache_type)
     bpe_text = f"{float(bpe):g}"
+    n_cache = len(layout.cache_layers)
     out = [
         f"KV cache stored as {cache_type} ({bpe_text} bytes per element; Ollama's default is f16)",
-        "KV cache = 2 (K and V) × layers × KV heads × head dimension × context × bytes per "
-        "element, summed layer by layer",
+        "KV cache = 2 (K and V) × KV heads × head dimension × cells × bytes per element, "
+        f"summed over the {n_cache} layers that hold a cache",
+    ]
+    if sizing.pad > 1:
+        out.append(
+            f"cells as Ollama runs llama.cpp: the context rounded up to a multiple of "
+            f"{sizing.pad}"
+            + (
+                f"; sliding-window layers hold min(context, window + {sizing.n_ubatch}) cells "
+                f"(the window plus one {sizing.n_ubatch}-token batch), also rounded up to "
+                f"{sizing.pad}"
+                if any(layout.sliding)
+                else ""
+            )
+        )
+        out.append(
+            "flash attention on or auto (Ollama's default); with it off llama.cpp pads every "
+            "layer's V cache to the widest head, and quantized caches need it on"
+        )
+    elif any(layout.sliding):
+        out.append("cells = the context; sliding-window layers hold at most the window")
+    out += [
         "weights take the model's file size and stay resident in memory",
         "no compute buffers, runtime or operating-system memory are counted"
         + (f" beyond a fixed overhead of {format_bytes(overhead_bytes)}" if overhead_bytes else ""),
         "GB means 10^9 bytes",
     ]
     if parallel > 1:
-        out.append(f"{parallel} parallel request slots, each with its own context")
+        out.append(
+            f"{parallel} parallel request slots (OLLAMA_NUM_PARALLEL), each with its own cache"
+        )
     if any(layout.sliding):
-        out.append(f"sliding-window layers keep at most {layout.sliding_window} tokens")
+        n_swa = sum(layout.sliding[i] for i in layout.cache_layers)
+        out.append(
+            f"{n_swa} sliding-window layers attend to the last {layout.sliding_window} tokens "
+            f"only; the other {n_cache - n_swa} cache layers see the whole context"
+        )
     if layout.shared_kv_layers:
-        out.append(f"the last {layout.shared_kv_layers} layers reuse an earlier layer's cache")
+        out.append(
+            f"the last {layout.shared_kv_layers} layers reuse an earlier layer's cache and hold "
+            "none of their own"
+        )
     out.append(f"layout: {layout.source}")
     out.extend(layout.notes)
     return out

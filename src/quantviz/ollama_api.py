@@ -12,7 +12,12 @@ Protocol facts this module relies on (Ollama's docs and the 0.6 client):
   it into a builtin `ConnectionError`); an `{"error": ...}` line mid-stream is a `ResponseError`
   with `status_code == -1`; a socket closed mid-body is an `httpx.RemoteProtocolError`;
 * the client's `show()` drops `tensors`, so `show` reads `/api/show` with a raw request through
-  the client's own httpx client (same base URL, same headers).
+  the client's own httpx client (same base URL, same headers); `list_models` reads `/api/tags`
+  the same way, so both answers are validated here, once, field by field;
+* a non-verbose `/api/show` sends every non-empty GGUF array as null (ollama `getModelData` reads
+  the file with a maximum array size of 0); `"verbose": true` sends them. `show(needs=...)` asks
+  again verbosely when an array a widget needs came back null, then drops arrays longer than
+  `KEEP_ARRAY_ITEMS` (the vocabulary, the merges) and keeps only their lengths.
 """
 
 from __future__ import annotations
@@ -43,12 +48,17 @@ ErrorKind = Literal[
     "bad_request",  # the server rejected the request's parameters (400)
     "server",  # the server failed (5xx)
     "stream",  # the stream broke: error line mid-stream, dropped connection, no final chunk
+    "bad_answer",  # an Ollama-shaped answer with a malformed field (named in the message)
 ]
 
 CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 30.0
 PULL_TIMEOUT = 120.0  # longest silence between two progress lines
 CHAT_TIMEOUT = 120.0  # longest silence before the first token or between tokens
+KEEP_ARRAY_ITEMS = 1024  # longer GGUF arrays (vocabulary, merges) are dropped after parsing
+MAX_BYTES = 2**63 - 1  # Go's int64: the largest size an Ollama answer can carry
+MAX_TENSOR_DIMS = 4  # GGML_MAX_DIMS
+MAX_ELEMENTS = 2**50  # per tensor; real ones stay far below
 
 
 class OllamaError(Exception):
@@ -184,7 +194,8 @@ class ModelMetadata:
     tensors: tuple[TensorInfo, ...]
     capabilities: tuple[str, ...] = ()
     parameters: str = ""
-    verbose: bool = False
+    verbose: bool = False  # the model_info came from a verbose answer
+    array_lengths: Mapping[str, int] = field(default_factory=dict)  # arrays dropped for size
 
     @property
     def architecture(self) -> str | None:
@@ -201,7 +212,9 @@ class ModelMetadata:
     @property
     def elided_keys(self) -> tuple[str, ...]:
         """Keys the server sent as null: arrays it left out of a non-verbose answer."""
-        return tuple(k for k, v in self.model_info.items() if v is None)
+        return tuple(
+            k for k, v in self.model_info.items() if v is None and k not in self.array_lengths
+        )
 
 
 @dataclass(frozen=True)
@@ -421,18 +434,138 @@ def check_connection(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> st
     return version
 
 
-def _details(raw: Any) -> ModelDetails:
+# --------------------------------------------------------------------------- answer validation
+#
+# Everything a widget reads from /api/tags and /api/show is checked here, once: a malformed value
+# becomes an OllamaError("bad_answer") naming the field, never a TypeError three modules later.
+
+
+def _malformed(endpoint_path: str, where: str, problem: str) -> OllamaError:
+    return OllamaError(
+        "bad_answer",
+        f"The server's {endpoint_path} answer is malformed: {where} {problem}.",
+    )
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return _short(text, 60)
+
+
+def _opt_str(value: Any, path: str, where: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    raise _malformed(path, where, f"should be text, got {_shown(value)}")
+
+
+def _whole(value: Any, path: str, where: str, limit: int = MAX_BYTES) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise _malformed(
+            path, where, f"should be a whole number from 0 to {limit:,}, got {_shown(value)}"
+        )
+    return value
+
+
+def _details(raw: Any, path: str, where: str = "details") -> ModelDetails:
     if raw is None:
         return ModelDetails()
-    get = raw.get if isinstance(raw, Mapping) else lambda k: getattr(raw, k, None)
-    return ModelDetails(
-        format=get("format") or None,
-        family=get("family") or None,
-        families=tuple(get("families") or ()),
-        parameter_size=get("parameter_size") or None,
-        quantization_level=get("quantization_level") or None,
-        parent_model=get("parent_model") or None,
-    )
+    if not isinstance(raw, Mapping):
+        raise _malformed(path, where, f"should be an object, got {_shown(raw)}")
+    families = raw.get("families")
+    if families is not None and (
+        not isinstance(families, list) or not all(isinstance(f, str) for f in families)
+    ):
+        raise _malformed(
+            path, f"{where}.families", f"should be a list of names, got {_shown(families)}"
+        )
+    get = {k: _opt_str(raw.get(k), path, f"{where}.{k}") for k in (
+        "format", "family", "parameter_size", "quantization_level", "parent_model"
+    )}  # fmt: skip
+    return ModelDetails(families=tuple(families or ()), **get)
+
+
+def _tensors(raw: Any, path: str) -> tuple[TensorInfo, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _malformed(path, "tensors", f"should be a list, got {_shown(raw)}")
+    out = []
+    for i, t in enumerate(raw):
+        where = f"tensors[{i}]"
+        if not isinstance(t, Mapping):
+            raise _malformed(path, where, f"should be an object, got {_shown(t)}")
+        name, qtype, shape = t.get("name"), t.get("type"), t.get("shape")
+        if not isinstance(name, str) or not name:
+            raise _malformed(path, f"{where}.name", f"should be a tensor name, got {_shown(name)}")
+        if not isinstance(qtype, str):
+            raise _malformed(
+                path, f"{where}.type ({name})", f"should be a type name, got {_shown(qtype)}"
+            )
+        if (
+            not isinstance(shape, list)
+            or not 1 <= len(shape) <= MAX_TENSOR_DIMS
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in shape)
+        ):
+            raise _malformed(
+                path,
+                f"{where}.shape ({name})",
+                f"should list 1 to {MAX_TENSOR_DIMS} non-negative whole numbers, got "
+                f"{_shown(shape)}",
+            )
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise _malformed(path, f"{where}.shape ({name})", f"is implausibly large: {shape}")
+        out.append(TensorInfo(name, qtype, tuple(shape)))
+    return tuple(out)
+
+
+# model_info keys (under `<arch>.`, or `general.`) whose values are counts, alone or per layer.
+_COUNT_KEYS = (
+    "block_count", "context_length", "embedding_length", "feed_forward_length",
+    "embedding_length_per_layer_input", "attention.head_count", "attention.head_count_kv",
+    "attention.key_length", "attention.value_length", "attention.key_length_swa",
+    "attention.value_length_swa", "attention.sliding_window", "attention.shared_kv_layers",
+    "vocab_size", "expert_count", "expert_used_count",
+)  # fmt: skip
+_GENERAL_COUNTS = ("general.parameter_count", "general.file_type")
+
+
+def _model_info(raw: Any, path: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
+        raise _malformed(path, "model_info", f"should be an object of GGUF keys, got {_shown(raw)}")
+    info = dict(raw)
+    arch = info.get("general.architecture")
+    if arch is not None and not isinstance(arch, str):
+        raise _malformed(path, "model_info[general.architecture]", f"is {_shown(arch)}")
+    keys = list(_GENERAL_COUNTS) + ([f"{arch}.{k}" for k in _COUNT_KEYS] if arch else [])
+    for key in keys:
+        value = info.get(key)
+        where = f"model_info[{key}]"
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        for v in items:
+            _whole(v, path, where)
+    pattern = info.get(f"{arch}.attention.sliding_window_pattern") if arch else None
+    if pattern is not None and not (
+        (isinstance(pattern, int) and not isinstance(pattern, bool) and pattern >= 0)
+        or (isinstance(pattern, list) and all(isinstance(v, bool) for v in pattern))
+    ):
+        raise _malformed(
+            path,
+            f"model_info[{arch}.attention.sliding_window_pattern]",
+            f"should be a layer period or a list of true/false, got {_shown(pattern)}",
+        )
+    return info
+
+
+def _bounded(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Arrays longer than KEEP_ARRAY_ITEMS replaced by None; their lengths kept apart."""
+    lengths = {
+        k: len(v) for k, v in info.items() if isinstance(v, list) and len(v) > KEEP_ARRAY_ITEMS
+    }
+    return {k: None if k in lengths else v for k, v in info.items()}, lengths
 
 
 def normalize_tag(tag: str) -> str:
@@ -441,23 +574,42 @@ def normalize_tag(tag: str) -> str:
     return tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
 
 
-def list_models(endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, ModelEntry]:
-    """The endpoint's local models from /api/tags, keyed by tag."""
+def _get_json(
+    endpoint: Endpoint, method: str, path: str, what: str, timeout: float, **kw: Any
+) -> Any:
+    """One raw request through the client's own httpx client; its JSON body or an OllamaError."""
     try:
         with _client(endpoint, timeout) as client:
-            listing = client.list()
+            response = client._client.request(method, path, **kw)
+            response.raise_for_status()
+            return response.json()
     except _TRANSLATED as exc:
-        raise _translate(exc, "list its models") from exc
+        raise _translate(exc, what) from exc
+
+
+def list_models(endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, ModelEntry]:
+    """The endpoint's local models from /api/tags, keyed by tag."""
+    path = "/api/tags"
+    data = _get_json(endpoint, "GET", path, "list its models", timeout)
+    if not isinstance(data, Mapping):
+        raise OllamaError("not_ollama", "The answer to /api/tags is not Ollama's.")
+    raw_models = data.get("models") or []
+    if not isinstance(raw_models, list):
+        raise _malformed(path, "models", f"should be a list, got {_shown(raw_models)}")
     models: dict[str, ModelEntry] = {}
-    for m in listing.models:
-        if not m.model:
+    for i, m in enumerate(raw_models):
+        where = f"models[{i}]"
+        if not isinstance(m, Mapping):
+            raise _malformed(path, where, f"should be an object, got {_shown(m)}")
+        name = _opt_str(m.get("model") or m.get("name"), path, f"{where}.model")
+        if not name:
             continue
-        models[m.model] = ModelEntry(
-            name=m.model,
-            size=int(m.size or 0),
-            digest=m.digest,
-            modified_at=m.modified_at.isoformat() if m.modified_at else None,
-            details=_details(m.details),
+        models[name] = ModelEntry(
+            name=name,
+            size=_whole(m.get("size", 0), path, f"{where}.size ({name})"),
+            digest=_opt_str(m.get("digest"), path, f"{where}.digest"),
+            modified_at=_opt_str(m.get("modified_at"), path, f"{where}.modified_at"),
+            details=_details(m.get("details"), path, f"{where}.details"),
         )
     return models
 
@@ -509,39 +661,52 @@ def _close(stream: Iterator[Any] | None, client: ollama.Client) -> None:
 
 
 def show(
-    endpoint: Endpoint, tag: str, *, verbose: bool = False, timeout: float = DEFAULT_TIMEOUT
+    endpoint: Endpoint,
+    tag: str,
+    *,
+    verbose: bool = False,
+    needs: Iterable[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ModelMetadata:
     """/api/show for `tag`, including the `tensors` table the client's show() drops.
 
-    Ollama leaves arrays out of a non-verbose answer (null): the vocabulary always, and in recent
-    versions per-layer arrays too; `verbose=True` returns them at the cost of a multi-MB body.
+    Ollama sends every non-empty GGUF array as null unless asked with `verbose`. `needs` names
+    the architecture keys a caller reads (`"attention.sliding_window_pattern"`, ...): when one of
+    them came back null, the answer is fetched again with `verbose: true`. Either way, arrays
+    longer than KEEP_ARRAY_ITEMS (the vocabulary, the merges: megabytes) are dropped after
+    parsing; `array_lengths` keeps their lengths.
     """
-    what = f"describe {tag}"
+    meta = _show_once(endpoint, tag, verbose, timeout)
+    if not verbose and meta.architecture:
+        wanted = {arch_key(meta, key) for key in needs}
+        if any(k in meta.model_info and meta.model_info[k] is None for k in wanted):
+            meta = _show_once(endpoint, tag, True, timeout)
+    return meta
+
+
+def _show_once(endpoint: Endpoint, tag: str, verbose: bool, timeout: float) -> ModelMetadata:
+    path = "/api/show"
     body: dict[str, Any] = {"model": tag}
     if verbose:
         body["verbose"] = True
-    try:
-        with _client(endpoint, timeout) as client:
-            response = client._client.post("/api/show", json=body)
-            response.raise_for_status()
-            data = response.json()
-    except _TRANSLATED as exc:
-        raise _translate(exc, what) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("model_info", {}), dict):
+    data = _get_json(endpoint, "POST", path, f"describe {tag}", timeout, json=body)
+    if not isinstance(data, Mapping):
         raise OllamaError("not_ollama", f"The answer to /api/show for {tag} is not Ollama's.")
-    tensors = []
-    for t in data.get("tensors") or ():
-        if isinstance(t, dict) and isinstance(t.get("name"), str):
-            shape = tuple(int(n) for n in t.get("shape") or ())
-            tensors.append(TensorInfo(t["name"], str(t.get("type", "")), shape))
+    info, lengths = _bounded(_model_info(data.get("model_info"), path))
+    capabilities = data.get("capabilities") or []
+    if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+        raise _malformed(
+            path, "capabilities", f"should be a list of names, got {_shown(capabilities)}"
+        )
     return ModelMetadata(
         tag=tag,
-        details=_details(data.get("details")),
-        model_info=dict(data.get("model_info") or {}),
-        tensors=tuple(tensors),
-        capabilities=tuple(data.get("capabilities") or ()),
-        parameters=str(data.get("parameters") or ""),
+        details=_details(data.get("details"), path),
+        model_info=info,
+        tensors=_tensors(data.get("tensors"), path),
+        capabilities=tuple(capabilities),
+        parameters=_opt_str(data.get("parameters"), path, "parameters") or "",
         verbose=verbose,
+        array_lengths=lengths,
     )
 
 
@@ -758,12 +923,27 @@ def vocab_size(meta: ModelMetadata) -> tuple[int | None, str]:
     tokens = meta.model_info.get("tokenizer.ggml.tokens")
     if isinstance(tokens, list) and tokens:
         return len(tokens), "tokenizer.ggml.tokens"
+    if "tokenizer.ggml.tokens" in meta.array_lengths:
+        return meta.array_lengths["tokenizer.ggml.tokens"], "tokenizer.ggml.tokens"
     embd = next((t for t in meta.tensors if t.name == "token_embd.weight"), None)
     if embd is not None and len(embd.shape) == 2:
         width = arch_value(meta, "embedding_length")
         rows = embd.shape[1] if embd.shape[0] == width or width is None else embd.shape[0]
         return rows, "token_embd.weight shape"
     return None, "not reported"
+
+
+# The architecture keys metadata_summary reads (some are per-layer arrays in newer models).
+SUMMARY_KEYS = (
+    "block_count",
+    "context_length",
+    "embedding_length",
+    "feed_forward_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "vocab_size",
+)
 
 
 def metadata_summary(meta: ModelMetadata) -> list[MetadataField]:
@@ -784,6 +964,7 @@ def metadata_summary(meta: ModelMetadata) -> list[MetadataField]:
         _field("Layers (blocks)", arch_key(meta, "block_count"), info),
         _field("Context length", arch_key(meta, "context_length"), info),
         _field("Embedding length", arch_key(meta, "embedding_length"), info),
+        _field("Feed-forward length", arch_key(meta, "feed_forward_length"), info),
         _field("Attention heads", arch_key(meta, "attention.head_count"), info),
         _field("KV heads", arch_key(meta, "attention.head_count_kv"), info),
         _field("Head dimension", arch_key(meta, "attention.key_length"), info),

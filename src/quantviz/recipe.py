@@ -1,24 +1,33 @@
-"""Which GGML type llama.cpp's Q4_K_M recipe gives each tensor of a model, and why.
+"""Which GGML type `llama-quantize` gives each tensor of a model, and why.
 
-This mirrors `llama_tensor_get_type` in llama.cpp's `src/llama-quant.cpp` for the file type
-Q4_K_M (default type Q4_K) without an importance matrix or user overrides:
+This follows `llama_tensor_get_type` in llama.cpp's `src/llama-quant.cpp` (the version and every
+rule are cited in `docs/model-facts.md`) for the file types Q4_K_M and Q6_K, without an importance
+matrix or user overrides:
 
-* tensors llama.cpp never quantizes (1-D tensors such as norms and biases, `*_norm.weight`,
-  MoE router `ffn_gate_inp`, a few small special tensors) keep their type, F32 for 1-D ones;
-* `output.weight`, or the token embedding when the model has no `output.weight` (tied
-  embeddings), get Q6_K;
-* `attn_v` (and fused `attn_qkv`, `attn_kv_b`) and `ffn_down` get Q6_K in the layers where
-  `use_more_bits(i, n)` holds, the first and last eighth and every third layer between;
-* everything else gets Q4_K;
-* a tensor whose row length (ne0) is not a multiple of 256 falls back: Q4_K to Q5_0,
-  Q6_K to Q8_0 (and to F16 if ne0 is not even a multiple of 32).
+* llama-quantize walks the tensors sorted by layer number, then by name, and only touches what
+  `tensor_allows_quantization` allows: 2-D and 3-D tensors named `*weight`, minus norms, MoE
+  routers, `per_layer_model_proj`, altup/laurel, position embeddings, patch embeddings and a few
+  more small tensors. Everything else keeps the type it has;
+* `output.weight`, or every token embedding (`token_embd` and Gemma's per-layer
+  `per_layer_token_embd`) when the model has no `output.weight` (tied embeddings), gets Q6_K;
+* in Q4_K_M, `attn_v` (and fused `attn_qkv`, `attn_kv_b`) get Q6_K where
+  `use_more_bits(i, n)` holds, i counting the attn_v tensors seen so far and n all of them;
+  `ffn_down` the same with n the block count;
+* everything else gets the file type's default (Q4_K for Q4_K_M, Q6_K for Q6_K);
+* a tensor whose row length (ne0) is not a multiple of the type's block falls back: Q4_K to
+  Q5_0, Q6_K to Q8_0 (F16 if ne0 is not even a multiple of 32); a type without a
+  fallback (Q8_0, which an output gets when its rows are not whole super-blocks) stops the run
+  with llama-quantize's own words, raised here as `RecipeError`.
 
-Not modelled: the special cases for Falcon, 70B models and 8-expert MoE models.
+Ollama bundles a model's vision (`v.*`) and audio (`a.*`) towers and their projectors (`mm.*`) in
+the same GGUF. Its llama.cpp compatibility layer hides them from the text loader, so
+llama-quantize never sees them: they are copied back unchanged and do not count as attn_v or
+ffn_down tensors.
 
-Shapes are in GGUF order, ne0 (the row length, the input dimension of a matmul) first. That is
-the order of `tensors[].shape` in Ollama's `/api/show`: Ollama reads the dimensions straight from
-the GGUF tensor info, e.g. `token_embd.weight` of a model with n_embd 2048 and a vocabulary of
-262144 is listed as `[2048, 262144]`.
+Not modelled: Falcon's and 70B models' special cases and the 8-expert MoE rule.
+
+Shapes are in GGUF order, ne0 (the row length, the input dimension of a matmul) first: the order
+of `tensors[].shape` in Ollama's `/api/show`.
 """
 
 from __future__ import annotations
@@ -32,26 +41,50 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from quantviz.ggml import bits_per_weight
 
-DEFAULT_TYPE = "Q4_K"
+FILE_TYPES = {"Q4_K_M": "Q4_K", "Q6_K": "Q6_K"}  # file type -> its default tensor type
+DEFAULT_TYPE = FILE_TYPES["Q4_K_M"]
 MORE_BITS_TYPE = "Q6_K"
-FALLBACK = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}  # when ne0 % 256 != 0 (tensor_type_fallback)
+# tensor_type_fallback: the 32-value type a K-quant falls back to when ne0 % 256 != 0
+FALLBACK = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}
+
+# Tower tensors Ollama's compatibility layer hides from llama-quantize (then restores).
+TOWER_PREFIXES = ("v.", "a.", "mm.", "model.vision_tower.")
 
 _LAYER = re.compile(r"^blk\.(\d+)\.")
-_ATTN_V = ("attn_v.weight", "attn_qkv.weight", "attn_kv_b.weight")  # category_is_attn_v
-_TOKEN_EMBD = ("token_embd.weight", "per_layer_token_embd.weight")
-# name parts of 2-D tensors that tensor_allows_quantization leaves alone (the common ones)
-_NEVER_QUANTIZED = (
-    "_norm.weight",
-    "ffn_gate_inp.weight",
-    "altup",
-    "laurel",
-    "per_layer_model_proj",
-    "position_embd",
-    "pos_embd",
-    "token_types",
-    "ssm_conv1d",
-    "attn_rel_b.weight",
+# Name parts that tensor_allows_quantization refuses, with the reason shown to students.
+_NEVER_QUANTIZED: tuple[tuple[str, str], ...] = (
+    ("_norm.weight", "a norm"),
+    ("ffn_gate_inp.weight", "an MoE router"),
+    ("ffn_gate_tid2eid.weight", "an MoE routing table"),
+    ("altup", "a small altup tensor"),
+    ("laurel", "a small laurel tensor"),
+    ("per_layer_model_proj", "Gemma's per-layer model projection, small enough to keep"),
+    ("ssm_conv1d", "a small conv1d weight"),
+    ("shortconv.conv.weight", "a small conv weight"),
+    ("indexer.k_proj.weight", "a tiny indexer projection"),
+    ("indexer.q_proj.weight", "a tiny indexer projection"),
+    ("time_mix_", "a small RWKV weight"),
+    ("attn_rel_b.weight", "a relative position bias"),
+    (".position_embd", "a position embedding"),
+    ("sam.pos_embd", "a position embedding"),
+    ("sam.neck.", "a small vision tensor"),
+    ("sam.net_", "a small vision tensor"),
+    (".rel_pos", "a relative position table"),
+    (".patch_embd", "a patch embedding"),
+    (".patch_merger", "a patch merger"),
+    ("a.rvq.codebook", "an audio codebook"),
+    ("mm.a.code_embd", "an audio codebook"),
 )
+_NEVER_QUANTIZED_NAMES = {
+    "position_embd.weight": "a position embedding",
+    "token_types.weight": "a token-type embedding",
+}
+_TIME_MIX = {"first", "w0", "w1", "w2", "v0", "v1", "v2", "a0", "a1", "a2", "g1", "g2",
+             "decay_w1", "decay_w2", "lerp_fused"}  # fmt: skip
+
+
+class RecipeError(ValueError):
+    """llama-quantize would stop on this tensor list; the message is llama-quantize's."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +114,7 @@ class TensorChoice:
     shape: tuple[int, ...]
     qtype: str
     reason: str
+    quantized: bool = True  # False: llama-quantize leaves this tensor as it is
 
     @property
     def n_weights(self) -> int:
@@ -128,8 +162,36 @@ def use_more_bits(i_layer: int, n_layers: int) -> bool:
 
 
 def _layer(name: str) -> int:
+    """The block number of `blk.N.*`, -1 otherwise (llama.cpp's weight_name_comparer)."""
     match = _LAYER.match(name)
     return int(match.group(1)) if match else -1
+
+
+def _category(name: str) -> str:
+    """tensor_get_category: the first of these name tests that matches, in llama.cpp's order."""
+    if name == "output.weight":
+        return "output"
+    if name in ("token_embd.weight", "per_layer_token_embd.weight"):
+        return "token_embd"
+    for part, category in (
+        ("attn_qkv.weight", "attn_v"),  # category_is_attn_v
+        ("attn_kv_b.weight", "attn_v"),
+        ("attn_v.weight", "attn_v"),
+        ("attn_k.weight", "attn_k"),
+        ("attn_q.weight", "attn_q"),
+        ("attn_output.weight", "attn_output"),
+        ("ffn_up", "ffn_up"),
+        ("ffn_gate", "ffn_gate"),
+        ("ffn_down", "ffn_down"),
+    ):
+        if part in name:
+            return category
+    return "other"
+
+
+def is_tower(name: str) -> bool:
+    """A vision/audio tower or projector tensor that llama-quantize never sees in Ollama."""
+    return name.startswith(TOWER_PREFIXES)
 
 
 def _as_spec(t: TensorSpec | Mapping | Sequence) -> TensorSpec:
@@ -141,96 +203,147 @@ def _as_spec(t: TensorSpec | Mapping | Sequence) -> TensorSpec:
     return TensorSpec(str(name), tuple(int(n) for n in shape))
 
 
-def _kept(spec: TensorSpec) -> str | None:
-    """Why llama.cpp leaves this tensor unquantized (tensor_allows_quantization), or None."""
+def kept_reason(spec: TensorSpec) -> str | None:
+    """Why llama-quantize leaves this tensor as it is, or None when it quantizes it."""
+    name = spec.name
+    if is_tower(name):
+        return (
+            "a vision/audio tower or projector tensor: Ollama hides the towers from "
+            "llama-quantize and copies them back unchanged"
+        )
     if spec.n_dims < 2:
-        return "1-D tensor (a norm or bias): llama.cpp quantizes only 2-D and 3-D tensors"
-    if not spec.name.endswith("weight"):
+        return "1-D tensor (a norm, bias or scale): llama.cpp quantizes only 2-D and 3-D tensors"
+    if not name.endswith("weight"):
         return "not a weight: llama.cpp quantizes only tensors named *weight"
-    part = next((p for p in _NEVER_QUANTIZED if p in spec.name), None)
-    if part is not None:
-        return f"'{part}' tensors are never quantized by llama.cpp"
+    if name in _NEVER_QUANTIZED_NAMES:
+        return f"{_NEVER_QUANTIZED_NAMES[name]}: never quantized by llama.cpp"
+    for part, what in _NEVER_QUANTIZED:
+        if part == "time_mix_":
+            if any(f"time_mix_{s}.weight" in name for s in _TIME_MIX):
+                return f"{what}: never quantized by llama.cpp"
+            continue
+        if part in name:
+            return f"{what} ('{part}'): never quantized by llama.cpp"
     return None
 
 
-def _fallback(qtype: str, ne0: int, reason: str) -> tuple[str, str]:
-    """tensor_type_fallback: a K-quant needs rows that are whole 256-value super-blocks."""
-    block_values = GGML_QUANT_SIZES[GGMLQuantizationType[qtype]][0]
-    if ne0 % block_values == 0:
+def _block(qtype: str) -> int:
+    return GGML_QUANT_SIZES[GGMLQuantizationType[qtype]][0]
+
+
+def _fallback(name: str, qtype: str, ne0: int, reason: str) -> tuple[str, str]:
+    """tensor_type_fallback: a type needs rows that are whole blocks of it."""
+    if ne0 % _block(qtype) == 0:
         return qtype, reason
+    if qtype not in FALLBACK:
+        raise RecipeError(
+            f"{name}: no tensor type fallback is defined for type {qtype.lower()} "
+            f"(rows of {ne0} are not a multiple of {_block(qtype)}); llama-quantize stops here"
+        )
     new = FALLBACK[qtype]
-    if ne0 % GGML_QUANT_SIZES[GGMLQuantizationType[new]][0]:
+    if ne0 % _block(new):
         new = "F16"
-    return new, f"{reason}; but rows of {ne0} are not a multiple of {block_values}, so {new}"
+    return new, (
+        f"{reason}; but rows of {ne0} are not a multiple of {_block(qtype)}, so {new} instead"
+    )
+
+
+_TOKEN_EMBD_WHAT = {
+    "token_embd.weight": "token embedding",
+    "per_layer_token_embd.weight": (
+        "per-layer embedding table (Gemma's per-layer inputs: one row of every layer's extra "
+        "input per vocabulary token; llama.cpp counts it as a token embedding)"
+    ),
+}
+
+
+def quantize_types(
+    tensors: Iterable[TensorSpec | Mapping | Sequence],
+    file_type: str = "Q4_K_M",
+    n_layers: int | None = None,
+) -> list[TensorChoice]:
+    """The type llama-quantize gives every tensor for `file_type`, in the input order.
+
+    `tensors` holds `TensorSpec`s, `/api/show` entries (`{"name", "shape", "type"}`) or
+    `(name, shape)` pairs. `n_layers` is the block count (`<arch>.block_count`); by default one
+    more than the highest `blk.N.` in the names. Raises `RecipeError` where llama-quantize stops.
+    """
+    if file_type not in FILE_TYPES:
+        raise ValueError(f"unknown file type {file_type!r}; known: {', '.join(FILE_TYPES)}")
+    default = FILE_TYPES[file_type]
+    q4_k_m = file_type == "Q4_K_M"
+    specs = [_as_spec(t) for t in tensors]
+    seen = [k for k, s in enumerate(specs) if not is_tower(s.name)]  # what llama-quantize loads
+    layers = [_layer(s.name) for s in specs]
+    if n_layers is None:
+        n_layers = max((layers[k] for k in seen), default=-1) + 1
+    categories = {k: _category(specs[k].name) for k in seen}
+    tied = not any(c == "output" for c in categories.values())
+    n_attn_v = sum(c == "attn_v" for c in categories.values())
+    moe = any("_exps" in specs[k].name for k in seen)  # then ffn_down's layer comes from its name
+
+    i_attn_v = i_ffn_down = 0
+    choices: dict[int, TensorChoice] = {}
+    for k in sorted(seen, key=lambda k: (layers[k], specs[k].name)):
+        spec = specs[k]
+        kept = kept_reason(spec)
+        if kept is not None:
+            choices[k] = _keep(spec, kept)
+            continue
+        name, ne0, category = spec.name, spec.shape[0], categories[k]
+        qtype, reason = default, f"the {file_type} default"
+        if category == "output" or (tied and category == "token_embd"):
+            what = (
+                "output projection"
+                if category == "output"
+                else f"{_TOKEN_EMBD_WHAT[name]}, tied to the output (no output.weight)"
+            )
+            if ne0 % _block(default):
+                qtype = "Q8_0"
+                reason = f"{what}: rows of {ne0} are not whole super-blocks, so Q8_0"
+            else:
+                qtype, reason = MORE_BITS_TYPE, f"{what}: gets Q6_K"
+        elif category == "token_embd":
+            reason = f"{_TOKEN_EMBD_WHAT[name]} (the output has its own weight): the default"
+        elif category == "attn_v":
+            more = q4_k_m and use_more_bits(i_attn_v, n_attn_v)
+            if q4_k_m:
+                qtype = MORE_BITS_TYPE if more else default
+                reason = _layer_reason("attn_v", i_attn_v, n_attn_v, more)
+            i_attn_v += 1
+        elif category == "ffn_down":
+            i_layer = layers[k] if moe else i_ffn_down
+            if q4_k_m:
+                more = use_more_bits(i_layer, n_layers)
+                qtype = MORE_BITS_TYPE if more else default
+                reason = _layer_reason("ffn_down", i_layer, n_layers, more)
+            i_ffn_down += 1
+        qtype, reason = _fallback(name, qtype, ne0, reason)
+        choices[k] = TensorChoice(name, spec.shape, qtype, reason)
+    for k, spec in enumerate(specs):
+        if k not in choices:  # a tower tensor
+            choices[k] = _keep(spec, kept_reason(spec) or "")
+    return [choices[k] for k in range(len(specs))]
+
+
+def _keep(spec: TensorSpec, why: str) -> TensorChoice:
+    known = spec.type.upper() if spec.type else None
+    qtype = known if known in GGMLQuantizationType.__members__ else None
+    qtype = qtype or ("F32" if spec.n_dims < 2 else "F16")
+    return TensorChoice(spec.name, spec.shape, qtype, f"{why}; stays {qtype}", quantized=False)
 
 
 def q4_k_m(
     tensors: Iterable[TensorSpec | Mapping | Sequence], n_layers: int | None = None
 ) -> list[TensorChoice]:
-    """The Q4_K_M type of every tensor, in the input order, each with its reason.
-
-    `tensors` holds `TensorSpec`s, `/api/show` entries (`{"name", "shape", "type"}`) or
-    `(name, shape)` pairs. `n_layers` is the block count (`<arch>.block_count`); by default one
-    more than the highest `blk.N.` in the names.
-    """
-    specs = [_as_spec(t) for t in tensors]
-    layers = [_layer(s.name) for s in specs]
-    if n_layers is None:
-        n_layers = max(layers, default=-1) + 1
-    tied = not any(s.name == "output.weight" for s in specs)
-    moe = any("_exps" in s.name for s in specs)  # then ffn_down's layer comes from its name
-    n_attn_v = sum(any(p in s.name for p in _ATTN_V) for s in specs)
-
-    # llama.cpp walks the tensors sorted by layer, then name, and counts attn_v and ffn_down
-    order = sorted(range(len(specs)), key=lambda k: (layers[k], specs[k].name))
-    i_attn_v = i_ffn_down = 0
-    choices: dict[int, TensorChoice] = {}
-    for k in order:
-        spec = specs[k]
-        name, ne0 = spec.name, spec.shape[0]
-        kept = _kept(spec)
-        if kept is not None:
-            qtype = spec.type if spec.type in GGMLQuantizationType.__members__ else None
-            qtype = qtype or ("F32" if spec.n_dims < 2 else "F16")
-            choices[k] = TensorChoice(name, spec.shape, qtype, f"{kept}; stays {qtype}")
-            continue
-
-        if name == "output.weight" or (tied and name in _TOKEN_EMBD):
-            what = (
-                "output projection"
-                if name == "output.weight"
-                else "token embedding, also the output (no output.weight)"
-            )
-            qtype, reason = MORE_BITS_TYPE, f"{what}: Q4_K_M gives it Q6_K"
-            if ne0 % 256:  # checked before the generic fallback, with the same outcome
-                qtype = "Q8_0" if ne0 % 32 == 0 else "F16"
-                reason += f"; but rows of {ne0} are not a multiple of 256, so {qtype}"
-        elif name in _TOKEN_EMBD:
-            reason = "token embedding (the output has its own weight): the Q4_K_M default"
-            qtype, reason = _fallback(DEFAULT_TYPE, ne0, reason)
-        elif any(p in name for p in _ATTN_V):
-            more = use_more_bits(i_attn_v, n_attn_v)
-            qtype = MORE_BITS_TYPE if more else DEFAULT_TYPE
-            reason = _layer_reason("attn_v", i_attn_v, n_attn_v, more)
-            i_attn_v += 1
-            qtype, reason = _fallback(qtype, ne0, reason)
-        elif "ffn_down" in name:
-            i_layer = layers[k] if moe else i_ffn_down
-            more = use_more_bits(i_layer, n_layers)
-            qtype = MORE_BITS_TYPE if more else DEFAULT_TYPE
-            reason = _layer_reason("ffn_down", i_layer, n_layers, more)
-            i_ffn_down += 1
-            qtype, reason = _fallback(qtype, ne0, reason)
-        else:
-            qtype, reason = _fallback(DEFAULT_TYPE, ne0, "the Q4_K_M default")
-        choices[k] = TensorChoice(name, spec.shape, qtype, reason)
-    return [choices[k] for k in range(len(specs))]
+    """`quantize_types` for Q4_K_M: the recipe the lab's q4 tag was made with."""
+    return quantize_types(tensors, "Q4_K_M", n_layers)
 
 
 def _layer_reason(role: str, i: int, n: int, more: bool) -> str:
     if more:
-        return f"{role} of layer {i} of {n}: use_more_bits holds, so Q6_K"
-    return f"{role} of layer {i} of {n}: use_more_bits does not hold, so the default Q4_K"
+        return f"{role} number {i} of {n}: use_more_bits holds, so Q6_K"
+    return f"{role} number {i} of {n}: use_more_bits does not hold, so the default Q4_K"
 
 
 def summarize(choices: Iterable[TensorChoice]) -> RecipeSummary:
@@ -246,44 +359,37 @@ def summarize(choices: Iterable[TensorChoice]) -> RecipeSummary:
     return RecipeSummary(n_weights, n_bytes, ordered)
 
 
-GEMMA_LIKE_LABEL = (
-    "Gemma-like layout (an approximation, not a real checkpoint): 35 blocks, n_embd 1536, "
-    "8 query heads and 1 KV head of 256, FFN 6144, vocabulary 262144, tied embeddings"
-)
+@dataclass(frozen=True)
+class SizeExpectation:
+    """What the recipe predicts for a Q4_K_M file against a Q6_K file of the same tensors."""
+
+    q4_k_m: RecipeSummary
+    q6_k: RecipeSummary
+    q6_k_weights_in_q4: int  # weights the Q4_K_M file keeps at Q6_K
+    unchanged_weights: int  # weights llama-quantize leaves as they are in both files
+
+    @property
+    def ratio(self) -> float:
+        """Expected size(Q4_K_M) / size(Q6_K), tensor bytes only."""
+        return self.q4_k_m.n_bytes / self.q6_k.n_bytes if self.q6_k.n_bytes else 0.0
+
+    @property
+    def q6_k_share(self) -> float:
+        """Share of all weights that are Q6_K even in the Q4_K_M file."""
+        total = self.q4_k_m.n_weights
+        return self.q6_k_weights_in_q4 / total if total else 0.0
 
 
-def gemma_like_layout(
-    n_layers: int = 35,
-    n_embd: int = 1536,
-    n_head: int = 8,
-    n_head_kv: int = 1,
-    head_dim: int = 256,
-    n_ff: int = 6144,
-    n_vocab: int = 262144,
-) -> list[TensorSpec]:
-    """Tensor names and shapes in the style of a Gemma 3 GGUF (see GEMMA_LIKE_LABEL).
-
-    The names and roles follow llama.cpp's gemma3 tensors; the sizes are illustrative. There is
-    no output.weight: the output reuses the token embedding, as in Gemma.
-    """
-    q, kv = n_head * head_dim, n_head_kv * head_dim
-    specs = [TensorSpec("token_embd.weight", (n_embd, n_vocab))]
-    for i in range(n_layers):
-        b = f"blk.{i}."
-        specs += [
-            TensorSpec(b + "attn_norm.weight", (n_embd,)),
-            TensorSpec(b + "attn_q.weight", (n_embd, q)),
-            TensorSpec(b + "attn_k.weight", (n_embd, kv)),
-            TensorSpec(b + "attn_v.weight", (n_embd, kv)),
-            TensorSpec(b + "attn_q_norm.weight", (head_dim,)),
-            TensorSpec(b + "attn_k_norm.weight", (head_dim,)),
-            TensorSpec(b + "attn_output.weight", (q, n_embd)),
-            TensorSpec(b + "post_attention_norm.weight", (n_embd,)),
-            TensorSpec(b + "ffn_norm.weight", (n_embd,)),
-            TensorSpec(b + "ffn_gate.weight", (n_embd, n_ff)),
-            TensorSpec(b + "ffn_up.weight", (n_embd, n_ff)),
-            TensorSpec(b + "ffn_down.weight", (n_ff, n_embd)),
-            TensorSpec(b + "post_ffw_norm.weight", (n_embd,)),
-        ]
-    specs.append(TensorSpec("output_norm.weight", (n_embd,)))
-    return specs
+def expected_sizes(
+    tensors: Iterable[TensorSpec | Mapping | Sequence], n_layers: int | None = None
+) -> SizeExpectation:
+    """Both recipes on one tensor list: the size ratio they predict, and why."""
+    specs = [_as_spec(t) for t in tensors]
+    q4 = quantize_types(specs, "Q4_K_M", n_layers)
+    q6 = quantize_types(specs, "Q6_K", n_layers)
+    return SizeExpectation(
+        q4_k_m=summarize(q4),
+        q6_k=summarize(q6),
+        q6_k_weights_in_q4=sum(c.n_weights for c in q4 if c.quantized and c.qtype == "Q6_K"),
+        unchanged_weights=sum(c.n_weights for c in q4 if not c.quantized),
+    )

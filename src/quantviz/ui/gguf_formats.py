@@ -5,9 +5,9 @@ with the seed's per-tensor toy int-N and with Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 ex
 llama.cpp does (`quantviz.ggml`), and shows the error grids with block boundaries, a table of
 bits, bytes and errors, and what one scheme stores: scales, codes and the raw bytes.
 
-`<div data-gguf-formats data-view="recipe"></div>` renders llama.cpp's Q4_K_M recipe on the
-built-in Gemma-like layout instead; `render_recipe` is the same view for any tensor list (the
-metadata widget passes an endpoint's real one).
+`<div data-gguf-formats data-view="recipe"></div>` renders llama.cpp's Q4_K_M recipe on Gemma 4
+E2B's text model (`quantviz.gemma4_e2b`) instead; `render_recipe` is the same view for any tensor
+list (the metadata widget passes an endpoint's real one).
 
 The GGUF results depend only on the draw (distribution, seed), so they are cached: a move of the
 toy bits slider recomputes the toy scheme and the figures only.
@@ -24,15 +24,15 @@ import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz import ggml, packing
+from quantviz import gemma4_e2b, ggml, packing
 from quantviz.figures_ggml import Panel, code_grid_figure, error_grid_figure
 from quantviz.quant import MAX_BITS, MIN_BITS, Distribution, quantize_symmetric
 from quantviz.recipe import (
-    GEMMA_LIKE_LABEL,
+    RecipeError,
     RecipeSummary,
     TensorChoice,
     TensorSpec,
-    gemma_like_layout,
+    expected_sizes,
     q4_k_m,
     summarize,
 )
@@ -240,7 +240,12 @@ def render(ctx: WidgetContext) -> None:
     if ctx.attrs.get("view") == "recipe":
         with st.container(border=True):
             st.subheader("The Q4_K_M recipe, tensor by tensor", anchor=False)
-            render_recipe(gemma_like_layout(), f"{ctx.key}-recipe", GEMMA_LIKE_LABEL)
+            render_recipe(
+                gemma4_e2b.text_tensors(),
+                f"{ctx.key}-recipe",
+                gemma4_e2b.LABEL,
+                gemma4_e2b.N_LAYER,
+            )
         return
     with st.container(border=True):
         st.subheader("GGUF block formats: one super-block of 256 weights", anchor=False)
@@ -493,14 +498,21 @@ def render_recipe(
     key: str,
     label: str | None = None,
     n_layers: int | None = None,
-) -> RecipeSummary:
+) -> RecipeSummary | None:
     """The Q4_K_M type of every tensor, the mix by type and the average bits per weight.
 
     `tensors` as `recipe.q4_k_m` takes them (`/api/show` entries work as they are); `key`
     prefixes every widget key; `label` says where the layout comes from. Returns the summary
-    so a caller can set it beside a file's real type mix.
+    so a caller can set it beside a file's real type mix (None when llama-quantize would refuse
+    the tensor list, which is said instead).
     """
-    choices = q4_k_m(tensors, n_layers)
+    tensors = list(tensors)
+    try:
+        choices = q4_k_m(tensors, n_layers)
+        expected = expected_sizes(tensors, n_layers)
+    except RecipeError as exc:
+        st.error(f"llama-quantize would stop on this tensor list: {exc}", icon=":material/error:")
+        return None
     summary = summarize(choices)
     if label:
         st.caption(label)
@@ -520,6 +532,17 @@ def render_recipe(
         key=f"{key}-types",
     )
     st.caption(_recipe_caption(choices, summary))
+    st.caption(
+        f"The same tensors under Q6_K take {_size(expected.q6_k.n_bytes)}: a Q4_K_M file should "
+        f"be about {expected.ratio:.2f} of the Q6_K file's size, not the 4.8 / 6.6 ≈ 0.73 of the "
+        f"rule of thumb, because {expected.q6_k_share:.0%} of the weights are Q6_K in both files"
+        + (
+            f" and {expected.unchanged_weights / summary.n_weights:.0%} are left as they are"
+            if expected.unchanged_weights / summary.n_weights >= 0.005
+            else ""
+        )
+        + ". Objective 3 measures the real ratio."
+    )
     with st.expander(f"Every tensor: its type and why ({len(choices)})", icon=":material/list:"):
         _tensor_table(choices, key)
     return summary
@@ -531,11 +554,32 @@ def _recipe_caption(choices: Sequence[TensorChoice], summary: RecipeSummary) -> 
     if q6 is None or not summary.n_weights:
         return f"Average: {summary.bits_per_weight:.2f} bits per weight, scales included."
     biggest = max((c for c in choices if c.qtype == "Q6_K"), key=lambda c: c.n_weights)
-    return (
+    text = (
         f"Q6_K holds {q6.n_weights / summary.n_weights:.1%} of the weights in {q6.count} "
         f"tensors ({biggest.name} alone {biggest.n_weights / summary.n_weights:.1%}), which "
         f"lifts the average from Q4_K's 4.5 to {summary.bits_per_weight:.2f} bits per weight."
     )
+    if any(c.name == "per_layer_token_embd.weight" for c in choices):
+        text += (
+            " per_layer_token_embd is Gemma's per-layer embedding table: for every vocabulary "
+            "token, a small extra input to each of the layers. llama.cpp counts it as a token "
+            "embedding, so with tied embeddings it gets the output's Q6_K even in Q4_K_M."
+        )
+    kept = [c for c in choices if not c.quantized and c.n_weights > 1 and len(c.shape) > 1]
+    if kept:
+        text += (
+            f" {len(kept)} matrices stay as they are ("
+            + ", ".join(sorted({_kept_group(c.name) for c in kept}))
+            + ")."
+        )
+    return text
+
+
+def _kept_group(name: str) -> str:
+    for prefix, group in (("v.", "vision tower"), ("a.", "audio tower"), ("mm.", "projectors")):
+        if name.startswith(prefix):
+            return group
+    return name.removesuffix(".weight")
 
 
 @st.fragment

@@ -26,7 +26,7 @@ from quantviz.ollama_api import (
     tensor_bytes,
     tensor_type_mix,
 )
-from quantviz.recipe import q4_k_m
+from quantviz.recipe import RecipeError, TensorChoice, q4_k_m
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -239,13 +239,17 @@ def _q4_k_m(metas: Mapping[str, ModelMetadata]) -> tuple[str, ModelMetadata] | N
     return None
 
 
+def recipe_choices(meta: ModelMetadata) -> list[TensorChoice]:
+    """llama.cpp's Q4_K_M choice for every tensor of the file (RecipeError if it would stop)."""
+    blocks = arch_value(meta, "block_count")
+    return q4_k_m(_as_entries(meta.tensors), blocks if isinstance(blocks, int) else None)
+
+
 def recipe_mismatches(meta: ModelMetadata) -> list[tuple[str, str, str]]:
     """(tensor, type in the file, type llama.cpp's Q4_K_M recipe gives it) where they differ."""
-    blocks = arch_value(meta, "block_count")
-    choices = q4_k_m(_as_entries(meta.tensors), blocks if isinstance(blocks, int) else None)
     return [
         (t.name, t.type, c.qtype)
-        for t, c in zip(meta.tensors, choices, strict=True)
+        for t, c in zip(meta.tensors, recipe_choices(meta), strict=True)
         if t.type.upper() != c.qtype
     ]
 
@@ -257,7 +261,23 @@ def _as_entries(tensors: Sequence[TensorInfo]) -> list[dict[str, object]]:
 def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, object]:
     """Check the Q4_K_M file against llama.cpp's recipe, tensor by tensor; beside it, the
     recipe view of the GGUF-formats widget (`quantviz.ui.gguf_formats.render_recipe`)."""
-    mismatches = recipe_mismatches(meta)
+    try:
+        choices = recipe_choices(meta)
+    except RecipeError as exc:
+        st.caption(f"llama-quantize would refuse this tensor list: {plain(exc)}")
+        return {"label": label, "tensors": len(meta.tensors), "error": str(exc)}
+    mismatches = [
+        (t.name, t.type, c.qtype)
+        for t, c in zip(meta.tensors, choices, strict=True)
+        if t.type.upper() != c.qtype
+    ]
+    kept = [c for c in choices if not c.quantized]
+    towers = sum(c.name.startswith(("v.", "a.", "mm.")) for c in kept)
+    kept_text = (
+        f" {len(kept)} of them are tensors llama-quantize leaves as they are"
+        + (f", {towers} of those in the vision and audio towers" if towers else "")
+        + " (norms, scales, per_layer_model_proj ...): they keep their type in every mix."
+    )
     if mismatches:
         shown = ", ".join(f"{n} ({real}, recipe {want})" for n, real, want in mismatches[:5])
         st.caption(
@@ -267,7 +287,14 @@ def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, ob
     else:
         st.caption(
             f"Every one of the {len(meta.tensors)} tensors of {label} has the type llama.cpp's "
-            "Q4_K_M recipe gives it."
+            "Q4_K_M recipe gives it." + kept_text
+        )
+    if any(c.name == "per_layer_token_embd.weight" for c in choices):
+        st.caption(
+            "per_layer_token_embd.weight is Gemma's per-layer embedding table (one small extra "
+            "input per layer for every vocabulary token, about half of E2B's weights). "
+            "llama.cpp treats it as a token embedding: with tied embeddings it gets Q6_K, so it "
+            "is Q6_K in the Q4_K_M file too."
         )
     try:
         render_recipe = importlib.import_module("quantviz.ui.gguf_formats").render_recipe
@@ -285,6 +312,7 @@ def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, ob
     return {
         "label": label,
         "tensors": len(meta.tensors),
+        "kept": len(kept),
         "mismatches": [list(m) for m in mismatches],
     }
 

@@ -12,7 +12,6 @@ Text that comes from a server (error messages, status lines, metadata values) go
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -24,7 +23,9 @@ import streamlit as st
 from quantviz.config import Settings
 from quantviz.endpoint import normalize_url
 from quantviz.evidence import redact_host
+from quantviz.memory import LAYOUT_KEYS
 from quantviz.ollama_api import (
+    SUMMARY_KEYS,
     Endpoint,
     ModelEntry,
     ModelMetadata,
@@ -38,7 +39,9 @@ T = TypeVar("T")
 
 CACHE_KEY = "_quantviz_ollama_cache"
 _RECORDED = "_quantviz_recorded"
-KEEP_ARRAY_ITEMS = 1024
+# The per-layer arrays the widgets read: a non-verbose answer that left one out (null) is asked
+# again with verbose, once, by ollama_api.show.
+WIDGET_ARRAYS = tuple(dict.fromkeys((*SUMMARY_KEYS, *LAYOUT_KEYS)))
 
 SOURCE_LABELS = {
     "default": "the default",
@@ -130,20 +133,15 @@ def metadata_of(
 ) -> ModelMetadata | OllamaError:
     """/api/show for `tag` (tensors included), once per session until refreshed.
 
-    A verbose answer carries the whole vocabulary (megabytes); arrays longer than
-    `KEEP_ARRAY_ITEMS` are dropped before caching, as a non-verbose answer would, so a class of
-    sessions does not hold a vocabulary each. Per-layer arrays are far shorter.
+    The arrays the widgets read are fetched with a verbose retry when the server left them out;
+    arrays longer than `ollama_api.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
+    before caching, so a class of sessions does not hold a vocabulary each.
     """
-
-    def load() -> ModelMetadata:
-        meta = show(endpoint, tag, verbose=verbose)
-        info = {
-            k: None if isinstance(v, list) and len(v) > KEEP_ARRAY_ITEMS else v
-            for k, v in meta.model_info.items()
-        }
-        return dataclasses.replace(meta, model_info=info)
-
-    return cached(endpoint, ("show", tag, verbose), load)
+    return cached(
+        endpoint,
+        ("show", tag, verbose),
+        lambda: show(endpoint, tag, verbose=verbose, needs=WIDGET_ARRAYS),
+    )
 
 
 def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]]) -> None:
@@ -167,6 +165,8 @@ ERROR_HINTS = {
     "bad_url": "Fix the address on the settings page.",
     "blocked": "Choose another endpoint on the settings page.",
     "stream": "Try again; a pull resumes where it stopped.",
+    "bad_answer": "Check that the address is an Ollama server; the field named is not what "
+    "Ollama sends.",
 }
 
 

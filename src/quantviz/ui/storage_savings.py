@@ -2,6 +2,10 @@
 
 Sizes come from /api/tags (exact bytes, what `ollama list` rounds), the parameter count from
 /api/show (`general.parameter_count`); both are cached per session (see `ollama_common`).
+
+Beside the measured ratio: the ratio llama.cpp's Q4_K_M and Q6_K recipes predict for the model's
+own tensor list (`recipe.expected_sizes`, the figure Objective 1's recipe view shows), and the
+generic rule of thumb 4.8 / 6.6 ≈ 0.73, with the reason they differ.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.figures_ollama import StorageRow, compare_sizes, format_bytes, storage_figure
-from quantviz.ollama_api import OllamaError, find_model
+from quantviz.ollama_api import ModelMetadata, OllamaError, arch_value, find_model
+from quantviz.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -49,6 +54,7 @@ def _panel(ctx: WidgetContext) -> None:
         return
 
     rows: list[StorageRow] = []
+    metas: list[ModelMetadata] = []
     for label, tag in tags:
         entry = find_model(listing, tag)
         if entry is None:
@@ -67,6 +73,7 @@ def _panel(ctx: WidgetContext) -> None:
         else:
             params = meta.parameter_count
             level = level or meta.details.quantization_level
+            metas.append(meta)
         rows.append(StorageRow(label, tag, entry.size, params, level))
     refresh_button(f"{ctx.key}-refresh", endpoint, refresh)
     if not rows:
@@ -142,6 +149,9 @@ def _panel(ctx: WidgetContext) -> None:
             "(tokenizer, F32 norms, tensors kept at higher precision); Objective 4's tensor mix "
             "shows where the bytes go."
         )
+    expected = _expected(metas)
+    if expected is not None:
+        _show_expected(expected, savings.size_ratio if savings else None, rows)
 
     payload: dict[str, object] = {
         "endpoint": endpoint_for_evidence(settings),
@@ -159,6 +169,13 @@ def _panel(ctx: WidgetContext) -> None:
         ],
         "missing": [label for label, tag in tags if find_model(listing, tag) is None],
     }
+    if expected is not None:
+        payload["recipe_expectation"] = {
+            "ratio": expected.ratio,
+            "q4_k_m_bits_per_weight": expected.q4_k_m.bits_per_weight,
+            "q6_k_bits_per_weight": expected.q6_k.bits_per_weight,
+            "q6_k_share_in_q4_k_m": expected.q6_k_share,
+        }
     if savings is not None:
         payload |= {
             "smaller": savings.smaller.label,
@@ -170,3 +187,54 @@ def _panel(ctx: WidgetContext) -> None:
         }
     title = " vs ".join(f"{row.label} {format_bytes(row.size)}" for row in rows)
     record_once(f"{ctx.key}-storage", "storage", f"Storage: {title}", payload)
+
+
+def _expected(metas: list[ModelMetadata]) -> SizeExpectation | None:
+    """Both recipes on the first tag's own tensor list (the tags share their tensors)."""
+    meta = next((m for m in metas if m.tensors), None)
+    if meta is None:
+        return None
+    blocks = arch_value(meta, "block_count")
+    entries = [{"name": t.name, "type": t.type, "shape": list(t.shape)} for t in meta.tensors]
+    try:
+        return expected_sizes(entries, blocks if isinstance(blocks, int) else None)
+    except RecipeError:
+        return None
+
+
+def _show_expected(
+    expected: SizeExpectation, measured: float | None, rows: list[StorageRow]
+) -> None:
+    """The recipe's prediction beside the measurement and the rule of thumb, with the reason."""
+    cols = st.columns(3)
+    cols[0].metric(
+        "Ratio the recipe predicts",
+        f"{expected.ratio:.3f}",
+        help="llama.cpp's Q4_K_M and Q6_K recipes applied to this model's own tensor list: "
+        "tensor bytes under Q4_K_M / tensor bytes under Q6_K",
+    )
+    cols[1].metric("Measured ratio", _fmt(measured, ".3f"))
+    cols[2].metric("Rule of thumb", "0.73", help="4.8 / 6.6: every weight at its nominal bits")
+    unchanged = expected.unchanged_weights / expected.q4_k_m.n_weights
+    st.caption(
+        f"Why not 0.73: {expected.q6_k_share:.0%} of this model's weights are Q6_K in the Q4_K_M "
+        "file too (the tied token embedding and, in Gemma 4 E2B, the per-layer embedding table "
+        "per_layer_token_embd, plus some attn_v and ffn_down), and "
+        f"{unchanged:.0%} are left at 16 or 32 bits in both files (norms, per_layer_model_proj, "
+        "the vision and audio towers). Only the rest can shrink from 6.56 to 4.5 bits."
+    )
+    predicted = {"Q4_K_M": expected.q4_k_m, "Q6_K": expected.q6_k}
+    parts = []
+    for row in rows:
+        summary = predicted.get((row.quantization_level or "").upper())
+        if summary is not None:
+            parts.append(
+                f"{row.label}: {summary.bits_per_weight:.2f} predicted by the recipe "
+                f"(Objective 1), {_fmt(row.bits_per_weight, '.2f')} measured"
+            )
+    if parts:
+        st.caption(
+            "Bits per weight, "
+            + "; ".join(parts)
+            + ". The measured figure also counts the GGUF header (vocabulary) and alignment."
+        )

@@ -1,11 +1,13 @@
 """Deployment decision (`data-tradeoff-decision`): weights + KV cache against a memory budget.
 
 Per tag: the weights are the file size from `/api/tags` when the endpoint has the tag, else the
-built-in Gemma 4 E2B estimate; the KV cache comes from the tag's `/api/show` metadata through
-`layout_from_model_info`, else from the built-in Gemma-like layout. Every fallback is said where
-the figures are shown. Beside the memory: the speed measured in this session (chat and
-side-by-side evidence records, else the quality probe's answers) and the last probe run's pass
-counts, ending in `decision_text`. "Save decision to evidence" records it all.
+built-in Gemma 4 E2B text-model size computed from llama.cpp's recipes; the KV cache comes from the
+tag's `/api/show` metadata (asked again with `verbose` when the per-layer arrays came back null)
+through `layout_from_model_info`, else from the built-in E2B layout, sized as Ollama runs
+llama.cpp (`memory.OLLAMA`). Every fallback is said where the figures are shown. Beside the
+memory: the speed measured in this session (chat and side-by-side evidence records, else the
+quality probe's answers) and the last probe run's pass counts, ending in `decision_text`.
+"Save decision to evidence" records it all.
 
 What the endpoint reports is read once per session and endpoint (a button re-reads it); the
 budget and context inputs live in a fragment, so moving them reruns only this widget.
@@ -25,15 +27,16 @@ from quantviz.config import Settings
 from quantviz.evidence import EvidenceRecord, redact_host
 from quantviz.figures_probe import memory_figure
 from quantviz.memory import (
-    BUILTIN_WEIGHTS_BYTES,
+    BUILTIN_LAYOUT,
     BYTES_PER_ELEMENT,
     DEFAULT_CACHE_TYPE,
     GB,
-    GEMMA_LIKE_LAYOUT,
+    OLLAMA,
     FitResult,
     KVLayout,
     LayoutError,
     assumptions,
+    builtin_weights_bytes,
     decision_text,
     fit_tags,
     format_bytes,
@@ -47,10 +50,10 @@ from quantviz.ollama_api import (
     find_model,
     list_models,
     normalize_tag,
-    show,
 )
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.ollama_common import forget, metadata_of
 from quantviz.ui.quality_probe import last_probe, md_escape, probe_passes
 
 DEFAULT_BUDGET_GB = 4.0
@@ -83,13 +86,20 @@ class EndpointFacts:
 # Facts: sizes and layouts, from the endpoint or built in
 
 
+BUILTIN_WEIGHTS_SOURCE = (
+    "built-in: Gemma 4 E2B's text weights under llama.cpp's recipe (the file's vision and "
+    "audio towers not counted)"
+)
+
+
 def builtin_weights(label: str, tag: str) -> int | None:
-    """The built-in file size for a Q4 or Q6 tag, matched on its label, else on its tag name."""
-    for name, size in BUILTIN_WEIGHTS_BYTES.items():
+    """The built-in size for a Q4 or Q6 tag, matched on its label, else on its tag name."""
+    sizes = builtin_weights_bytes()
+    for name, size in sizes.items():
         if name.lower() == label.strip().lower():
             return size
     suffix = tag.rsplit(":", 1)[-1].lower()
-    for name, size in BUILTIN_WEIGHTS_BYTES.items():
+    for name, size in sizes.items():
         if re.search(rf"(^|[^a-z0-9]){name.lower()}([^0-9]|$)", suffix):
             return size
     return None
@@ -98,28 +108,26 @@ def builtin_weights(label: str, tag: str) -> int | None:
 def _builtin(label: str, tag: str, why: str) -> TagFacts:
     size = builtin_weights(label, tag)
     source = (
-        "built-in estimate for Gemma 4 E2B"
-        if size is not None
-        else "unknown: no built-in size for this tag"
+        BUILTIN_WEIGHTS_SOURCE if size is not None else "unknown: no built-in size for this tag"
     )
-    return TagFacts(label, tag, size, source, GEMMA_LIKE_LAYOUT, (why,))
+    return TagFacts(label, tag, size, source, BUILTIN_LAYOUT, (why,))
 
 
 def _layout_for(endpoint: Any, tag: str) -> tuple[KVLayout, tuple[str, ...]]:
-    """The tag's KV layout from /api/show; the verbose answer when arrays were left out."""
+    """The tag's KV layout from /api/show, asked verbosely when the arrays came back null.
+
+    The answer comes from the session's shared cache (`ollama_common.metadata_of`), so the
+    metadata, storage and decision widgets fetch a tag's verbose answer once between them.
+    """
     source = f"{tag} metadata (/api/show)"
     try:
-        meta = show(endpoint, tag)
-        try:
-            return layout_from_model_info(meta.model_info, source=source), ()
-        except LayoutError:
-            if not meta.elided_keys:
-                raise
-            meta = show(endpoint, tag, verbose=True)
-            return layout_from_model_info(meta.model_info, source=source), ()
+        meta = metadata_of(endpoint, tag)
+        if isinstance(meta, OllamaError):
+            raise meta
+        return layout_from_model_info(meta.model_info, source=source), ()
     except (OllamaError, LayoutError) as exc:
-        return GEMMA_LIKE_LAYOUT, (
-            f"{tag}: the metadata gave no KV layout ({exc}); the built-in Gemma-like layout "
+        return BUILTIN_LAYOUT, (
+            f"{tag}: the metadata gave no KV layout ({exc}); the built-in Gemma 4 E2B layout "
             "stands in",
         )
 
@@ -242,8 +250,7 @@ def _where_from(ctx: WidgetContext, facts: EndpointFacts) -> None:
         reason = facts.problem.message if facts.problem else "no answer"
         st.info(
             f"No endpoint answered ({md_escape(reason)}). The figures below come from the "
-            "built-in Gemma-like layout and the built-in Q4 and Q6 file sizes, not from your "
-            "models.",
+            "built-in Gemma 4 E2B layout and text-weight sizes, not from your models.",
             icon=":material/cloud_off:",
         )
         nav.link_to_settings("Endpoint settings")
@@ -258,6 +265,8 @@ def _where_from(ctx: WidgetContext, facts: EndpointFacts) -> None:
             nav.link_to_marker(ctx.lab, "model-pull", "Pull the models")
     if st.button("Re-read the endpoint", key=f"{ctx.key}-refresh", icon=":material/refresh:"):
         st.session_state.pop(f"{ctx.key}-facts", None)
+        settings = session.settings(ctx.lab)
+        forget(settings.endpoint, ("tags",), *(("show", tag) for tag in settings.models.values()))
         st.rerun()
 
 
@@ -351,7 +360,11 @@ def _assumption_lines(
     lines: list[str] = []
     for tf in facts:
         for line in assumptions(
-            tf.layout, cache_type=cache_type, overhead_bytes=overhead, parallel=parallel
+            tf.layout,
+            cache_type=cache_type,
+            overhead_bytes=overhead,
+            parallel=parallel,
+            sizing=OLLAMA,
         ):
             if line.startswith("layout:") and len({f.layout.source for f in facts}) > 1:
                 line = f"{tf.label} {line}"
@@ -382,6 +395,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
         cache_type=cache_type,
         overhead_bytes=overhead,
         parallel=parallel,
+        sizing=OLLAMA,
     )
     models = [(f.label, f.tag) for f in usable]
     speeds, sources = _speeds(models)
