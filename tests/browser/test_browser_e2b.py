@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit_process import streamlit_app, warm_up
+from streamlit_process import streamlit_app
 
 DECISION = ".st-key-lab2-objective6-tradeoff-decision-0"
 BUDGET = f"{DECISION}-budget"
@@ -22,9 +22,8 @@ def e2b_server():
 
 
 @pytest.fixture(scope="module")
-def e2b_app(browser, e2b_server):
+def e2b_app(e2b_server):
     with streamlit_app(env={"OLLAMA_HOST": e2b_server.url}) as url:
-        warm_up(browser, url)
         yield url
 
 
