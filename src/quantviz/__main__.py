@@ -1,6 +1,6 @@
 """Command-line helpers: `python -m quantviz <command>`.
 
-    python -m quantviz hash-passcode     # prints the [board] instructor_passcode_hash to paste
+python -m quantviz hash-passcode     # prints the [board] instructor_passcode_hash to paste
 """
 
 from __future__ import annotations
