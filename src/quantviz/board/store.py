@@ -195,7 +195,10 @@ def _retryable(exc: sa.exc.DBAPIError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
+# Process-wide facts about shared engines (no per-user data): the schema version each engine was
+# brought to, and the classes known to exist in it.
 _migrated: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_classes_ready: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 _migrate_lock = threading.Lock()
 
 
@@ -244,6 +247,16 @@ class BoardStore:
             result = self._write(migrate)
             _migrated[self.engine] = result[1]
             return result
+
+    def ready(self, class_code: str) -> None:
+        """`prepare()` and `ensure_class(class_code)`, each done once per engine and process."""
+        self.prepare()
+        with _migrate_lock:
+            if class_code in _classes_ready.get(self.engine, set()):
+                return
+        self.ensure_class(class_code)
+        with _migrate_lock:
+            _classes_ready.setdefault(self.engine, set()).add(class_code)
 
     # -- classes ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from quantviz.labs import Lab, LabError, load_labs
 from quantviz.ui import nav
+from quantviz.ui.pages import class_board, instructor
 from quantviz.ui.render import render_lab_error, render_section
 
 TOOLS = "Tools"
@@ -85,5 +86,13 @@ def build_navigation(root: Path, labs_dir: Path | None = None) -> StreamlitPage:
             page = st.Page(root / path, title=title, icon=icon, url_path=url_path)
             sections.setdefault(TOOLS, []).append(page)
             pages[url_path] = page
+    board_pages = [
+        (class_board.page, "Class board", ":material/groups:", "class-board"),
+        (instructor.page, "Instructor", ":material/admin_panel_settings:", "instructor"),
+    ]
+    for function, title, icon, url_path in board_pages:
+        page = st.Page(function, title=title, icon=icon, url_path=url_path)
+        sections.setdefault(TOOLS, []).append(page)
+        pages[url_path] = page
     nav.register_pages(pages)
     return st.navigation(sections, expanded=True)
