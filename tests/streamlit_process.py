@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,15 +31,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok."""
-    with streamlit_process(env, timeout) as (url, _pid):
+def streamlit_app(
+    env: Mapping[str, str] | None = None, timeout: float = 60, args: Sequence[str] = ()
+) -> Iterator[str]:
+    """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok.
+
+    `args` are extra command-line options, e.g. `("--secrets.files", path)`.
+    """
+    with streamlit_process(env, timeout, args) as (url, _pid):
         yield url
 
 
 @contextmanager
 def streamlit_process(
-    env: Mapping[str, str] | None = None, timeout: float = 60
+    env: Mapping[str, str] | None = None, timeout: float = 60, args: Sequence[str] = ()
 ) -> Iterator[tuple[str, int]]:
     """Like streamlit_app, but yields `(url, pid)` so benchmarks can read the server's CPU."""
     port = free_port()
@@ -57,6 +62,7 @@ def streamlit_process(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        *args,
     ]
     proc = subprocess.Popen(
         cmd,
