@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from quantviz.board.config import connection_url, load_board_config
@@ -12,6 +14,7 @@ HASH = (
     "cCO9yzr9c0hGHAbNgf046/2o+7qQT44+qbVD9lRdofLVQylVYT8Pz2LUlwUkKpr55h6F3A1lHkDfzwF7RVdYhw=="
 )
 QV1 = {"class_code": "QV1"}
+EXAMPLE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml.example"
 
 
 def test_without_a_section_the_board_is_off():
@@ -124,3 +127,20 @@ def test_bad_connection_sections(section, words):
     with pytest.raises(ConfigError) as err:
         connection_url({"connections": {"board": section}}, "board", {})
     assert words in str(err.value)
+
+
+def test_example_secrets_file_documents_the_board():
+    """secrets.toml.example documents every [board] key; its section loads once the placeholder
+    hash is replaced by a real one (as printed by hash-passcode), and fails closed before."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    text = EXAMPLE.read_text()
+    keys = ["class_code", "instructor_passcode_hash", "instructor_emails", "connection"]
+    keys += ["max_report_kib", "max_name_chars", "max_reason_chars", "max_submissions"]
+    keys += ["rate_limit_seconds", "session_max_submissions", "[connections.board]"]
+    for key in keys:
+        assert key in text
+    secrets = tomllib.loads(text)
+    with pytest.raises(ConfigError, match="instructor_passcode_hash"):
+        load_board_config(secrets)
+    secrets["board"]["instructor_passcode_hash"] = HASH
+    assert load_board_config(secrets).class_code == "QV-2025-A"
