@@ -23,6 +23,7 @@ from pg_cluster import REQUIRE_ENV, postgres_bin
 from streamlit_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 CODE = "QV-REPLICAS"
 
 
@@ -117,6 +118,11 @@ def test_submission_through_one_replica_shows_on_the_other(browser, deployment):
         assert "Replica Ada" in teacher.locator('[data-testid="stMain"]').inner_text()
         assert student_served and set(student_served) == {"r1"}
         assert teacher_served and set(teacher_served) == {"r2"}
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        student.screenshot(path=str(ARTIFACTS / "two-replicas-student.png"), full_page=True)
+        teacher.screenshot(path=str(ARTIFACTS / "two-replicas-teacher.png"), full_page=True)
+        raise
     finally:
         student_context.close()
         teacher_context.close()
