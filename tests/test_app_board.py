@@ -256,3 +256,23 @@ def test_instructor_login_where_auth_is_configured(db_url):
     assert not at.exception
     assert [b.label for b in at.button] == ["Log in as the instructor"]
     assert not at.text_input and not at.dataframe
+
+
+def test_database_newer_than_the_app_turns_the_board_off(db_url):
+    """A board database written by a newer quantviz is refused on the pages with the store's
+    message, and no form is offered."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP "
+            "NOT NULL, app_version VARCHAR(32) NOT NULL)"
+        )
+        conn.exec_driver_sql("INSERT INTO schema_version VALUES (99, '2030-01-01', '9.0')")
+    engine.dispose()
+    at = _evidence_page(_secrets(db_url))
+    assert any("schema version 99, newer than this app" in e.value for e in at.error)
+    assert not [b for b in at.button if b.label == "Submit to the class board"]
+    assert "There is no class board" not in texts(at)
+    _goto(at, "instructor")
+    assert any("schema version 99, newer than this app" in e.value for e in at.error)
+    assert not at.text_input and "There is no class board" not in texts(at)

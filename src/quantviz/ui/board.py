@@ -54,6 +54,14 @@ def config() -> BoardConfig | None:
         return None
 
 
+def not_configured() -> bool:
+    """True when the deployment has no [board] section (as opposed to a broken one)."""
+    try:
+        return not load_board_config(st.secrets).enabled
+    except ConfigError:
+        return False
+
+
 def _connect(cfg: BoardConfig) -> BoardStore:
     url = connection_url(st.secrets, cfg.connection)
     parsed = make_url(url)

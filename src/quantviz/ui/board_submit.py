@@ -53,7 +53,8 @@ def render_submit(log: EvidenceLog, context: ReportContext) -> None:
     st.markdown("**Submit to the class board**")
     active = board_ui.board()
     if active is None:
-        st.caption("There is no class board on this deployment.")
+        if board_ui.not_configured():
+            st.caption("There is no class board on this deployment.")
         return
     cfg = active.config
     limits = cfg.limits

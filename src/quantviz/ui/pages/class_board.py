@@ -43,6 +43,8 @@ def page() -> None:
     )
     active = board_ui.board()
     if active is None:
+        if not board_ui.not_configured():
+            return  # board() has shown what is wrong
         st.info(
             "There is no class board on this deployment: the instructor sets it up with a "
             "`[board]` section in the app's secrets.",

@@ -244,6 +244,8 @@ def page() -> None:
     st.title("Class board: instructor")
     active = board_ui.board()
     if active is None:
+        if not board_ui.not_configured():
+            return  # board() has shown what is wrong
         st.info(
             "There is no class board on this deployment: add a `[board]` section to the app's "
             "secrets (see `.streamlit/secrets.toml.example`).",
