@@ -373,26 +373,18 @@ class BoardStore:
                         f"The class board holds at most {self.limits.max_submissions} "
                         "submissions and is full.",
                     )
-            excluded = {k: sa.literal_column(f"excluded.{k}") for k in row}
-            stmt = (
-                _insert(conn)(submissions)
-                .values(**row)
-                .on_conflict_do_update(
-                    index_elements=["class_code", "submitter"],
-                    set_={
-                        **{
-                            k: v
-                            for k, v in excluded.items()
-                            if k not in ("class_code", "submitter", "submitted_at")
-                        },
-                        "resubmissions": submissions.c.resubmissions + 1,
-                    },
-                    where=sa.or_(
-                        submissions.c.updated_at.is_(None), submissions.c.updated_at <= cutoff
-                    ),
-                )
-                .returning(submissions.c.id, submissions.c.resubmissions)
-            )
+            insert = _insert(conn)(submissions).values(**row)
+            kept = ("class_code", "submitter", "submitted_at", "resubmissions")
+            stmt = insert.on_conflict_do_update(
+                index_elements=["class_code", "submitter"],
+                set_={
+                    **{k: insert.excluded[k] for k in row if k not in kept},
+                    "resubmissions": submissions.c.resubmissions + 1,
+                },
+                where=sa.or_(
+                    submissions.c.updated_at.is_(None), submissions.c.updated_at <= cutoff
+                ),
+            ).returning(submissions.c.id, submissions.c.resubmissions)
             try:
                 result = conn.execute(stmt).first()
             except sa.exc.IntegrityError:
