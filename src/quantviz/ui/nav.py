@@ -10,8 +10,15 @@ from quantviz.labs import Lab
 _PAGES_KEY = "_quantviz_pages"
 SETTINGS = "settings"  # url paths of the tool pages (quantviz.ui.pages)
 EVIDENCE = "evidence"
+CLASS_BOARD = "class-board"
+INSTRUCTOR = "instructor"
 # Url paths no lab may take, and what owns them (for the error message of a lab that would).
-TOOL_PAGES = {SETTINGS: "the Endpoint settings page", EVIDENCE: "the Evidence report page"}
+TOOL_PAGES = {
+    SETTINGS: "the Endpoint settings page",
+    EVIDENCE: "the Evidence report page",
+    CLASS_BOARD: "the Class board page",
+    INSTRUCTOR: "the Instructor page",
+}
 
 
 def register_pages(pages: dict[str, StreamlitPage]) -> None:

@@ -10,7 +10,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from quantviz.labs import Lab, LabError, load_labs
 from quantviz.ui import nav, session
-from quantviz.ui.pages import evidence, settings
+from quantviz.ui.pages import class_board, evidence, instructor, settings
 from quantviz.ui.render import render_lab_error, render_section
 
 TOOLS = "Tools"
@@ -83,6 +83,8 @@ def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
     tools = [
         (settings.page, "Endpoint settings", ":material/settings:", nav.SETTINGS),
         (evidence.page, "Evidence report", ":material/fact_check:", nav.EVIDENCE),
+        (class_board.page, "Class board", ":material/groups:", nav.CLASS_BOARD),
+        (instructor.page, "Instructor", ":material/admin_panel_settings:", nav.INSTRUCTOR),
     ]
     for function, title, icon, url_path in tools:
         page = st.Page(function, title=title, icon=icon, url_path=url_path)

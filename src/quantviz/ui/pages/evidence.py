@@ -25,6 +25,7 @@ from quantviz.evidence import (
 )
 from quantviz.labs import Lab, load_labs
 from quantviz.ui import nav, session
+from quantviz.ui.board_submit import render_submit
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
 
@@ -162,6 +163,9 @@ def page() -> None:
             "Model output appears only inside code blocks."
         )
         _records(report_dict(log, context)["records"])
+
+    st.divider()
+    render_submit(log, context)
 
     st.divider()
     with st.form("evidence-note-form", clear_on_submit=False, border=True):

@@ -1,0 +1,413 @@
+"""Plotly figures of a class: records in, `go.Figure` out (pure, no streamlit).
+
+Colours are Okabe-Ito (safe for the common colour-vision deficiencies), and no figure relies on
+colour alone: Q4 and Q6 also differ by marker shape (circle / diamond), the student's own point
+is a large black-edged star named "You" in the legend, and bars carry their count as text.
+
+Student figures (`sizes_figure`, `speed_figure`, `probe_figure`, `decisions_figure` with
+`names=False`) never read a name: the class stays anonymous. Instructor figures show names, which
+are students' text: they go through `plotly_text` so plotly's HTML-like label markup (`<a>`,
+`<b>`, `<br>`) shows as typed and never becomes a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from quantviz.board.extract import SIDE_LABELS, SIDES, SideFigures
+from quantviz.board.store import Submission
+
+Spec = dict[str, Any]
+COLORS = {"q4": "#E69F00", "q6": "#0072B2"}  # Okabe-Ito orange and blue
+SYMBOLS = {"q4": "circle", "q6": "diamond"}
+OWN = {"symbol": "star", "size": 20, "color": "#000000", "line": {"width": 2, "color": "#FFFFFF"}}
+DECISION_ORDER = ("Q4", "Q6", "none", "undecided")
+DECISION_LABELS = {"Q4": "Q4", "Q6": "Q6", "none": "nothing fits", "undecided": "no decision"}
+DECISION_COLORS = {"Q4": "#E69F00", "Q6": "#0072B2", "none": "#999999", "undecided": "#CCCCCC"}
+PAIR_LINE = "#B0B0B0"
+MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+
+
+def plotly_text(text: str) -> str:
+    """Text plotly shows literally: its label markup (<a>, <b>, <br>, entities) is escaped."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _figure(data: list[Spec], layout: Spec) -> go.Figure:
+    """A dict spec as a figure, without plotly's validation pass (the tests validate)."""
+    layout = {"template": {}, "margin": MARGIN, "legend": LEGEND, **layout}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _title(text: str) -> Spec:
+    return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 15}}
+
+
+def _side(row: Submission, side: str) -> SideFigures:
+    return getattr(row.figures, side)
+
+
+def _gb(n: int | None) -> float | None:
+    return None if n is None else n / 1e9
+
+
+def _pass_rate(s: SideFigures) -> float | None:
+    if s.probe_passed is None or not s.probe_total:
+        return None
+    return 100.0 * s.probe_passed / s.probe_total
+
+
+def _own_trace(xs: list[Any], ys: list[Any]) -> list[Spec]:
+    if not xs:
+        return []
+    return [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "You",
+            "x": xs,
+            "y": ys,
+            "marker": OWN,
+            "hovertemplate": "you: %{x}, %{y}<extra></extra>",
+        }
+    ]
+
+
+def _points(
+    rows: Sequence[Submission], side: str, x_of: Any, y_of: Any, names: bool, hover: str
+) -> tuple[Spec, list[Any], list[Any]]:
+    """One side's trace, plus the x and y of the asking student's own point(s)."""
+    xs, ys, text, own_x, own_y = [], [], [], [], []
+    for row in rows:
+        x, y = x_of(row, side), y_of(row, side)
+        if x is None or y is None:
+            continue
+        xs.append(x)
+        ys.append(y)
+        text.append(plotly_text(row.name) if names else "")
+        if row.own:
+            own_x.append(x)
+            own_y.append(y)
+    trace: Spec = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": SIDE_LABELS[side],
+        "x": xs,
+        "y": ys,
+        "marker": {
+            "color": COLORS[side],
+            "symbol": SYMBOLS[side],
+            "size": 10,
+            "opacity": 0.85,
+            "line": {"width": 1, "color": "#333333"},
+        },
+        "hovertemplate": ("%{text}<br>" if names else "")
+        + hover
+        + "<extra>%{fullData.name}</extra>",
+    }
+    if names:
+        trace["text"] = text
+    return trace, own_x, own_y
+
+
+def sizes_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Size on the endpoint against estimated bits per weight, one point per tag and student."""
+    data: list[Spec] = []
+    own_x: list[Any] = []
+    own_y: list[Any] = []
+    for side in SIDES:
+        trace, ox, oy = _points(
+            rows,
+            side,
+            lambda r, s: _side(r, s).bits_per_weight,
+            lambda r, s: _gb(_side(r, s).size_bytes),
+            names,
+            "%{x:.2f} bits/weight, %{y:.2f} GB",
+        )
+        data.append(trace)
+        own_x += ox
+        own_y += oy
+    return _figure(
+        data + _own_trace(own_x, own_y),
+        {
+            "title": _title("Sizes and bits per weight"),
+            "xaxis": {"title": {"text": "bits per weight (estimated)"}, "zeroline": False},
+            "yaxis": {"title": {"text": "size on the endpoint (GB)"}, "rangemode": "tozero"},
+            "height": 360,
+        },
+    )
+
+
+def speed_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Each student's Q4 tokens/s against their Q6 tokens/s; the diagonal is "same speed"."""
+    xs, ys, text, own_x, own_y = [], [], [], [], []
+    for row in rows:
+        q4, q6 = row.figures.q4.tokens_per_s, row.figures.q6.tokens_per_s
+        if q4 is None or q6 is None:
+            continue
+        xs.append(q4)
+        ys.append(q6)
+        text.append(plotly_text(row.name) if names else "")
+        if row.own:
+            own_x.append(q4)
+            own_y.append(q6)
+    top = max([*xs, *ys, 1.0]) * 1.1
+    students: Spec = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": "a student's machine",
+        "x": xs,
+        "y": ys,
+        "marker": {"color": "#56B4E9", "size": 10, "line": {"width": 1, "color": "#333333"}},
+        "hovertemplate": ("%{text}<br>" if names else "")
+        + "Q4 %{x:.1f} tok/s, Q6 %{y:.1f} tok/s<extra></extra>",
+    }
+    if names:
+        students["text"] = text
+    diagonal: Spec = {
+        "type": "scatter",
+        "mode": "lines",
+        "name": "same speed",
+        "x": [0, top],
+        "y": [0, top],
+        "line": {"color": "#666666", "dash": "dash", "width": 1},
+        "hoverinfo": "skip",
+    }
+    return _figure(
+        [diagonal, students, *_own_trace(own_x, own_y)],
+        {
+            "title": _title("Tokens/s: Q4 against Q6 (below the line: Q4 is faster)"),
+            "xaxis": {"title": {"text": "Q4 tokens/s"}, "range": [0, top]},
+            "yaxis": {"title": {"text": "Q6 tokens/s"}, "range": [0, top]},
+            "height": 380,
+        },
+    )
+
+
+def _jitter(i: int) -> float:
+    """A fixed spread in [-0.2, 0.2] so equal scores do not hide each other."""
+    return ((i * 0.618034) % 1.0 - 0.5) * 0.4
+
+
+def probe_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Probe checks passed (% of answered), one dot per student and tag."""
+    data: list[Spec] = []
+    own_x: list[float] = []
+    own_y: list[float] = []
+    for pos, side in enumerate(SIDES):
+        xs, ys, text = [], [], []
+        for i, row in enumerate(rows):
+            rate = _pass_rate(_side(row, side))
+            if rate is None:
+                continue
+            xs.append(pos + _jitter(i))
+            ys.append(rate)
+            s = _side(row, side)
+            text.append(
+                (plotly_text(row.name) + "<br>" if names else "")
+                + f"{s.probe_passed}/{s.probe_total} checks passed"
+            )
+            if row.own:
+                own_x.append(pos + _jitter(i))
+                own_y.append(rate)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": SIDE_LABELS[side],
+                "x": xs,
+                "y": ys,
+                "text": text,
+                "marker": {
+                    "color": COLORS[side],
+                    "symbol": SYMBOLS[side],
+                    "size": 10,
+                    "line": {"width": 1, "color": "#333333"},
+                },
+                "hovertemplate": "%{text}<extra>%{fullData.name}</extra>",
+            }
+        )
+    own = _own_trace(own_x, own_y)
+    for trace in own:
+        trace["hovertemplate"] = "you: %{y:.0f} %<extra></extra>"
+    return _figure(
+        data + own,
+        {
+            "title": _title("Quality probe: checks passed"),
+            "xaxis": {
+                "title": {"text": "model"},
+                "tickmode": "array",
+                "tickvals": [0, 1],
+                "ticktext": [SIDE_LABELS[s] for s in SIDES],
+                "range": [-0.6, 1.6],
+            },
+            "yaxis": {"title": {"text": "checks passed (% of answered)"}, "range": [-5, 105]},
+            "height": 360,
+        },
+    )
+
+
+def decision_counts(rows: Sequence[Submission]) -> dict[str, int]:
+    """How many students chose Q4, Q6, nothing (nothing fits) or saved no decision."""
+    counts = dict.fromkeys(DECISION_ORDER, 0)
+    for row in rows:
+        key = row.figures.decision if row.figures.decision in counts else "undecided"
+        counts[key] += 1
+    return counts
+
+
+def decisions_figure(rows: Sequence[Submission]) -> go.Figure:
+    """A bar per decision with its count; the asking student's bar is hatched and says so."""
+    counts = decision_counts(rows)
+    own = next((r for r in rows if r.own), None)
+    own_key = None
+    if own is not None:
+        own_key = own.figures.decision if own.figures.decision in counts else "undecided"
+    labels = [DECISION_LABELS[k] for k in DECISION_ORDER]
+    bar: Spec = {
+        "type": "bar",
+        "name": "students",
+        "x": labels,
+        "y": [counts[k] for k in DECISION_ORDER],
+        "text": [f"{counts[k]}" + (" (yours)" if k == own_key else "") for k in DECISION_ORDER],
+        "textposition": "outside",
+        "marker": {
+            "color": [DECISION_COLORS[k] for k in DECISION_ORDER],
+            "line": {"width": [3 if k == own_key else 0 for k in DECISION_ORDER], "color": "#000"},
+            "pattern": {"shape": ["/" if k == own_key else "" for k in DECISION_ORDER]},
+        },
+        "hovertemplate": "%{x}: %{y} students<extra></extra>",
+        "showlegend": False,
+    }
+    top = max(counts.values(), default=0)
+    return _figure(
+        [bar],
+        {
+            "title": _title("Decisions taken"),
+            "xaxis": {"title": {"text": "deployment decision"}},
+            "yaxis": {"title": {"text": "students"}, "range": [0, max(top * 1.25, 1)]},
+            "height": 340,
+        },
+    )
+
+
+def paired_figure(
+    rows: Sequence[Submission], metric: str, *, title: str, axis_title: str
+) -> go.Figure:
+    """Instructor: one row per student, the Q4 and Q6 values as dots joined by a line.
+
+    `metric` is a SideFigures field ("tokens_per_s", "bits_per_weight", "size_bytes") or
+    "pass_rate" (probe checks passed, %).
+    """
+
+    def value(row: Submission, side: str) -> float | None:
+        s = _side(row, side)
+        if metric == "pass_rate":
+            return _pass_rate(s)
+        if metric == "size_bytes":
+            return _gb(s.size_bytes)
+        return getattr(s, metric)
+
+    names = [plotly_text(f"{r.name} (#{r.id})") for r in rows]
+    line_x: list[float | None] = []
+    line_y: list[str | None] = []
+    for row, label in zip(rows, names, strict=True):
+        a, b = value(row, "q4"), value(row, "q6")
+        if a is not None and b is not None:
+            line_x += [a, b, None]
+            line_y += [label, label, None]
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "pair",
+            "x": line_x,
+            "y": line_y,
+            "line": {"color": PAIR_LINE, "width": 2},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+    ]
+    for side in SIDES:
+        xs, ys = [], []
+        for row, label in zip(rows, names, strict=True):
+            v = value(row, side)
+            if v is not None:
+                xs.append(v)
+                ys.append(label)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": SIDE_LABELS[side],
+                "x": xs,
+                "y": ys,
+                "marker": {
+                    "color": COLORS[side],
+                    "symbol": SYMBOLS[side],
+                    "size": 11,
+                    "line": {"width": 1, "color": "#333333"},
+                },
+                "hovertemplate": "%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
+            }
+        )
+    return _figure(
+        data,
+        {
+            "title": _title(title),
+            "xaxis": {"title": {"text": axis_title}, "rangemode": "tozero"},
+            "yaxis": {
+                "title": {"text": "student"},
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": list(reversed(names)),
+                "automargin": True,
+            },
+            "height": max(260, 60 + 26 * len(rows)),
+        },
+    )
+
+
+def speed_memory_figure(rows: Sequence[Submission]) -> go.Figure:
+    """Instructor: tokens/s against the tag's size, per student and tag; pairs are joined."""
+    line_x: list[float | None] = []
+    line_y: list[float | None] = []
+    for row in rows:
+        pts = [(_gb(_side(row, s).size_bytes), _side(row, s).tokens_per_s) for s in SIDES]
+        if all(x is not None and y is not None for x, y in pts):
+            line_x += [pts[0][0], pts[1][0], None]
+            line_y += [pts[0][1], pts[1][1], None]
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "same student",
+            "x": line_x,
+            "y": line_y,
+            "line": {"color": PAIR_LINE, "width": 1},
+            "hoverinfo": "skip",
+        }
+    ]
+    for side in SIDES:
+        trace, _, _ = _points(
+            rows,
+            side,
+            lambda r, s: _gb(_side(r, s).size_bytes),
+            lambda r, s: _side(r, s).tokens_per_s,
+            True,
+            "%{x:.2f} GB, %{y:.1f} tok/s",
+        )
+        data.append(trace)
+    return _figure(
+        data,
+        {
+            "title": _title("Speed against memory"),
+            "xaxis": {"title": {"text": "size on the endpoint (GB)"}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": "tokens/s"}, "rangemode": "tozero"},
+            "height": 380,
+        },
+    )

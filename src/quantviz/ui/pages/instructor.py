@@ -1,0 +1,282 @@
+"""Instructor page: every submission of the class, its figures and reasons, exports, deletion,
+and opening or closing submissions.
+
+Access: where the deployment configures Streamlit authentication (`[auth]`) and
+`[board] instructor_emails`, the instructor logs in with `st.login` and must be on that list.
+Otherwise the instructor passcode, checked against `[board] instructor_passcode_hash` (scrypt,
+constant-time compare). With neither configured the page stays locked. Access is remembered for
+this browser session only; five wrong passcodes lock the form for a minute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from quantviz.board.config import BoardConfig
+from quantviz.board.figures import (
+    DECISION_LABELS,
+    decision_counts,
+    decisions_figure,
+    paired_figure,
+    speed_memory_figure,
+)
+from quantviz.board.passcode import verify_passcode
+from quantviz.board.store import Submission
+from quantviz.ui import board as board_ui
+
+UNLOCKED_KEY = "_quantviz_instructor_unlocked"
+PASSCODE_KEY = "instructor-passcode"
+ATTEMPTS_KEY = "_quantviz_instructor_attempts"  # monotonic times of wrong passcodes
+FLASH_KEY = "_quantviz_instructor_flash"
+MAX_ATTEMPTS = 5
+LOCKOUT_S = 60.0
+
+
+def _auth_providers() -> list[str] | None:
+    """Provider names under [auth] (None when there is no [auth] section)."""
+    try:
+        section = st.secrets.get("auth")
+    except FileNotFoundError:
+        return None
+    if not isinstance(section, Mapping):
+        return None
+    return [name for name, value in section.items() if isinstance(value, Mapping)]
+
+
+def _check_passcode(cfg: BoardConfig) -> None:
+    """Form callback: unlock on the right passcode; say what was wrong otherwise."""
+    typed = str(st.session_state.get(PASSCODE_KEY) or "")
+    st.session_state[PASSCODE_KEY] = ""
+    now = time.monotonic()
+    attempts = [t for t in st.session_state.get(ATTEMPTS_KEY, []) if now - t < LOCKOUT_S]
+    if len(attempts) >= MAX_ATTEMPTS:
+        st.session_state[FLASH_KEY] = "Too many wrong passcodes; wait a minute and try again."
+        return
+    if not typed:
+        st.session_state[FLASH_KEY] = "Enter the instructor passcode."
+        return
+    if cfg.passcode_hash is not None and verify_passcode(typed, cfg.passcode_hash):
+        st.session_state[UNLOCKED_KEY] = True
+        st.session_state.pop(ATTEMPTS_KEY, None)
+        return
+    st.session_state[ATTEMPTS_KEY] = [*attempts, now]
+    st.session_state[FLASH_KEY] = "Wrong passcode."
+
+
+def _lock() -> None:
+    st.session_state.pop(UNLOCKED_KEY, None)
+
+
+def _gate(cfg: BoardConfig) -> bool:
+    """True when this session may see the instructor's view; otherwise renders the way in."""
+    providers = _auth_providers()
+    if providers is not None and cfg.instructor_emails:
+        if not st.user.get("is_logged_in"):
+            st.button(
+                "Log in as the instructor",
+                key="instructor-login",
+                on_click=st.login,
+                args=(providers[0],) if providers else (),
+                icon=":material/login:",
+            )
+            return False
+        email = str(st.user.get("email") or "").lower()
+        if email not in cfg.instructor_emails:
+            st.error(
+                f"{board_ui.plain(email or 'This account')} is not an instructor of this class.",
+                icon=":material/block:",
+            )
+            st.button("Log out", key="instructor-logout", on_click=st.logout)
+            return False
+        return True
+    if st.session_state.get(UNLOCKED_KEY):
+        return True
+    if cfg.passcode_hash is None:
+        st.error(
+            "No instructor passcode is configured, so this page stays locked. Run "
+            "`python -m quantviz hash-passcode` and paste its line into the `[board]` section "
+            "of the app's secrets.",
+            icon=":material/lock:",
+        )
+        return False
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        st.error(flash, icon=":material/block:")
+    with st.form("instructor-passcode-form", border=True):
+        st.text_input("Instructor passcode", type="password", key=PASSCODE_KEY)
+        st.form_submit_button(
+            "Unlock", on_click=_check_passcode, args=(cfg,), icon=":material/lock_open:"
+        )
+    return False
+
+
+def _toggle_open(active: board_ui.Board, is_open: bool) -> None:
+    try:
+        active.store.set_open(active.config.class_code or "", not is_open)
+    except SQLAlchemyError as exc:
+        st.session_state[FLASH_KEY] = f"Could not change it ({type(exc).__name__})."
+
+
+def _delete(active: board_ui.Board) -> None:
+    chosen = st.session_state.get("instructor-delete-choice")
+    if chosen is None:
+        return
+    try:
+        gone = active.store.delete(active.config.class_code or "", int(chosen))
+    except SQLAlchemyError as exc:
+        st.session_state[FLASH_KEY] = f"Could not delete it ({type(exc).__name__})."
+        return
+    st.session_state[FLASH_KEY] = (
+        f"Deleted submission #{chosen}." if gone else f"Submission #{chosen} was already gone."
+    )
+
+
+def _table(rows: list[Submission]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        f = r.figures
+        out.append(
+            {
+                "#": r.id,
+                "name": r.name,
+                "updated": (r.updated_at or r.submitted_at).strftime("%Y-%m-%d %H:%M"),
+                "Q4 GB": None if f.q4.size_bytes is None else f.q4.size_bytes / 1e9,
+                "Q6 GB": None if f.q6.size_bytes is None else f.q6.size_bytes / 1e9,
+                "Q4 bits/w": f.q4.bits_per_weight,
+                "Q6 bits/w": f.q6.bits_per_weight,
+                "Q4 tok/s": f.q4.tokens_per_s,
+                "Q6 tok/s": f.q6.tokens_per_s,
+                "Q4 probe": None
+                if f.q4.probe_total is None
+                else f"{f.q4.probe_passed}/{f.q4.probe_total}",
+                "Q6 probe": None
+                if f.q6.probe_total is None
+                else f"{f.q6.probe_passed}/{f.q6.probe_total}",
+                "decision": DECISION_LABELS.get(f.decision or "undecided", "no decision"),
+                "reason": r.reason,
+            }
+        )
+    return out
+
+
+def _controls(active: board_ui.Board, rows: list[Submission], is_open: bool) -> None:
+    code = active.config.class_code or ""
+    cols = st.columns([1, 1, 1, 1], vertical_alignment="center")
+    cols[0].metric("Submissions", len(rows))
+    cols[1].button(
+        "Close submissions" if is_open else "Open submissions",
+        key="instructor-toggle-open",
+        on_click=_toggle_open,
+        args=(active, is_open),
+        icon=":material/lock:" if is_open else ":material/lock_open:",
+        type="primary" if is_open else "secondary",
+    )
+    cols[2].button("Refresh", key="instructor-refresh", icon=":material/refresh:")
+    cols[3].button(
+        "Lock this page", key="instructor-lock", on_click=_lock, icon=":material/logout:"
+    )
+    st.caption(f"Class code `{code}` · submissions are **{'open' if is_open else 'closed'}**.")
+    try:
+        csv_text = active.store.export_csv(code)
+        json_text = active.store.export_json(code)
+    except SQLAlchemyError as exc:
+        board_ui.show_store_error(exc)
+        return
+    left, right, _ = st.columns([1, 1, 2])
+    left.download_button(
+        "Export CSV", data=csv_text, file_name=f"quantviz-board-{code}.csv", mime="text/csv",
+        key="instructor-export-csv", icon=":material/table:", on_click="ignore",
+    )  # fmt: skip
+    right.download_button(
+        "Export JSON", data=json_text, file_name=f"quantviz-board-{code}.json",
+        mime="application/json", key="instructor-export-json", icon=":material/data_object:",
+        on_click="ignore",
+    )  # fmt: skip
+
+
+def _figures(rows: list[Submission]) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(
+        paired_figure(rows, "tokens_per_s", title="Tokens/s, Q4 and Q6", axis_title="tokens/s"),
+        key="instructor-paired-speed",
+    )
+    right.plotly_chart(
+        paired_figure(
+            rows, "pass_rate", title="Probe checks passed, Q4 and Q6", axis_title="% passed"
+        ),
+        key="instructor-paired-probe",
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(speed_memory_figure(rows), key="instructor-speed-memory")
+    right.plotly_chart(decisions_figure(rows), key="instructor-decisions")
+
+
+def _reasons(rows: list[Submission]) -> None:
+    st.subheader("Reasons", anchor=False)
+    counts = decision_counts(rows)
+    st.caption(" · ".join(f"{DECISION_LABELS[k]}: {n}" for k, n in counts.items()))
+    given = [r for r in rows if r.reason]
+    if not given:
+        st.caption("No student has given a reason yet.")
+    for r in given:
+        decision = DECISION_LABELS.get(r.figures.decision or "undecided", "no decision")
+        st.markdown(f"- **{board_ui.plain(r.name)}** ({decision}): {board_ui.plain(r.reason)}")
+
+
+def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
+    with st.popover("Delete one submission", icon=":material/delete:", disabled=not rows):
+        names = {r.id: f"#{r.id} {r.name}" for r in rows}
+        st.selectbox(
+            "Submission", options=list(names), format_func=names.get,
+            key="instructor-delete-choice",
+        )  # fmt: skip
+        st.button(
+            "Delete it", key="instructor-delete", on_click=_delete, args=(active,), type="primary"
+        )
+
+
+def page() -> None:
+    st.title("Class board: instructor")
+    active = board_ui.board()
+    if active is None:
+        if not board_ui.not_configured():
+            return  # board() has shown what is wrong
+        st.info(
+            "There is no class board on this deployment: add a `[board]` section to the app's "
+            "secrets (see `.streamlit/secrets.toml.example`).",
+            icon=":material/info:",
+        )
+        return
+    if not _gate(active.config):
+        return
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        st.info(flash, icon=":material/info:")
+    code = active.config.class_code or ""
+    try:
+        rows = active.store.submissions(code)
+        is_open = active.store.is_open(code)
+    except SQLAlchemyError as exc:
+        board_ui.show_store_error(exc)
+        return
+    _controls(active, rows, is_open)
+    st.dataframe(
+        _table(rows), hide_index=True, key="instructor-table",
+        column_config={
+            "Q4 GB": st.column_config.NumberColumn(format="%.2f"),
+            "Q6 GB": st.column_config.NumberColumn(format="%.2f"),
+            "Q4 bits/w": st.column_config.NumberColumn(format="%.2f"),
+            "Q6 bits/w": st.column_config.NumberColumn(format="%.2f"),
+            "Q4 tok/s": st.column_config.NumberColumn(format="%.1f"),
+            "Q6 tok/s": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )  # fmt: skip
+    _delete_form(active, rows)
+    if rows:
+        _figures(rows)
+    _reasons(rows)

@@ -1,0 +1,45 @@
+"""In Chromium: a student submits from the Evidence page and sees the class; the instructor
+sees the submission. One `streamlit run` with a SQLite board."""
+
+from __future__ import annotations
+
+import pytest
+from board_flow import save_decision_and_submit, secrets_toml, sidebar_to, unlock_instructor
+from playwright.sync_api import expect
+from streamlit_process import free_port, streamlit_app, warm_up
+
+CODE = "QV-BROWSER"
+
+
+@pytest.fixture(scope="module")
+def board_app(browser, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("board")
+    secrets = folder / "secrets.toml"
+    secrets.write_text(secrets_toml(CODE, f"sqlite:///{folder / 'board.db'}"))
+    closed = f"http://127.0.0.1:{free_port()}"  # no Ollama: the decision uses built-in figures
+    with streamlit_app(env={"OLLAMA_HOST": closed}, args=("--secrets.files", str(secrets))) as url:
+        warm_up(browser, url)
+        yield url
+
+
+def test_submit_then_see_the_class(page, board_app):
+    """After submitting, the class board shows the student's summary and four figures, the
+    decisions bar marking the student's own choice; the instructor page lists the reason under
+    the name, and a new session (the instructor's tab) has no point of its own."""
+    save_decision_and_submit(page, board_app, "Ada Browser", CODE.lower(), "It fits my laptop.")
+    page.get_by_role("link", name="See the class on the class board").click()
+    page.get_by_text("Your submission").wait_for()
+    main = page.locator('[data-testid="stMain"]')
+    assert "as Ada Browser" in main.inner_text()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    expect(charts).to_have_count(4)
+    # Only a decision was measured here: the decisions bar marks the student's own choice.
+    expect(charts.nth(3).locator("text", has_text="1 (yours)")).to_have_count(1)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    unlock_instructor(page, board_app)
+    page.get_by_text("It fits my laptop.").wait_for()
+    assert "Ada Browser" in page.locator('[data-testid="stMain"]').inner_text()
+    # The instructor's tab is another session: the board has no point of its own for it.
+    sidebar_to(page, "class-board")
+    page.get_by_text("Submit your evidence from the Evidence report page").wait_for()
