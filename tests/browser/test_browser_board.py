@@ -6,19 +6,18 @@ from __future__ import annotations
 import pytest
 from board_flow import save_decision_and_submit, secrets_toml, sidebar_to, unlock_instructor
 from playwright.sync_api import expect
-from streamlit_process import free_port, streamlit_app, warm_up
+from streamlit_process import free_port, streamlit_app
 
 CODE = "QV-BROWSER"
 
 
 @pytest.fixture(scope="module")
-def board_app(browser, tmp_path_factory):
+def board_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("board")
     secrets = folder / "secrets.toml"
     secrets.write_text(secrets_toml(CODE, f"sqlite:///{folder / 'board.db'}"))
     closed = f"http://127.0.0.1:{free_port()}"  # no Ollama: the decision uses built-in figures
     with streamlit_app(env={"OLLAMA_HOST": closed}, args=("--secrets.files", str(secrets))) as url:
-        warm_up(browser, url)
         yield url
 
 
