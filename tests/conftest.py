@@ -21,3 +21,15 @@ def ollama_server() -> Iterator[OllamaTestServer]:
 def ollama_endpoint(ollama_server: OllamaTestServer) -> Endpoint:
     """An Endpoint for `ollama_server`, without an API key."""
     return Endpoint(ollama_server.url)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory):
+    """A Q4_K_M-recipe GGUF and a Q6_K GGUF of one random 3-layer model (rows of 256 and 512).
+
+    Written once per test session with the project's quantizers and gguf.GGUFWriter; tests
+    must not modify the files (copy them first).
+    """
+    from gguf_pair import write_pair
+
+    return write_pair(tmp_path_factory.mktemp("tiny-pair"))
