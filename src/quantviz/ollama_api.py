@@ -185,6 +185,7 @@ class ModelMetadata:
     capabilities: tuple[str, ...] = ()
     parameters: str = ""
     verbose: bool = False
+    modelfile: str = ""  # its FROM line names the model's blob on the server's disk
 
     @property
     def architecture(self) -> str | None:
@@ -542,6 +543,7 @@ def show(
         capabilities=tuple(data.get("capabilities") or ()),
         parameters=str(data.get("parameters") or ""),
         verbose=verbose,
+        modelfile=str(data.get("modelfile") or ""),
     )
 
 
