@@ -250,3 +250,21 @@ def test_the_bytes_view_opens_on_the_outliers_super_block(tiny_pair: TinyModel) 
     code = next(c.value for c in at.code if c.value.startswith("d (2 B)"))
     assert code.splitlines()[0].endswith(f"{block[0]:02x} {block[1]:02x}")
     assert "Q4 file (Q4_K): 144 bytes" in texts(at).replace("\\", "")
+
+
+def test_a_large_pair_computes_its_profile_on_request(tiny_pair: TinyModel, monkeypatch) -> None:
+    """Above the automatic limit the profile waits for a click, then stays for the session."""
+    from quantviz.ui import real_weights
+
+    monkeypatch.setattr(real_weights, "AUTO_STATS_WEIGHTS", 1000)
+    at = open_page(PAGE, secrets=_files(tiny_pair))
+    assert not at.exception
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"{KEY}-profile")]
+    assert "needs the statistics of every tensor" in texts(at)
+    assert "weights in the tensor: 65,536" in texts(at)  # the tile works without them
+    at.button(key=f"{KEY}-compute").click().run()
+    assert not at.exception
+    assert _chart(at, "profile")["data"]
+    at.selectbox(key=f"{KEY}-tensor").set_value("blk.1.attn_k.weight").run()
+    assert _chart(at, "profile")["data"]  # computed once, kept for the session
+    assert not [b for b in at.button if b.key == f"{KEY}-compute"]

@@ -132,17 +132,23 @@ def _with_stats(ctx: WidgetContext, via: str, keys: tuple[FileKey, FileKey], pai
     if digest is not None and digest.describes(pair):
         return Source(f"{via}; statistics from the digest", pair.tensors, digest.stats, pair=pair)
     n = total_weights(pair)
-    go_key = f"{ctx.key}-compute"
-    if n <= AUTO_STATS_WEIGHTS or st.session_state.get(go_key):
+    wanted = f"{ctx.key}-stats-wanted"
+    if n <= AUTO_STATS_WEIGHTS or st.session_state.get(wanted):
         return Source(via, pair.tensors, _pair_stats(*keys, pair), pair=pair)
     st.button(
         f"Compute the per-layer profile (reads all {n / 1e9:.2f} B weights of each file, "
         "a few minutes, once for everyone)",
-        key=go_key,
+        key=f"{ctx.key}-compute",
         icon=":material/calculate:",
+        on_click=_flag,
+        args=(wanted,),
         help="Or write a digest once with `python -m quantviz digest` and put it next to the lab.",
     )
     return Source(via, pair.tensors, None, pair=pair)
+
+
+def _flag(key: str) -> None:
+    st.session_state[key] = True
 
 
 def _source(ctx: WidgetContext) -> Source | None:
