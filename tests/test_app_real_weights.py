@@ -268,3 +268,12 @@ def test_a_large_pair_computes_its_profile_on_request(tiny_pair: TinyModel, monk
     at.selectbox(key=f"{KEY}-tensor").set_value("blk.1.attn_k.weight").run()
     assert _chart(at, "profile")["data"]  # computed once, kept for the session
     assert not [b for b in at.button if b.key == f"{KEY}-compute"]
+
+
+def test_a_remote_endpoint_is_not_asked_for_blob_paths(monkeypatch) -> None:
+    """With a remote Ollama host the view says its files are not here, without asking it."""
+    monkeypatch.setenv("OLLAMA_HOST", "http://ollama.invalid:11434")
+    at = open_page(PAGE)
+    assert not at.exception
+    assert "the Ollama endpoint is not on this machine" in _shown(at)
+    assert "could not describe" not in _shown(at)

@@ -34,6 +34,7 @@ from quantviz.weights.gguf_file import TensorInfo, open_gguf
 from quantviz.weights.locate import (
     WeightsConfig,
     default_digest_path,
+    is_local_endpoint,
     ollama_blobs,
     weights_config,
 )
@@ -117,6 +118,8 @@ def _ollama_files(ctx: WidgetContext) -> tuple[Path, Path] | str:
     tags = list(settings.models.values())[:2]
     if len(tags) < 2:
         return "the lab names fewer than two model tags"
+    if not is_local_endpoint(settings.endpoint.host):  # ask nothing of a remote server
+        return ollama_blobs(settings.endpoint.host, ("", ""))
     texts = []
     for tag in tags:
         meta = metadata_of(settings.endpoint, tag)
