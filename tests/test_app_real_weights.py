@@ -170,6 +170,7 @@ def test_without_files_the_view_says_how_to_enable_it(no_local_ollama) -> None:
     ("case", "message"),
     [
         ("only q4", "needs both q4 and q6"),
+        ("missing file", "nope.gguf does not exist"),
         ("not gguf", "is not a GGUF file"),
         ("truncated", "is cut short"),
         ("other model", "not the same model"),
@@ -201,6 +202,7 @@ def test_bad_input_is_a_clear_message(
     )
     secrets = {
         "only q4": {"q4": str(tiny_pair.q4)},
+        "missing file": {"q4": str(tiny_pair.q4), "q6": str(tmp_path / "nope.gguf")},
         "not gguf": {"q4": str(tiny_pair.q4), "q6": str(notes)},
         "truncated": {"q4": str(tiny_pair.q4), "q6": str(cut)},
         "other model": {"q4": str(other.q4) if other else "", "q6": str(tiny_pair.q6)},

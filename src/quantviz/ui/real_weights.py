@@ -181,14 +181,17 @@ def _source(ctx: WidgetContext) -> Source | None:
     else:
         files, via = "the instructor turned the Ollama lookup off", ""
     if isinstance(files, tuple):
-        try:
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            problem = f"{missing[0]} does not exist or is not a file"
+        else:
             keys = (_file_key(files[0]), _file_key(files[1]))
-        except OSError:
-            keys = None
-        pair = _open_pair(*keys) if keys else None
-        if isinstance(pair, ModelPair) and keys:
-            return _with_stats(ctx, f"{via}: {files[0].name}, {files[1].name}", keys, pair, found)
-        problem = pair.message if isinstance(pair, WeightsError) else "a file cannot be read"
+            pair = _open_pair(*keys)
+            if isinstance(pair, ModelPair):
+                return _with_stats(
+                    ctx, f"{via}: {files[0].name}, {files[1].name}", keys, pair, found
+                )
+            problem = pair.message
         if config.has_files:  # the instructor named these files: say so, do not fall back
             st.error(f"The files in `[weights]` cannot be used: {plain(problem)}")
             return None
