@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -164,3 +166,13 @@ def test_chunks_bound_the_memory_and_not_the_result(pair: ModelPair) -> None:
     assert chunked.diff_rms == pytest.approx(whole.diff_rms, rel=1e-6)
     assert (chunked.ref_min, chunked.ref_max) == (whole.ref_min, whole.ref_max)
     assert (chunked.absmax_row, chunked.absmax_col) == (whole.absmax_row, whole.absmax_col)
+
+
+def test_the_weights_core_and_the_cli_do_not_import_streamlit() -> None:
+    """quantviz.weights (every module) and the command line load without streamlit."""
+    modules = "errors, gguf_file, pair, stats, digest, locate, figures"
+    code = (
+        f"import sys, quantviz.__main__; from quantviz.weights import {modules}; "
+        "assert 'streamlit' not in sys.modules, 'streamlit was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
