@@ -78,3 +78,15 @@ def board_engine(board_url: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(board_url, pool_size=10, max_overflow=20)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory):
+    """A Q4_K_M-recipe GGUF and a Q6_K GGUF of one random 3-layer model (rows of 256 and 512).
+
+    Written once per test session with the project's quantizers and gguf.GGUFWriter; tests
+    must not modify the files (copy them first).
+    """
+    from gguf_pair import write_pair
+
+    return write_pair(tmp_path_factory.mktemp("tiny-pair"))

@@ -1,6 +1,11 @@
-"""Command-line helpers: `python -m quantviz <command>`.
+"""Command line: `python -m quantviz <command>`.
 
-python -m quantviz hash-passcode     # prints the [board] instructor_passcode_hash to paste
+    python -m quantviz digest Q4.gguf Q6.gguf -o labs/<lab>.weights.npz
+    python -m quantviz hash-passcode     # prints the [board] instructor_passcode_hash to paste
+
+`digest` reads both GGUF files of one model (memory-mapped, in row chunks) and writes the digest
+the real-weights view shows on a hosted app that does not have the files; progress goes to
+stderr. Bad input ends with one line saying what is wrong and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,7 +13,50 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+
+from quantviz.weights.digest import DIGEST_SUFFIX, build_digest, write_digest
+from quantviz.weights.errors import WeightsError, printable
+from quantviz.weights.gguf_file import open_gguf
+from quantviz.weights.pair import pair_models
+from quantviz.weights.stats import CHUNK_WEIGHTS, total_weights
+
+EXIT_BAD_INPUT = 2
+
+
+def _digest(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if not out.name.endswith(DIGEST_SUFFIX):
+        raise WeightsError(f"the output name must end in {DIGEST_SUFFIX}, got {out.name}")
+    if not out.parent.is_dir():
+        raise WeightsError(f"the output folder {printable(str(out.parent))} does not exist")
+    started = time.perf_counter()
+    pair = pair_models(open_gguf(args.q4), open_gguf(args.q6))
+    total = total_weights(pair)
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        unit="w",
+        unit_scale=True,
+        desc="reading both files",
+        file=sys.stderr,
+        disable=args.quiet,
+        dynamic_ncols=True,
+    ) as bar:
+        digest = build_digest(pair, chunk_weights=args.chunk, progress=bar.update)
+    size = write_digest(digest, out)
+    seconds = time.perf_counter() - started
+    if not args.quiet:
+        print(
+            f"wrote {out} ({size / 1e6:.1f} MB): statistics of {len(digest.stats)} tensors over "
+            f"{total:,} weights per file, {len(digest.tiles)} tiles of super-blocks, "
+            f"in {seconds:.1f} s ({total / max(seconds, 1e-9) / 1e6:.0f} M weights/s per file)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _read_passcode() -> str:
@@ -28,7 +76,7 @@ def hash_passcode_command(args: argparse.Namespace) -> int:
         stored = hash_passcode(_read_passcode())
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if not args.bare:
         print("# Paste into .streamlit/secrets.toml (or the app's Secrets), section [board]:")
         print(f'instructor_passcode_hash = "{stored}"')
@@ -38,8 +86,31 @@ def hash_passcode_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m quantviz", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    top = argparse.ArgumentParser(
+        prog="python -m quantviz", description="quantviz command line tools."
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="command")
+    digest = commands.add_parser(
+        "digest",
+        help="precompute the real-weights view of a Q4/Q6 GGUF pair for a hosted class",
+        description="Read a Q4 GGUF file and a Q6 GGUF file of the same model and write a digest "
+        "(a few MB): the statistics of every tensor over all its weights, and real super-blocks "
+        "of every quantized tensor. Put it next to the lab as labs/<lab>.weights.npz, or name "
+        "it in the secrets as [weights] digest.",
+    )
+    digest.add_argument("q4", help="the Q4 file (for example the Q4_K_M GGUF)")
+    digest.add_argument("q6", help="the Q6 file (for example the Q6_K GGUF)")
+    digest.add_argument(
+        "-o", "--output", required=True, help=f"the digest to write, ending in {DIGEST_SUFFIX}"
+    )
+    digest.add_argument(
+        "--chunk",
+        type=int,
+        default=CHUNK_WEIGHTS,
+        help=f"weights dequantized at a time, which bounds memory (default {CHUNK_WEIGHTS:,})",
+    )
+    digest.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    digest.set_defaults(run=_digest)
     hashing = commands.add_parser(
         "hash-passcode",
         help="hash the instructor passcode for [board] instructor_passcode_hash",
@@ -48,12 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hashing.add_argument("--bare", action="store_true", help="print only the hash string")
     hashing.set_defaults(run=hash_passcode_command)
-    return parser
+    return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "chunk", 1) < 1:
+        parser.error("--chunk must be at least 1")
+    try:
+        return int(args.run(args))
+    except WeightsError as exc:
+        print(f"quantviz {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"quantviz {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

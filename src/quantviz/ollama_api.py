@@ -196,6 +196,7 @@ class ModelMetadata:
     parameters: str = ""
     verbose: bool = False  # the model_info came from a verbose answer
     array_lengths: Mapping[str, int] = field(default_factory=dict)  # arrays dropped for size
+    modelfile: str = ""  # its FROM line names the model's blob on the server's disk
 
     @property
     def architecture(self) -> str | None:
@@ -529,6 +530,15 @@ _COUNT_KEYS = (
 _GENERAL_COUNTS = ("general.parameter_count", "general.file_type")
 
 
+def _modelfile(raw: Any, path: str) -> str:
+    """The modelfile text (its FROM line names the weights' blob), "" when absent."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise _malformed(path, "modelfile", f"should be text, got {_shown(raw)}")
+    return raw
+
+
 def _model_info(raw: Any, path: str) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -707,6 +717,7 @@ def _show_once(endpoint: Endpoint, tag: str, verbose: bool, timeout: float) -> M
         parameters=_opt_str(data.get("parameters"), path, "parameters") or "",
         verbose=verbose,
         array_lengths=lengths,
+        modelfile=_modelfile(data.get("modelfile"), path),
     )
 
 

@@ -20,6 +20,7 @@ WIDGETS: dict[str, str] = {
     "model-pull": "quantviz.ui.model_pull",
     "storage-savings": "quantviz.ui.storage_savings",
     "metadata-compare": "quantviz.ui.metadata_compare",
+    "real-weights": "quantviz.ui.real_weights",
     "quality-probe": "quantviz.ui.quality_probe",
     "tradeoff-decision": "quantviz.ui.tradeoff",
     "objective5-chat": "quantviz.ui.chat",
