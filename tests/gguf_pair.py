@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter
+from layouts import gemma_like_layout
 
 from quantviz import ggml
-from quantviz.recipe import TensorSpec, gemma_like_layout, q4_k_m
+from quantviz.recipe import TensorSpec, q4_k_m
 
 ARCH = "gemma3"
 SIGMA = 0.02
