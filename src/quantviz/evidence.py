@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from quantviz import __version__
+from quantviz.text import code_span, escape_text, fence
 
 KINDS: tuple[str, ...] = (
     "pull",
@@ -320,22 +321,15 @@ def report_json(log: EvidenceLog, context: ReportContext | None = None) -> str:
 # Markdown
 
 
-def _fence(text: str, lang: str = "") -> str:
-    """A fenced block whose fence is longer than any backtick run inside the text."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text}\n{ticks}"
-
-
 def _inline(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     text = str(value)
-    if "\n" in text or "`" in text or len(text) > 120:
+    if "\n" in text or "\r" in text or "`" in text or len(text) > 120:
         return ""
-    return f"`{text}`" if isinstance(value, str) else text
+    return code_span(text) if isinstance(value, str) else escape_text(text)
 
 
 def _is_transcript(value: Any) -> bool:
@@ -353,9 +347,9 @@ def _render_transcript(messages: list[dict[str, Any]]) -> list[str]:
         metrics = m.get("metrics")
         if isinstance(metrics, dict) and metrics.get("tokens_per_s") is not None:
             extra = f" · {float(metrics['tokens_per_s']):.1f} tok/s"
-        lines.append(f"**{m['role']}**{extra}:")
+        lines.append(f"**{escape_text(str(m['role']))}**{extra}:")
         lines.append("")
-        lines.append(_fence(str(m["content"]), "text"))
+        lines.append(fence(str(m["content"]), "text"))
         lines.append("")
     return lines
 
@@ -376,14 +370,14 @@ def _render_payload(payload: Mapping[str, Any]) -> list[str]:
         if _is_transcript(value):
             lines.extend(_render_transcript(value))
         elif isinstance(value, str):
-            lines.append(_fence(value, "text"))
+            lines.append(fence(value, "text"))
             lines.append("")
         else:
             compact = json.dumps(value, ensure_ascii=False)
             text = (
                 compact if len(compact) <= 100 else json.dumps(value, indent=2, ensure_ascii=False)
             )
-            lines.append(_fence(text, "json"))
+            lines.append(fence(text, "json"))
             lines.append("")
     return lines
 
@@ -391,7 +385,9 @@ def _render_payload(payload: Mapping[str, Any]) -> list[str]:
 def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> str:
     """A readable report: where and when, the models, then every record grouped by kind.
 
-    Model output is quoted inside fences only, so the report renders no model-written markup.
+    Model output is quoted inside fences only, so the report renders no model-written markup;
+    other text from a server or the student (titles, the server version, labels) is escaped
+    (`quantviz.text`), so a Markdown viewer shows it and fetches nothing.
     """
     data = report_dict(log, context)
     out = ["# quantviz evidence report", ""]
@@ -399,13 +395,15 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
     if data.get("lab"):
         out.append(f"- **Lab**: {data['lab']}")
     out.append(f"- **Endpoint**: {data['endpoint'] or 'not connected'}")
-    out.append(f"- **Server version**: {data['server_version'] or 'unknown'}")
+    out.append(f"- **Server version**: {escape_text(data['server_version'] or 'unknown')}")
     out.append(f"- **App version**: quantviz {data['app_version']}")
     out.append(f"- **Records**: {len(data['records'])}")
     out.append("")
     if data["models"]:
         out += ["| Label | Model tag |", "| --- | --- |"]
-        out += [f"| {label} | `{tag}` |" for label, tag in data["models"].items()]
+        out += [
+            f"| {escape_text(label)} | {code_span(tag)} |" for label, tag in data["models"].items()
+        ]
         out.append("")
     if not data["records"]:
         out.append("No evidence recorded yet.")
@@ -417,6 +415,6 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
         out += [f"## {KIND_TITLES[kind]}", ""]
         for r in records:
             title = " ".join(str(r["title"]).split()) or "(untitled)"
-            out += [f"### {title}", "", f"*{r['timestamp']}*", ""]
+            out += [f"### {escape_text(title)}", "", f"*{r['timestamp']}*", ""]
             out += _render_payload(r["payload"])
     return "\n".join(out).rstrip() + "\n"

@@ -1,13 +1,14 @@
 """Compare chat (`data-objective5-chat`): the same prompts through each configured tag.
 
 One transcript per (endpoint, tag) lives in this session's state, so switching models (or
-endpoints) and back finds each conversation where it was. "One model" streams a reply with
-`st.write_stream`; "Side by side" sends one prompt to every tag at once and draws the columns
-from one script thread while reader threads stream the replies (`chat_runs`), then says
-whether the server generated them at the same time or one after the other.
+endpoints) and back finds each conversation where it was. "One model" streams a reply into one
+placeholder; "Side by side" sends one prompt to every tag at once and draws the columns from one
+script thread while reader threads stream the replies (`chat_runs`), then says whether the
+server generated them at the same time or one after the other.
 
-Model output is untrusted: text goes through `safe_markdown` (never `unsafe_allow_html`), SVG
-answers become sanitised data-URI images through `st.image`, their source an `st.code`.
+Model output is untrusted: text goes through `quantviz.text.model_markdown` (while it streams
+too: `StreamFilter`), never `unsafe_allow_html`; SVG answers become sanitised data-URI images
+through `st.image`, their source an `st.code`. Server text in notices goes through `plain`.
 
 Every action that starts a generation (the chat input, a suggested prompt, "ask the other
 model") goes through a callback that leaves a pending request in the session; the run then
@@ -34,6 +35,7 @@ import streamlit as st
 from quantviz.config import Caps, Settings
 from quantviz.evidence import redact_host
 from quantviz.ollama_api import OllamaError
+from quantviz.text import code_span, model_markdown, plain
 from quantviz.transcript import (
     Message,
     Status,
@@ -43,7 +45,6 @@ from quantviz.transcript import (
     metrics_dict,
     metrics_line,
     overlap_verdict,
-    safe_markdown,
     split_svg,
     status_text,
     svg_data_uri,
@@ -139,7 +140,7 @@ def _messages_of_run(run_id: str | None) -> list[Message]:
 
 def _endpoint_line(cfg: Settings) -> None:
     left, right = st.columns([3, 1], vertical_alignment="center")
-    left.caption(f"Endpoint `{redact_host(cfg.host)}` · {cfg.key_status}")
+    left.caption(f"Endpoint {code_span(redact_host(cfg.host))} · {cfg.key_status}")
     with right:
         nav.link_to_settings()
 
@@ -213,12 +214,14 @@ def _render_text(text: str) -> None:
     """Model text as Markdown with SVG answers drawn as pictures."""
     for part in split_svg(text):
         if not isinstance(part, SvgPart):
-            st.markdown(safe_markdown(part.text))
+            st.markdown(model_markdown(part.text))
             continue
         if part.problem is None:
             st.image(svg_data_uri(part.source), caption="SVG from the reply (as an image)")
         else:
-            st.warning(f"This SVG cannot be drawn: {part.problem}.", icon=":material/broken_image:")
+            st.warning(
+                f"This SVG cannot be drawn: {plain(part.problem)}.", icon=":material/broken_image:"
+            )
         with st.expander("SVG source", icon=":material/code:"):
             st.code(part.source, language="xml")
 
@@ -239,7 +242,7 @@ def _render_reply(m: Message) -> None:
 
 def _render_user(text: str) -> None:
     with st.chat_message("user"):
-        st.markdown(safe_markdown(text))
+        st.markdown(model_markdown(text))
 
 
 def _render_history(messages: Sequence[Message], label: str, generating: bool = False) -> None:
@@ -261,20 +264,21 @@ def _render_history(messages: Sequence[Message], label: str, generating: bool = 
 
 def _show_error(ctx: WidgetContext, label: str, tag: str, error: OllamaError) -> None:
     kept = " The partial reply is kept above." if error.partial_text else ""
+    message = plain(error.message)
     if error.kind == "auth":
         st.error(
-            f"{label}: {error.message} Set it on the Endpoint settings page.{kept}",
+            f"{label}: {message} Set it on the Endpoint settings page.{kept}",
             icon=":material/key:",
         )
         nav.link_to_settings()
     elif error.kind == "not_found":
         st.error(
-            f"{label}: the endpoint does not have `{tag}` ({error.message}).{kept}",
+            f"{label}: the endpoint does not have {code_span(tag)} ({message}).{kept}",
             icon=":material/search_off:",
         )
         nav.link_to_marker(ctx.lab, "model-pull", "Pull it first")
     else:
-        st.error(f"{label}: {error.message}{kept}", icon=":material/error:")
+        st.error(f"{label}: {message}{kept}", icon=":material/error:")
         if error.kind in _FIX_ENDPOINT:
             nav.link_to_settings()
 
@@ -396,8 +400,10 @@ def _stream_one(
             label=label,
         )
         try:
-            with body.container():
-                st.write_stream(run.display_chunks(lambda r: _waiting_line(waiting, r)))
+            for i, shown in enumerate(run.display_updates(lambda r: _waiting_line(waiting, r))):
+                if i == 0:
+                    waiting.empty()
+                body.markdown(shown)
         except BaseException as exc:
             _settle(run, reply, _abandoned(exc))
             session.record(
