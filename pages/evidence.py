@@ -7,7 +7,6 @@ contain the API key in use (it is passed to the report as a secret to redact).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
@@ -24,14 +23,8 @@ from quantviz.evidence import (
     utc_now,
 )
 from quantviz.labs import Lab, load_labs
+from quantviz.text import plain as _plain
 from quantviz.ui import session
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def _plain(text: str) -> str:
-    """Text for a Markdown label, every Markdown character escaped (no links, images, icons)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def _server_version(host: str) -> str | None:

@@ -17,6 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from quantviz.config import Settings
 from quantviz.figures_ollama import format_bytes
 from quantviz.ollama_api import Endpoint, OllamaError, PullTracker, find_model, pull
+from quantviz.text import code_span
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -257,7 +258,8 @@ def _layer_bar(slot: DeltaGenerator, layer: Layer) -> None:
     note = " · already on the endpoint" if layer.already_present else ""
     slot.progress(
         done,
-        text=f"`{layer.short}` {format_bytes(layer.completed)} / {format_bytes(layer.total)}"
+        text=f"{code_span(layer.short)} {format_bytes(layer.completed)} / "
+        f"{format_bytes(layer.total)}"
         f" ({layer.completed:,} / {layer.total:,} bytes){note}",
     )
 

@@ -7,7 +7,8 @@ a finished pull, or a successful "Check connection" drops entries. `st.cache_dat
 one student's results (and errors) with every other session in the process, so it is not used.
 
 Text that comes from a server (error messages, status lines, metadata values) goes through
-`plain()` before it reaches Markdown, so it shows as typed and never as links, images or markup.
+`quantviz.text.plain` before it reaches Markdown, so it shows as typed and never as links,
+images or markup.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from quantviz.ollama_api import (
     list_models,
     show,
 )
+from quantviz.text import plain
 from quantviz.ui import nav, session
 
 T = TypeVar("T")
@@ -46,13 +47,6 @@ SOURCE_LABELS = {
     "secrets": "set by the instructor",
     "session": "set by you for this session",
 }
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def plain(text: object) -> str:
-    """`text` escaped for st.markdown: shown literally, never as a link, image or directive."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def host_label(url: str) -> str:

@@ -16,6 +16,7 @@ from quantviz.config import ConfigError, Settings, load_settings, with_lab_model
 from quantviz.evidence import EvidenceLog, EvidenceRecord
 from quantviz.labs import Lab
 from quantviz.ollama_api import Endpoint, OllamaError
+from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
 API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
@@ -48,7 +49,7 @@ def settings(lab: Lab | None = None) -> Settings:
         try:
             current = with_session(base, *wanted)
         except OllamaError as exc:
-            st.warning(f"Your endpoint setting is not used: {exc.message}")
+            st.warning(f"Your endpoint setting is not used: {plain(exc.message)}")
             current = with_session(base, None, wanted[1] or None)
         st.session_state[_MEMO] = ((wanted, base), current)
     return with_lab_models(current, lab.meta) if lab else current
