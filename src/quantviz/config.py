@@ -77,7 +77,10 @@ class Settings:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(self.host, self.api_key)
+        """Where requests go; a student's own endpoint is held to the address rule on every
+        connection, the instructor's host is trusted."""
+        rule = self.allow_private_endpoints if self.host_source == "session" else None
+        return Endpoint(self.host, self.api_key, rule)
 
     @property
     def key_status(self) -> str:
