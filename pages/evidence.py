@@ -14,6 +14,7 @@ import streamlit as st
 from quantviz.config import Settings
 from quantviz.evidence import (
     KIND_TITLES,
+    EvidenceFull,
     EvidenceLog,
     ReportContext,
     redact_host,
@@ -76,7 +77,11 @@ def _add_note(log: EvidenceLog) -> None:
     if not text:
         return
     title = str(st.session_state.get("evidence-note-title") or "").strip() or "Note"
-    log.append("note", title, {"text": text})
+    try:
+        log.append("note", title, {"text": text})
+    except EvidenceFull as exc:  # the note stays in its field
+        st.toast(f"Not saved: {exc}", icon=":material/inventory_2:")
+        return
     st.session_state["evidence-note-text"] = ""
     st.session_state["evidence-note-title"] = ""
 

@@ -1,7 +1,7 @@
 """Configuration in one place: defaults < the instructor's secrets < the student's session.
 
-`load_settings(st.secrets, os.environ)` reads the `[ollama]` section documented in
-`.streamlit/secrets.toml.example`; `with_lab_models` applies a lab's `models:` frontmatter;
+`load_settings(st.secrets, os.environ)` reads the `[ollama]` and `[limits]` sections documented
+in `.streamlit/secrets.toml.example`; `with_lab_models` applies a lab's `models:` frontmatter;
 `with_session` applies what a student typed on the settings page, only where the instructor
 allows it. Everything is pure (no streamlit): pass mappings in, get a frozen `Settings` out.
 
@@ -59,6 +59,26 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one browser session may hold or send, so one student cannot exhaust the process
+    the whole class shares. Defaults below; the instructor's `[limits]` section overrides them.
+    See docs/security.md for what happens when each is reached."""
+
+    reply_chars: int = 50_000  # one model reply; the stream stops there, the part is kept
+    prompt_chars: int = 8_000  # one chat prompt
+    transcript_messages: int = 200  # messages in one conversation (model and endpoint)
+    transcripts: int = 12  # conversations with text in one session
+    evidence_records: int = 500  # records in the session's evidence log
+    evidence_bytes: int = 5_000_000  # their JSON size together
+    response_bytes: int = 16_000_000  # one answer from the endpoint (a verbose /api/show...)
+    metadata_cache: int = 16  # /api/show and /api/tags answers kept per session
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the app uses now. Build with `load_settings`; derive with `with_*`."""
 
@@ -71,6 +91,7 @@ class Settings:
     allow_pull: bool = True
     allow_private_endpoints: bool = True
     caps: Caps = field(default_factory=Caps)
+    limits: Limits = field(default_factory=Limits)
     host_source: HostSource = "default"
     instructor_host_source: HostSource = "default"
     key_source: KeySource = "none"
@@ -80,7 +101,7 @@ class Settings:
         """Where requests go; a student's own endpoint is held to the address rule on every
         connection, the instructor's host is trusted."""
         rule = self.allow_private_endpoints if self.host_source == "session" else None
-        return Endpoint(self.host, self.api_key, rule)
+        return Endpoint(self.host, self.api_key, rule, self.limits.response_bytes)
 
     @property
     def key_status(self) -> str:
@@ -129,6 +150,25 @@ def _models(raw: Any, where: str) -> dict[str, str]:
     return models
 
 
+def _limits(raw: Any) -> Limits:
+    """The `[limits]` section: each key a whole number of at least 1; unknown keys refused."""
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("[limits] must be a section of whole numbers, e.g. reply_chars = 50000")
+    unknown = sorted(set(raw) - set(Limits.names()))
+    if unknown:
+        raise ConfigError(
+            f"[limits] has no key {unknown[0]!r}; the keys are {', '.join(Limits.names())}"
+        )
+    values = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"[limits] {key} must be a whole number of at least 1, got {value!r}")
+        values[key] = value
+    return Limits(**values)
+
+
 def _normalized(host: str, where: str) -> str:
     try:
         return normalize_url(host).url
@@ -144,8 +184,9 @@ def load_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Setting
     """
     try:
         section = secrets.get("ollama")
+        limits = _limits(secrets.get("limits"))
     except FileNotFoundError:  # st.secrets without any secrets.toml: a plain local run
-        section = None
+        section, limits = None, Limits()
     has_section = isinstance(section, Mapping)
     cfg: Mapping[str, Any] = section if isinstance(section, Mapping) else {}
 
@@ -183,6 +224,7 @@ def load_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Setting
         allow_pull=_bool(cfg.get("allow_pull", True), "allow_pull"),
         allow_private_endpoints=allow_private,
         caps=caps,
+        limits=limits,
         host_source=source,
         instructor_host_source=source,
         key_source="instructor" if key else "none",

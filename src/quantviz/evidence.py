@@ -213,11 +213,33 @@ def make_record(
     )
 
 
-class EvidenceLog:
-    """The session's evidence, in the order it was gathered."""
+class EvidenceFull(ValueError):
+    """The log holds as many records, or as many bytes, as its limits allow."""
 
-    def __init__(self, records: Iterable[EvidenceRecord] = ()) -> None:
+
+def record_size(record: EvidenceRecord) -> int:
+    """Bytes the record takes in a JSON report (UTF-8), the measure of `max_bytes`."""
+    return len(json.dumps(record.to_dict(), ensure_ascii=False).encode())
+
+
+class EvidenceLog:
+    """The session's evidence, in the order it was gathered.
+
+    `max_records` and `max_bytes` (the records' JSON size together) bound what one session
+    holds; a record that would pass either raises EvidenceFull and is not kept.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[EvidenceRecord] = (),
+        *,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
         self._records: list[EvidenceRecord] = list(records)
+        self._bytes = sum(record_size(r) for r in self._records)
 
     def append(
         self,
@@ -227,14 +249,30 @@ class EvidenceLog:
         *,
         timestamp: str | None = None,
     ) -> EvidenceRecord:
-        record = make_record(kind, title, payload, timestamp=timestamp)
-        self._records.append(record)
-        return record
+        return self.add(make_record(kind, title, payload, timestamp=timestamp))
 
     def add(self, record: EvidenceRecord) -> EvidenceRecord:
         _check_kind(record.kind)
+        size = record_size(record)
+        if self.max_records is not None and len(self._records) >= self.max_records:
+            raise EvidenceFull(
+                f"The evidence log holds {len(self._records)} records, the most this class "
+                "keeps. Download the report, then clear the log to record more."
+            )
+        if self.max_bytes is not None and self._bytes + size > self.max_bytes:
+            raise EvidenceFull(
+                f"This record ({size:,} bytes) would take the evidence log past this class's "
+                f"limit of {self.max_bytes:,} bytes. Download the report, then clear the log "
+                "to record more."
+            )
         self._records.append(record)
+        self._bytes += size
         return record
+
+    @property
+    def size(self) -> int:
+        """The records' JSON size together, in bytes."""
+        return self._bytes
 
     @property
     def records(self) -> list[EvidenceRecord]:
@@ -252,6 +290,7 @@ class EvidenceLog:
 
     def clear(self) -> None:
         self._records.clear()
+        self._bytes = 0
 
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self._records]

@@ -43,9 +43,11 @@ ErrorKind = Literal[
     "bad_request",  # the server rejected the request's parameters (400)
     "server",  # the server failed (5xx)
     "stream",  # the stream broke: error line mid-stream, dropped connection, no final chunk
+    "too_large",  # the answer passed one of this deployment's size limits
 ]
 
 CONNECT_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 16_000_000  # one answer's body; `Limits.response_bytes` sets it per class
 DEFAULT_TIMEOUT = 30.0
 PULL_TIMEOUT = 120.0  # longest silence between two progress lines
 CHAT_TIMEOUT = 120.0  # longest silence before the first token or between tokens
@@ -85,11 +87,13 @@ class Endpoint:
     `allow_private` is the address rule every connection is held to (`quantviz.transport`):
     None for the instructor's own host (trusted, no rule), True or False for a student's
     endpoint (loopback and private networks allowed or not; link-local and metadata never).
+    `max_response_bytes` caps the body of any one answer (a stream counts as one).
     """
 
     host: str
     api_key: str | None = field(default=None, repr=False)
     allow_private: bool | None = None
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def __repr__(self) -> str:
         key = "<set>" if self.api_key else None
@@ -281,7 +285,9 @@ def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:
         # A redirect could carry the key to another host or reach a blocked address.
         follow_redirects=False,
         # Every connection resolves, checks and connects to the checked address.
-        transport=pinned_transport(endpoint.allow_private, _ssl_context()),
+        transport=pinned_transport(
+            endpoint.allow_private, _ssl_context(), endpoint.max_response_bytes
+        ),
         # No proxy or .netrc credentials from the environment.
         trust_env=False,
     )

@@ -33,8 +33,8 @@ from quantviz.text import fence as code_fence
 Role = Literal["user", "assistant"]
 # streaming: being written now; complete: the model finished; stopped: ended early by a Stop (or
 # by a click that reran the page); interrupted: the page reran mid-reply without stopping the
-# script; error: the request failed (partial text kept).
-Status = Literal["streaming", "complete", "stopped", "interrupted", "error"]
+# script; error: the request failed (partial text kept); capped: cut at the reply limit.
+Status = Literal["streaming", "complete", "stopped", "interrupted", "error", "capped"]
 
 HISTORY_LIMIT = 20  # earlier messages sent with a prompt: the last 10 turns
 
@@ -61,7 +61,7 @@ class Message:
 
     @property
     def interrupted(self) -> bool:
-        return self.status in ("stopped", "interrupted", "error")
+        return self.status in ("stopped", "interrupted", "error", "capped")
 
     def finish(
         self,
@@ -101,12 +101,27 @@ class TranscriptStore:
         return (host.rstrip("/"), normalize_tag(tag))
 
     def messages(self, host: str, tag: str) -> list[Message]:
-        """The transcript for (host, tag), created empty on first use."""
-        return self._transcripts.setdefault(self.key(host, tag), [])
+        """The transcript for (host, tag); an empty list (not stored) when there is none."""
+        return self._transcripts.get(self.key(host, tag), [])
 
     def add(self, host: str, tag: str, message: Message) -> Message:
-        self.messages(host, tag).append(message)
+        self._transcripts.setdefault(self.key(host, tag), []).append(message)
         return message
+
+    def full(self, host: str, tag: str, *, max_messages: int, max_transcripts: int) -> str | None:
+        """Why one more turn (prompt and reply) cannot go into (host, tag), or None if it can."""
+        messages = self.messages(host, tag)
+        if len(messages) + 2 > max_messages:
+            return (
+                f"This conversation has {len(messages)} messages, the most this class keeps "
+                f"({max_messages}). Download it, then clear it to go on."
+            )
+        if not messages and len(self.nonempty_keys()) >= max_transcripts:
+            return (
+                f"This session already holds {max_transcripts} conversations, the most this "
+                "class keeps. Download and clear one of them to start another."
+            )
+        return None
 
     def clear(self, host: str, tag: str) -> None:
         self._transcripts.pop(self.key(host, tag), None)
@@ -465,4 +480,6 @@ def status_text(message: Message) -> str:
         return "Interrupted: the page reran while this reply streamed; the rest was not kept."
     if message.status == "error":
         return f"Interrupted by an error: {plain(message.error or 'the request failed')}"
+    if message.status == "capped":
+        return f"Cut short: {plain(message.error or 'the reply reached the length limit')}"
     return ""

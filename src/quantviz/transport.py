@@ -14,6 +14,9 @@ network backend, so the transport is an `HTTPTransport` whose connection pool is
 built from httpcore's public `ConnectionPool(network_backend=...)`; request and error handling
 stay httpx's own. An explicit transport also means httpx reads no proxy from the environment: a
 proxy would make the connection go somewhere other than the checked address.
+
+The transport also caps each answer's body (`max_bytes`): reading past it raises OllamaError
+"too_large", so a hostile endpoint cannot make one request hold gigabytes in the shared process.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import httpcore
 import httpx
@@ -88,12 +91,50 @@ class PinnedBackend(httpcore.NetworkBackend):
         time.sleep(seconds)  # httpcore's retry back-off; retries are off
 
 
+class _CappedBody(httpx.SyncByteStream):
+    """A response body that raises OllamaError "too_large" once it passes `limit` bytes."""
+
+    def __init__(self, stream: httpx.SyncByteStream, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+
+    def __iter__(self) -> Iterator[bytes]:
+        seen = 0
+        for chunk in self._stream:
+            seen += len(chunk)
+            if seen > self._limit:
+                raise OllamaError(
+                    "too_large",
+                    f"The server's answer passed this class's limit of {self._limit:,} bytes; "
+                    "it was not read further.",
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's transport with `PinnedBackend` under its pool and a cap on every body."""
+
+    def __init__(
+        self, allow_private: bool | None, ssl_context: ssl.SSLContext, max_bytes: int
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context, network_backend=PinnedBackend(allow_private)
+        )
+        self.max_bytes = max_bytes
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _CappedBody(response.stream, self.max_bytes)
+        return response
+
+
 def pinned_transport(
-    allow_private: bool | None, ssl_context: ssl.SSLContext
+    allow_private: bool | None, ssl_context: ssl.SSLContext, max_bytes: int
 ) -> httpx.HTTPTransport:
-    """An httpx transport whose every connection goes through `PinnedBackend`."""
-    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context, network_backend=PinnedBackend(allow_private)
-    )
-    return transport
+    """The transport for one client: pinned, checked connections and capped answers."""
+    return PinnedTransport(allow_private, ssl_context, max_bytes)

@@ -18,6 +18,10 @@ saves the partial reply and closes the stream (the server stops generating), and
 waits for that before drawing the transcript, so the partial reply shows, marked as stopped.
 The chat input uses submit_mode="disable" rather than "stop": its stop ends the script where it
 is, so the rest of the page (the chat input included) would vanish until the next click.
+
+The instructor's `[limits]` bound what a session holds: a prompt's length, a reply's length (the
+stream is cut there and the part kept, marked), the messages of a conversation and the number of
+conversations. Each refusal says which limit and what to do.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from quantviz.config import Caps, Settings
+from quantviz.config import Caps, Limits, Settings
 from quantviz.evidence import redact_host
 from quantviz.ollama_api import OllamaError
 from quantviz.text import code_span, model_markdown, plain
@@ -210,11 +214,25 @@ def _options_caption(options: Mapping[str, Any]) -> str:
     )
 
 
-def _render_text(text: str) -> None:
+def _drawn_parts(m: Message) -> list[str | SvgPart]:
+    """A message's text parts as safe Markdown and its SVG parts, parsed once per content.
+
+    Parsing a long reply costs ~0.1 s; the transcript is drawn on every rerun, so the result is
+    kept on the message (not in its fields: exports never see it) until its content changes.
+    """
+    drawn = getattr(m, "_drawn", None)
+    if drawn is not None and drawn[0] == m.content:
+        return drawn[1]
+    parts = [p if isinstance(p, SvgPart) else model_markdown(p.text) for p in split_svg(m.content)]
+    m._drawn = (m.content, parts)  # type: ignore[attr-defined]
+    return parts
+
+
+def _render_text(m: Message) -> None:
     """Model text as Markdown with SVG answers drawn as pictures."""
-    for part in split_svg(text):
+    for part in _drawn_parts(m):
         if not isinstance(part, SvgPart):
-            st.markdown(model_markdown(part.text))
+            st.markdown(part)
             continue
         if part.problem is None:
             st.image(svg_data_uri(part.source), caption="SVG from the reply (as an image)")
@@ -228,7 +246,7 @@ def _render_text(text: str) -> None:
 
 def _render_reply(m: Message) -> None:
     if m.content:
-        _render_text(m.content)
+        _render_text(m)
     elif m.status == "complete":
         st.caption("(empty reply)")
     if m.status == "streaming":
@@ -326,6 +344,13 @@ def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None
             error=run.error.message,
             error_kind=run.error.kind,
         )
+    elif run.capped:
+        reply.finish(
+            run.text,
+            status="capped",
+            error=f"the reply reached this class's limit of {run.max_chars:,} characters; "
+            "the text above is what came before it",
+        )
     else:
         reply.finish(run.text, metrics=run.metrics)
 
@@ -398,6 +423,7 @@ def _stream_one(
             options=options,
             timeout=cfg.caps.request_timeout,
             label=label,
+            max_chars=cfg.limits.reply_chars,
         )
         try:
             for i, shown in enumerate(run.display_updates(lambda r: _waiting_line(waiting, r))):
@@ -429,7 +455,7 @@ def _finish(ctx: WidgetContext, run: ReplyRun, reply: Message, waiting, body, la
 
 def _render_partial(reply: Message) -> None:
     if reply.content:
-        _render_text(reply.content)
+        _render_text(reply)
         st.caption("Interrupted: the reply above is incomplete.")
     line = metrics_line(reply.metrics)
     if line:
@@ -464,6 +490,7 @@ def _stream_side_by_side(
         ],
         options=options,
         timeout=cfg.caps.request_timeout,
+        max_chars=cfg.limits.reply_chars,
     )
     index = {id(run): i for i, run in enumerate(runs)}
     try:
@@ -612,7 +639,7 @@ def render(ctx: WidgetContext) -> None:
             "1786, W, a JSON object, 3.",
         )
 
-        pending = st.session_state.pop(f"{k}-pending", None)
+        pending = _admit(st.session_state.pop(f"{k}-pending", None), cfg, s)
         if mode == ONE:
             tag = models[label]
             ask = pending and pending["mode"] == ONE and pending["labels"][0] == label
@@ -673,9 +700,41 @@ def render(ctx: WidgetContext) -> None:
             submit_mode="disable",
             on_submit=_on_submit,
             args=(k, labels),
+            # One more than allowed: Streamlit cuts a longer value to max_chars without a word,
+            # so an over-long prompt arrives one character too long and is refused with a notice.
+            max_chars=cfg.limits.prompt_chars + 1,
         )
         st.caption(_options_caption(options))
         _downloads(k, cfg, labels, label if mode == ONE else None)
+
+
+def _admit(
+    pending: dict[str, Any] | None, cfg: Settings, s: TranscriptStore
+) -> dict[str, Any] | None:
+    """The pending prompt if the session's limits allow it; otherwise a notice and None."""
+    if pending is None:
+        return None
+    limits: Limits = cfg.limits
+    if len(pending["prompt"]) > limits.prompt_chars:
+        st.warning(
+            f"Your prompt is longer than this class allows ({limits.prompt_chars:,} "
+            "characters). Shorten it and send it again.",
+            icon=":material/short_text:",
+        )
+        return None
+    for label in pending["labels"]:
+        if label not in cfg.models:
+            return None
+        reason = s.full(
+            cfg.host,
+            cfg.models[label],
+            max_messages=limits.transcript_messages,
+            max_transcripts=limits.transcripts,
+        )
+        if reason is not None:
+            st.warning(f"{label}: {reason}", icon=":material/inventory_2:")
+            return None
+    return pending
 
 
 def _downloads(k: str, cfg: Settings, labels: Sequence[str], current: str | None) -> None:

@@ -16,7 +16,8 @@ Why a reader thread per reply, rather than iterating `chat_stream` on the script
 * two replies stream at the same time with one script thread drawing both columns.
 
 `cancel()` makes the reader close its stream at the next event it receives, which closes the
-connection, and Ollama stops generating.
+connection, and Ollama stops generating. A reply that reaches `max_chars` is cut there the same
+way (`capped`): the text so far is kept, nothing past the limit is held.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from quantviz.ollama_api import (
     CHAT_TIMEOUT,
     ChatEvent,
     ChatMetrics,
+    ChatReply,
     Endpoint,
     OllamaError,
     TokenChunk,
+    TokenLogprob,
     chat_stream,
 )
 from quantviz.transcript import StreamFilter, StreamTiming
@@ -64,9 +67,13 @@ class ReplyRun:
         label: str = "",
         events: queue.SimpleQueue[tuple[ReplyRun, Any]] | None = None,
         stream_fn: StreamFn = chat_stream,
+        max_chars: int | None = None,
     ) -> None:
         self.label = label or tag
         self.tag = tag
+        self.max_chars = max_chars
+        self.capped = False  # the reply reached max_chars and was cut there
+        self._chars = 0
         self._events: queue.SimpleQueue[tuple[ReplyRun, Any]] = events or queue.SimpleQueue()
         self._cancel = threading.Event()
         self._filter = StreamFilter()
@@ -121,8 +128,16 @@ class ReplyRun:
     def take(self, event: Any) -> bool:
         """Apply one event from the queue; True when it added reply text."""
         if isinstance(event, TokenChunk):
-            self._filter.feed(event.text)
-            return bool(event.text)
+            if self.capped:
+                return False  # queued before the reader saw the cancel
+            text = event.text
+            if self.max_chars is not None and self._chars + len(text) > self.max_chars:
+                text = text[: self.max_chars - self._chars]
+                self.capped = True
+                self.cancel()
+            self._chars += len(text)
+            self._filter.feed(text)
+            return bool(text)
         if isinstance(event, ChatMetrics):
             self.metrics = event
         elif isinstance(event, OllamaError):
@@ -187,6 +202,7 @@ def start_runs(
     options: Mapping[str, Any] | None = None,
     timeout: float = CHAT_TIMEOUT,
     stream_fn: StreamFn = chat_stream,
+    max_chars: int | None = None,
 ) -> list[ReplyRun]:
     """Start one run per (label, tag, messages), all feeding one queue, at the same moment."""
     events: queue.SimpleQueue[tuple[ReplyRun, Any]] = queue.SimpleQueue()
@@ -200,9 +216,48 @@ def start_runs(
             label=label,
             events=events,
             stream_fn=stream_fn,
+            max_chars=max_chars,
         )
         for label, tag, messages in requests
     ]
+
+
+def collect_reply(
+    endpoint: Endpoint,
+    tag: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_chars: int,
+    stream_fn: StreamFn = chat_stream,
+    **kwargs: Any,
+) -> ChatReply:
+    """A whole reply, like `ollama_api.chat_once`, never holding more than `max_chars` of it.
+
+    A longer reply closes the stream at the limit (the server stops generating) and raises
+    OllamaError "too_large": an answer cut short is not one to score.
+    """
+    text: list[str] = []
+    logprobs: list[TokenLogprob] = []
+    chars = 0
+    stream = stream_fn(endpoint, tag, messages, **kwargs)
+    try:
+        for event in stream:
+            if isinstance(event, ChatMetrics):
+                return ChatReply("".join(text), tuple(logprobs), event)
+            chars += len(event.text)
+            if chars > max_chars:
+                raise OllamaError(
+                    "too_large",
+                    f"The reply passed this class's limit of {max_chars:,} characters and was "
+                    "stopped there.",
+                )
+            text.append(event.text)
+            logprobs.extend(event.logprobs)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    raise OllamaError("stream", f"The reply from {tag} ended without metrics.")
 
 
 def pump(

@@ -5,6 +5,9 @@ of the key, so a corrected key is not answered from a cached 401) and by what wa
 (`tags`, or `show` + tag). A rerun of an unrelated widget is answered from it; a Refresh button,
 a finished pull, or a successful "Check connection" drops entries. `st.cache_data` would share
 one student's results (and errors) with every other session in the process, so it is not used.
+It holds at most `[limits] metadata_cache` answers (the least recently used goes first), and an
+answer larger than a real model's (`MAX_TENSORS`, `MAX_INFO_KEYS`, `MAX_LISTED_MODELS`) is
+refused rather than kept: a hostile endpoint cannot fill a session with one.
 
 Text that comes from a server (error messages, status lines, metadata values) goes through
 `quantviz.text.plain` before it reaches Markdown, so it shows as typed and never as links,
@@ -40,6 +43,10 @@ T = TypeVar("T")
 CACHE_KEY = "_quantviz_ollama_cache"
 _RECORDED = "_quantviz_recorded"
 KEEP_ARRAY_ITEMS = 1024
+# Far above any real model (Gemma 4 E2B with its vision and audio towers: ~2,000 tensors).
+MAX_TENSORS = 20_000
+MAX_INFO_KEYS = 5_000
+MAX_LISTED_MODELS = 2_000
 
 SOURCE_LABELS = {
     "default": "the default",
@@ -83,15 +90,24 @@ def _cache() -> dict[tuple[Any, ...], Any]:
 
 
 def cached(endpoint: Endpoint, what: tuple[Any, ...], load: Callable[[], T]) -> T | OllamaError:
-    """`load()`'s result (or its OllamaError) for this endpoint, fetched once per session."""
+    """`load()`'s result (or its OllamaError) for this endpoint, fetched once per session.
+
+    At most `[limits] metadata_cache` entries: the least recently used one is dropped first.
+    """
     cache = _cache()
     key = (*_endpoint_id(endpoint), *what)
-    if key not in cache:
-        try:
-            cache[key] = load()
-        except OllamaError as exc:
-            cache[key] = exc
-    return cache[key]
+    if key in cache:
+        cache[key] = cache.pop(key)  # most recently used last
+        return cache[key]
+    try:
+        value: T | OllamaError = load()
+    except OllamaError as exc:
+        value = exc
+    cache[key] = value
+    limit = session.instructor_settings().limits.metadata_cache
+    while len(cache) > limit:
+        del cache[next(iter(cache))]
+    return value
 
 
 def forget(endpoint: Endpoint, *whats: tuple[Any, ...]) -> None:
@@ -116,7 +132,18 @@ def forget_errors(endpoint: Endpoint) -> None:
 
 def models_on(endpoint: Endpoint) -> dict[str, ModelEntry] | OllamaError:
     """The endpoint's /api/tags, once per session until refreshed."""
-    return cached(endpoint, ("tags",), lambda: list_models(endpoint))
+
+    def load() -> dict[str, ModelEntry]:
+        models = list_models(endpoint)
+        if len(models) > MAX_LISTED_MODELS:
+            raise OllamaError(
+                "too_large",
+                f"The endpoint lists {len(models):,} models; more than {MAX_LISTED_MODELS:,} "
+                "is not an Ollama server this app can list.",
+            )
+        return models
+
+    return cached(endpoint, ("tags",), load)
 
 
 def metadata_of(
@@ -131,6 +158,13 @@ def metadata_of(
 
     def load() -> ModelMetadata:
         meta = show(endpoint, tag, verbose=verbose)
+        if len(meta.tensors) > MAX_TENSORS or len(meta.model_info) > MAX_INFO_KEYS:
+            raise OllamaError(
+                "too_large",
+                f"The description of {tag} has {len(meta.tensors):,} tensors and "
+                f"{len(meta.model_info):,} metadata keys, more than any real model "
+                f"({MAX_TENSORS:,} and {MAX_INFO_KEYS:,}); it is not kept.",
+            )
         info = {
             k: None if isinstance(v, list) and len(v) > KEEP_ARRAY_ITEMS else v
             for k, v in meta.model_info.items()
@@ -161,6 +195,7 @@ ERROR_HINTS = {
     "bad_url": "Fix the address on the settings page.",
     "blocked": "Choose another endpoint on the settings page.",
     "stream": "Try again; a pull resumes where it stopped.",
+    "too_large": "This endpoint's answer is larger than this class allows; ask your instructor.",
 }
 
 
@@ -178,8 +213,12 @@ def endpoint_for_evidence(settings: Settings) -> str:
 
 
 def record_once(slot: str, kind: str, title: str, payload: dict[str, Any]) -> bool:
-    """Record evidence unless this slot's last record had the same payload (a plain rerun)."""
-    signature = json.dumps(payload, sort_keys=True, default=str)
+    """Record evidence unless this slot's last record had the same payload (a plain rerun).
+
+    The session keeps a digest of the payload per slot, not the payload itself.
+    """
+    text = json.dumps(payload, sort_keys=True, default=str)
+    signature = hashlib.sha256(text.encode()).hexdigest()
     seen = st.session_state.get(_RECORDED)
     if seen is None:
         seen = st.session_state[_RECORDED] = {}

@@ -40,7 +40,6 @@ from quantviz.figures_probe import (
 from quantviz.ollama_api import (
     CONNECT_TIMEOUT,
     OllamaError,
-    chat_once,
     check_connection,
     find_model,
     list_models,
@@ -60,6 +59,7 @@ from quantviz.probe import (
 )
 from quantviz.text import plain
 from quantviz.ui import nav, session
+from quantviz.ui.chat_runs import collect_reply
 from quantviz.ui.context import WidgetContext
 
 LAST_PROBE = "quantviz_last_probe"  # the session's latest ended ProbeJob
@@ -220,13 +220,6 @@ def _intro(battery: Battery, models: list[tuple[str, str]], settings: Settings) 
 # Starting, driving and ending a run
 
 
-def _remember_version(host: str, version: str) -> None:
-    known = st.session_state.get(session.SERVER_VERSION)
-    known = dict(known) if isinstance(known, dict) else {}
-    known[host] = version
-    st.session_state[session.SERVER_VERSION] = known
-
-
 def _start(
     key: str, settings: Settings, battery: Battery, models: list[tuple[str, str]]
 ) -> ProbeJob | None:
@@ -238,7 +231,7 @@ def _start(
     except OllamaError as exc:
         st.session_state[f"{key}-start-error"] = StartError(exc.kind, plain(exc.message))
         return None
-    _remember_version(settings.host, version)
+    session.remember_version(settings.host, version)
     missing = [f"{label} `{tag}`" for label, tag in models if find_model(present, tag) is None]
     if missing:
         st.session_state[f"{key}-start-error"] = StartError(
@@ -261,10 +254,11 @@ def _start(
 
     def ask(tag: str, prompt: str) -> tuple[str, list[Any] | None, Any]:
         try:
-            reply = chat_once(
+            reply = collect_reply(
                 endpoint,
                 tag,
                 [{"role": "user", "content": prompt}],
+                max_chars=settings.limits.reply_chars,
                 options=job.options,
                 logprobs=True,
                 top_logprobs=DEFAULT_TOP_LOGPROBS,

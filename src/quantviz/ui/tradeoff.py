@@ -414,7 +414,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     if st.button(
         "Save decision to evidence", key=f"{key}-save", type="primary", icon=":material/save:"
     ):
-        session.record(
+        saved = session.record(
             "decision",
             f"Decision at {format_bytes(budget)} and {format_tokens(context)} context: "
             + (f"choose {choice.label}" if choice else "nothing fits"),
@@ -438,4 +438,5 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
                 "decision": text,
             },
         )
-        st.toast("Decision saved to your evidence.", icon=":material/check:")
+        if saved is not None:
+            st.toast("Decision saved to your evidence.", icon=":material/check:")
