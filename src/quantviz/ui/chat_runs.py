@@ -1,6 +1,6 @@
 """Chat requests running in reader threads, and the generators the chat widget renders from.
 
-No streamlit here: the widget feeds `ReplyRun.display_chunks()` to `st.write_stream`, and the
+No streamlit here: the widget draws `ReplyRun.display_updates()` into a placeholder, and the
 side-by-side view renders from `pump()`; the benchmark drives the same code.
 
 Why a reader thread per reply, rather than iterating `chat_stream` on the script thread:
