@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import tomllib
 from apptest_utils import open_page
@@ -268,6 +269,18 @@ def test_a_description_larger_than_any_model_is_refused(endpoint_env):
     assert not at.exception
     errors = "\n".join(e.value for e in at.error).replace("\\", "")
     assert "20,001 tensors" in errors and "more than any real model" in errors
+
+
+def test_a_model_list_longer_than_any_server_is_refused(endpoint_env):
+    """An /api/tags answer listing more models than a real server holds is refused with the
+    reason, not cached."""
+    model = httpx.get(f"{endpoint_env.url}/api/tags").json()["models"][0]
+    many = [dict(model, name=f"m{i}:x", model=f"m{i}:x") for i in range(2_001)]
+    endpoint_env.force_status("/api/tags", 200, {"models": many})
+    at = open_page("lab2-objective3")
+    assert not at.exception
+    errors = "\n".join(e.value for e in at.error).replace("\\", "")
+    assert "lists 2,001 models; more than 2,000" in errors
 
 
 def test_a_pull_announcing_too_many_layers_stops(endpoint_env):

@@ -19,11 +19,20 @@ from typing import Any
 
 import pytest
 from apptest_utils import open_page
+from ollama_server import Q4_TAG
 
 from quantviz import endpoint as endpoint_module
 from quantviz import ollama_api
 from quantviz.endpoint import check_endpoint, normalize_url
-from quantviz.ollama_api import Endpoint, OllamaError, check_connection, list_models
+from quantviz.ollama_api import (
+    Endpoint,
+    OllamaError,
+    chat_once,
+    check_connection,
+    list_models,
+    pull,
+    show,
+)
 
 
 class ScriptedDNS:
@@ -82,16 +91,25 @@ def test_a_name_that_rebinds_after_the_check_is_refused_at_the_request(dns, olla
     assert dns.asked == ["rebind.test", "rebind.test"]  # resolved again for the request
 
 
-def test_rebinding_to_a_private_address_is_refused_on_a_public_only_deployment(dns):
-    """Public at the check, loopback at the request, on a deployment that refuses private
-    endpoints: refused, for every kind of request."""
+def test_rebinding_to_a_private_address_is_refused_on_a_public_only_deployment(dns, ollama_server):
+    """Public at the check, loopback (the test server) at the request, on a deployment that
+    refuses private endpoints: refused for every kind of request, none of which arrives."""
     dns.set("flip.test", ["93.184.216.34"], ["127.0.0.1"])
-    checked = check_endpoint("http://flip.test:11434", allow_private=False)
+    checked = check_endpoint(f"http://flip.test:{ollama_server.port}", allow_private=False)
     endpoint = Endpoint(checked.url, allow_private=False)
-    for call in (check_connection, list_models):
+    hello = [{"role": "user", "content": "hi"}]
+    calls = {
+        "version": lambda: check_connection(endpoint),
+        "tags": lambda: list_models(endpoint),
+        "show": lambda: show(endpoint, Q4_TAG),
+        "pull": lambda: list(pull(endpoint, Q4_TAG)),
+        "chat": lambda: chat_once(endpoint, Q4_TAG, hello),
+    }
+    for name, call in calls.items():
         with pytest.raises(OllamaError) as info:
-            call(endpoint)
-        assert info.value.kind == "blocked" and "loopback" in info.value.message
+            call()
+        assert info.value.kind == "blocked" and "loopback" in info.value.message, name
+    assert ollama_server.requests == []
 
 
 def test_every_address_of_the_answer_is_checked_at_the_request(dns, ollama_server):
