@@ -440,3 +440,26 @@ def test_each_reply_is_recorded_as_evidence(app):
     assert payload["tag"] == Q4_TAG and payload["prompt"] == "Record me."
     assert payload["status"] == "complete" and payload["metrics"]["output_tokens"] > 0
     assert "Record me." in texts(app) or shown_messages(app)[0][1] == "Record me."
+
+
+def test_the_transcript_is_parsed_once_per_message_not_on_every_rerun(app, monkeypatch):
+    """Drawing a reply parses it as CommonMark (about 0.1 s for a long one); a rerun that
+    changes nothing draws the transcript again without parsing it again."""
+    from quantviz.ui import chat
+
+    parsed: list[str] = []
+    real = chat.model_markdown
+
+    def counting(text: str) -> str:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(chat, "model_markdown", counting)
+    ask(app, "What does quantization do?")
+    app.run()  # the transcript as stored: each message parsed (at most) once more
+    drawn = len(parsed)
+    assert drawn > 0
+    app.run()
+    app.run()
+    assert len(parsed) == drawn
+    assert shown_messages(app)[1][1].startswith('You asked: "What does quantization do?"')

@@ -214,8 +214,9 @@ def _options_caption(options: Mapping[str, Any]) -> str:
     )
 
 
-def _drawn_parts(m: Message) -> list[str | SvgPart]:
-    """A message's text parts as safe Markdown and its SVG parts, parsed once per content.
+def _drawn(m: Message) -> list[str | SvgPart]:
+    """What a message shows, parsed once per content: a reply's text parts as safe Markdown and
+    its SVG parts; a prompt as safe Markdown (a student's SVG is not drawn).
 
     Parsing a long reply costs ~0.1 s; the transcript is drawn on every rerun, so the result is
     kept on the message (not in its fields: exports never see it) until its content changes.
@@ -223,14 +224,20 @@ def _drawn_parts(m: Message) -> list[str | SvgPart]:
     drawn = getattr(m, "_drawn", None)
     if drawn is not None and drawn[0] == m.content:
         return drawn[1]
-    parts = [p if isinstance(p, SvgPart) else model_markdown(p.text) for p in split_svg(m.content)]
+    if m.role == "user":
+        parts: list[str | SvgPart] = [model_markdown(m.content)]
+    else:
+        parts = [
+            part if isinstance(part, SvgPart) else model_markdown(part.text)
+            for part in split_svg(m.content)
+        ]
     m._drawn = (m.content, parts)  # type: ignore[attr-defined]
     return parts
 
 
 def _render_text(m: Message) -> None:
     """Model text as Markdown with SVG answers drawn as pictures."""
-    for part in _drawn_parts(m):
+    for part in _drawn(m):
         if not isinstance(part, SvgPart):
             st.markdown(part)
             continue
@@ -258,9 +265,9 @@ def _render_reply(m: Message) -> None:
         st.warning(status_text(m), icon=":material/warning:")
 
 
-def _render_user(text: str) -> None:
+def _render_user(m: Message) -> None:
     with st.chat_message("user"):
-        st.markdown(model_markdown(text))
+        st.markdown(_drawn(m)[0])
 
 
 def _render_history(messages: Sequence[Message], label: str, generating: bool = False) -> None:
@@ -273,7 +280,7 @@ def _render_history(messages: Sequence[Message], label: str, generating: bool = 
         st.caption(f"{hidden} earlier messages are hidden here; the downloads include them.")
     for m in messages[-SHOWN_MESSAGES:]:
         if m.role == "user":
-            _render_user(m.content)
+            _render_user(m)
         else:
             with st.chat_message("assistant"):
                 st.caption(f"{m.label or label} · `{m.tag}`")
@@ -410,7 +417,7 @@ def _stream_one(
     run_id: str,
 ) -> None:
     history, reply = _new_turn(cfg, label, prompt, options, run_id)
-    _render_user(prompt)
+    _render_user(Message("user", prompt))
     with st.chat_message("assistant"):
         st.caption(f"{label} · `{reply.tag}`")
         stop_slot, waiting, body = st.empty(), st.empty(), st.empty()
@@ -476,7 +483,7 @@ def _stream_side_by_side(
     slots = []
     for column, label, (_, reply) in zip(columns, labels, turns, strict=True):
         with column:
-            _render_user(prompt)
+            _render_user(Message("user", prompt))
             with st.chat_message("assistant"):
                 st.caption(f"{label} · `{reply.tag}`")
                 slots.append((st.empty(), st.empty()))
