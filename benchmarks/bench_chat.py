@@ -6,8 +6,9 @@ The Ollama-protocol test server (tests/ollama_server.py) runs in this process, r
 127.0.0.1, and streams a scripted reply of --tokens tokens, --token-delay seconds apart.
 
 1. raw: `ollama.Client.chat(stream=True)`, the client built before the clock starts;
-2. app path: `ReplyRun(...).display_chunks()`, the generator the widget hands to
-   `st.write_stream` (a client per request, reader thread, queue, SVG/image display filter).
+2. app path: `ReplyRun(...).display_updates()`, the generator the widget draws from (a client
+   per request, reader thread, queue, and each update the whole reply so far rendered inert by
+   `quantviz.text.model_markdown`).
    Raw and app runs alternate and the report gives the median of the paired differences, so
    load from other processes on the machine hits both sides alike;
 3. end to end (unless --no-e2e): `streamlit run app.py` and a websocket client speaking
@@ -95,7 +96,7 @@ def app_stream(endpoint: Endpoint, tag: str, n_tokens: int) -> Stream:
     cpu0, t0 = time.process_time(), time.perf_counter()
     run = ReplyRun(endpoint, tag, [{"role": "user", "content": PROMPT}], options=OPTIONS)
     first = last = None
-    for _chunk in run.display_chunks():
+    for _shown in run.display_updates():
         last = time.perf_counter()
         first = first or last
     assert run.error is None, run.error
@@ -215,7 +216,7 @@ def e2e_stream(
         chat = states.widgets.add()
         chat.id = session.ids["input"]
         chat.chat_input_value.data = PROMPT
-        first_mark, last_mark = "t0 ", f"t{n_tokens - 1}."
+        first_mark, last_mark = "t0", f"t{n_tokens - 1}."  # as model_markdown shows them
         first: list[float] = []
         last_by_path: dict[tuple[int, ...], float] = {}
         before = len(server.requests_to("/api/chat"))
@@ -290,7 +291,7 @@ def main() -> None:
             raw.append(first)
             app.append(second)
         print(f"{'':34} {'TTFT ms':>8} {'per token ms':>13} {'total ms':>9} {'CPU ms':>8}")
-        for name, runs in (("raw ollama client", raw), ("app path (display_chunks)", app)):
+        for name, runs in (("raw ollama client", raw), ("app path (display_updates)", app)):
             print(
                 f"{name:34} {med([r.ttft for r in runs]) * 1e3:8.2f} "
                 f"{med([r.per_token for r in runs]) * 1e3:13.3f} "

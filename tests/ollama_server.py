@@ -1344,7 +1344,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "eval_duration": eval_ns,
             }
 
-        entries = [owner.logprob_entry(spec, i, t, top_k) for i, t in enumerate(tokens)]
+        entries = (  # only when asked: a long reply's per-byte lists would cost gigabytes
+            [owner.logprob_entry(spec, i, t, top_k) for i, t in enumerate(tokens)]
+            if logprobs_on
+            else []
+        )
         if not stream:
             if owner._sleep(token_delay * len(tokens)):
                 return

@@ -80,26 +80,28 @@ def chat_bodies(server: OllamaTestServer) -> list[dict]:
 # --------------------------------------------------------------------------- streaming plumbing
 
 
-def test_display_chunks_join_fast_tokens_and_keep_every_character(ollama_server):
-    """A fast 500-token reply reaches st.write_stream in far fewer chunks, text unchanged."""
+def test_display_updates_join_fast_tokens_and_keep_every_character(ollama_server):
+    """A fast 500-token reply reaches the placeholder in far fewer updates, each the whole
+    reply so far; the last one shows every word and the raw text is unchanged."""
     tokens = [f"w{i} " for i in range(500)]
     ollama_server.script("*", "fast", "".join(tokens), tokens=tokens)
     run = ReplyRun(Endpoint(ollama_server.url), Q4_TAG, [{"role": "user", "content": "fast"}])
-    chunks = list(run.display_chunks())
-    assert "".join(chunks) == "".join(tokens) == run.text
-    assert chunks[0] == "w0 "  # the first token is not held back
-    assert len(chunks) < len(tokens)
+    updates = list(run.display_updates())
+    assert run.text == "".join(tokens)
+    assert updates[0] == "w0"  # the first token is not held back
+    assert updates[-1] == " ".join(f"w{i}" for i in range(500))
+    assert len(updates) < len(tokens)
     assert run.metrics is not None and run.metrics.output_tokens == 500
 
 
-def test_display_chunks_tick_while_waiting_for_the_first_token(ollama_server):
+def test_display_updates_tick_while_waiting_for_the_first_token(ollama_server):
     """While the server is silent, on_tick runs (the widget's waiting line and Stop check)."""
     ollama_server.set_delays(initial_delay=0.6)
     run = ReplyRun(Endpoint(ollama_server.url), Q4_TAG, [{"role": "user", "content": "hi"}])
     waiting: list[bool] = []
-    text = "".join(run.display_chunks(lambda r: waiting.append(r.first_token is None), tick=0.05))
+    updates = list(run.display_updates(lambda r: waiting.append(r.first_token is None), tick=0.05))
     assert waiting[:3] == [True, True, True]  # ticks while nothing has arrived yet
-    assert text.startswith("You asked")
+    assert updates[-1].startswith("You asked")
 
 
 # --------------------------------------------------------------------------- round trips
@@ -438,3 +440,26 @@ def test_each_reply_is_recorded_as_evidence(app):
     assert payload["tag"] == Q4_TAG and payload["prompt"] == "Record me."
     assert payload["status"] == "complete" and payload["metrics"]["output_tokens"] > 0
     assert "Record me." in texts(app) or shown_messages(app)[0][1] == "Record me."
+
+
+def test_the_transcript_is_parsed_once_per_message_not_on_every_rerun(app, monkeypatch):
+    """Drawing a reply parses it as CommonMark (about 0.1 s for a long one); a rerun that
+    changes nothing draws the transcript again without parsing it again."""
+    from quantviz.ui import chat
+
+    parsed: list[str] = []
+    real = chat.model_markdown
+
+    def counting(text: str) -> str:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(chat, "model_markdown", counting)
+    ask(app, "What does quantization do?")
+    app.run()  # the transcript as stored: each message parsed (at most) once more
+    drawn = len(parsed)
+    assert drawn > 0
+    app.run()
+    app.run()
+    assert len(parsed) == drawn
+    assert shown_messages(app)[1][1].startswith('You asked: "What does quantization do?"')

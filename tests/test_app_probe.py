@@ -162,7 +162,7 @@ def test_endpoint_without_logprobs_is_named_and_the_rest_works(server):
 
 def test_cancelled_halfway_keeps_the_finished_results(server, monkeypatch):
     """Cancel while the fifth answer is on its way: two prompts and one answer are kept."""
-    real_chat_once = quality_probe.chat_once
+    real_collect = quality_probe.collect_reply
     calls: list[str] = []
 
     def cancel_during_fifth(*args, **kwargs):
@@ -170,9 +170,9 @@ def test_cancelled_halfway_keeps_the_finished_results(server, monkeypatch):
         if len(calls) == 5:
             # What the Cancel button's on_click does when the click arrives mid-request.
             quality_probe._request_cancel(f"{KEY}-job")
-        return real_chat_once(*args, **kwargs)
+        return real_collect(*args, **kwargs)
 
-    monkeypatch.setattr(quality_probe, "chat_once", cancel_during_fifth)
+    monkeypatch.setattr(quality_probe, "collect_reply", cancel_during_fifth)
     at = _run_probe()
     assert len(server.requests_to("/api/chat")) == 5
     assert any("Cancelled after 2 of 8 prompts" in w.value for w in at.warning)
@@ -198,16 +198,16 @@ def test_cancelled_halfway_keeps_the_finished_results(server, monkeypatch):
 
 def test_an_error_mid_run_is_explained_and_keeps_finished_answers(server, monkeypatch):
     """A 401 on the fourth request stops the probe with a clear error; prompt one is kept."""
-    real_chat_once = quality_probe.chat_once
+    real_collect = quality_probe.collect_reply
     calls: list[str] = []
 
     def key_required_after_three(*args, **kwargs):
         calls.append(args[1])
         if len(calls) == 4:
             server.set_api_key("now-a-key-is-needed")
-        return real_chat_once(*args, **kwargs)
+        return real_collect(*args, **kwargs)
 
-    monkeypatch.setattr(quality_probe, "chat_once", key_required_after_three)
+    monkeypatch.setattr(quality_probe, "collect_reply", key_required_after_three)
     at = _run_probe()
     assert "The server refused to chat with batiai/gemma4-e2b:q6 (HTTP 401): check the API key" in (
         _unescaped(at.error)

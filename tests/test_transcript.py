@@ -7,12 +7,12 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from markdown_oracle import read, visible
 from ollama_server import PELICAN_SVG_CLEAN, split_tokens
 
 from quantviz.ollama_api import ChatMetrics
 from quantviz.transcript import (
     SVG_PLACEHOLDER,
-    ZWSP,
     Message,
     StreamFilter,
     StreamTiming,
@@ -23,7 +23,7 @@ from quantviz.transcript import (
     check_svg,
     metrics_line,
     overlap_verdict,
-    safe_markdown,
+    reply_markdown,
     sanitize_svg,
     split_svg,
     status_text,
@@ -59,8 +59,11 @@ METRICS = ChatMetrics(
 
 
 def stream_through(chunks: list[str]) -> str:
+    """What the browser is sent after the last chunk (each feed re-reads the whole reply)."""
     f = StreamFilter()
-    return "".join(f.feed(c) for c in chunks) + f.finish()
+    for chunk in chunks:
+        f.feed(chunk)
+    return f.display()
 
 
 # --------------------------------------------------------------------------- store
@@ -145,14 +148,18 @@ def test_finish_records_text_status_and_metrics():
 # --------------------------------------------------------------------------- safe display
 
 
-def test_safe_markdown_breaks_images_outside_code_only():
-    """![x](url) outside fences gets a zero-width space; inside a fence it is left alone."""
-    text = "see ![x](https://t.example/p.png) and ![r][ref]\n```\n![y](z)\n```\n"
-    out = safe_markdown(text)
-    assert f"!{ZWSP}[x](https://t.example/p.png)" in out
-    assert f"!{ZWSP}[r][ref]" in out
-    assert "\n![y](z)\n" in out
-    assert safe_markdown("plain [link](https://a.example)") == "plain [link](https://a.example)"
+def test_reply_markdown_draws_no_image_outside_code_and_keeps_code_verbatim():
+    """`![x](url)` and `![r][ref]` outside code become `[image: ...]` text; inside a fence the
+    same characters stay verbatim; a link shows its URL as text and links nowhere."""
+    text = (
+        "see ![x](https://t.example/p.png) and ![r][ref]\n\n[ref]: https://t.example/r.png\n"
+        "```\n![y](z)\n```\n\nplain [link](https://a.example)"
+    )
+    shown = read(reply_markdown(text))
+    assert shown.images == [] and shown.links == [] and shown.autolinks == []
+    assert "see [image: x] and [image: r]" in shown.text
+    assert "\n![y](z)\n" in shown.text  # the fence, verbatim
+    assert "plain link (https://a.example)" in " ".join(shown.text.split())
 
 
 def test_stream_filter_hides_fenced_svg_split_across_chunks():
@@ -171,20 +178,22 @@ def test_stream_filter_hides_bare_svg_wherever_the_chunks_split(cut):
     reply = 'A <svg onload="x()"><script>a</script></svg> B'
     shown = stream_through([reply[:cut], reply[cut:]])
     assert "<s" not in shown.replace(SVG_PLACEHOLDER, "") and "onload" not in shown
-    assert shown.startswith("A ") and shown.endswith(" B")
+    assert visible(shown).startswith("A ") and visible(shown).endswith(" B")
 
 
 def test_stream_filter_passes_ordinary_text_and_breaks_images():
-    """Plain text and `<` comparisons pass as they are; `![` is broken even when split."""
-    assert stream_through(["3 <", " 4 and a<b ", "x"]) == "3 < 4 and a<b x"
-    assert stream_through(["look !", "[pic](https://t.example/a.png)"]) == (
-        f"look !{ZWSP}[pic](https://t.example/a.png)"
-    )
+    """Plain text and `<` comparisons show as typed; an image split across chunks is text."""
+    assert visible(stream_through(["3 <", " 4 and a<b ", "x"])) == "3 < 4 and a<b x"
+    shown = stream_through(["look !", "[pic](https://t.example/a.png)"])
+    assert read(shown).inert
+    assert visible(shown) == "look [image: pic]"
 
 
 def test_stream_filter_drops_an_unfinished_svg():
     """A reply stopped inside an SVG shows the placeholder, never the half-written markup."""
-    assert stream_through(["Here: <svg><circle r='"]) == "Here: " + SVG_PLACEHOLDER
+    shown = stream_through(["Here: <svg><circle r='"])
+    assert "circle" not in shown
+    assert visible(shown) == "Here: " + visible(SVG_PLACEHOLDER)
 
 
 # --------------------------------------------------------------------------- SVG

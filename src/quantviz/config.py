@@ -1,14 +1,14 @@
 """Configuration in one place: defaults < the instructor's secrets < the student's session.
 
-`instructor_config(st.secrets, os.environ, secrets_files=...)` reads the `[ollama]` section
-documented in `.streamlit/secrets.toml.example` and decides what happens when it is wrong: any
-problem (a value of the wrong kind, an unknown or misplaced key, a secrets file that exists but
-cannot be read) fails closed, that is, private endpoints refused and custom endpoints and pulls
-off, and comes back as a message naming the key (never the value of `api_key` or of an unknown
-key). `load_settings` is the strict form that raises instead. `with_lab_models` applies a lab's
-`models:` frontmatter; `with_session` applies what a student typed on the settings page, only
-where the instructor allows it. Everything is pure (no streamlit): pass mappings in, get a frozen
-`Settings` out.
+`instructor_config(st.secrets, os.environ, secrets_files=...)` reads the `[ollama]` and
+`[limits]` sections documented in `.streamlit/secrets.toml.example` and decides what happens
+when they are wrong: any problem (a value of the wrong kind, an unknown or misplaced key, a
+secrets file that exists but cannot be read) fails closed, that is, private endpoints refused
+and custom endpoints and pulls off, and comes back as a message naming the key (never the value
+of `api_key` or of an unknown key). `load_settings` is the strict form that raises instead.
+`with_lab_models` applies a lab's `models:` frontmatter; `with_session` applies what a student
+typed on the settings page, only where the instructor allows it. Everything is pure (no
+streamlit): pass mappings in, get a frozen `Settings` out.
 
 The instructor's API key is used only for the instructor's own host, and only when the student
 has not entered a key; it is never part of a repr, and nothing here returns it for display.
@@ -89,6 +89,26 @@ class Caps:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one browser session may hold or send, so one student cannot exhaust the process
+    the whole class shares. Defaults below; the instructor's `[limits]` section overrides them.
+    See docs/security.md for what happens when each is reached."""
+
+    reply_chars: int = 50_000  # one model reply; the stream stops there, the part is kept
+    prompt_chars: int = 8_000  # one chat prompt
+    transcript_messages: int = 200  # messages in one conversation (model and endpoint)
+    transcripts: int = 12  # conversations with text in one session
+    evidence_records: int = 500  # records in the session's evidence log
+    evidence_bytes: int = 5_000_000  # their JSON size together
+    response_bytes: int = 16_000_000  # one answer from the endpoint (a verbose /api/show...)
+    metadata_cache: int = 16  # /api/show and /api/tags answers kept per session
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the app uses now. Build with `load_settings`; derive with `with_*`."""
 
@@ -101,6 +121,7 @@ class Settings:
     allow_pull: bool = True
     allow_private_endpoints: bool = True
     caps: Caps = field(default_factory=Caps)
+    limits: Limits = field(default_factory=Limits)
     host_source: HostSource = "default"
     instructor_host_source: HostSource = "default"
     key_source: KeySource = "none"
@@ -109,7 +130,10 @@ class Settings:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(self.host, self.api_key)
+        """Where requests go; a student's own endpoint is held to the address rule on every
+        connection, the instructor's host is trusted."""
+        rule = self.allow_private_endpoints if self.host_source == "session" else None
+        return Endpoint(self.host, self.api_key, rule, self.limits.response_bytes)
 
     @property
     def key_status(self) -> str:
@@ -169,6 +193,25 @@ def _models(raw: Any, where: str) -> dict[str, str]:
             raise ConfigError(f"{where}: the tag for {label!r} must be a non-empty string")
         models[str(label)] = tag.strip()
     return models
+
+
+def _limits(raw: Any) -> Limits:
+    """The `[limits]` section: each key a whole number of at least 1; unknown keys refused."""
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("[limits] must be a section of whole numbers, e.g. reply_chars = 50000")
+    unknown = sorted(set(raw) - set(Limits.names()))
+    if unknown:
+        raise ConfigError(
+            f"[limits] has no key {unknown[0]!r}; the keys are {', '.join(Limits.names())}"
+        )
+    values = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"[limits] {key} must be a whole number of at least 1, got {value!r}")
+        values[key] = value
+    return Limits(**values)
 
 
 def _normalized(host: str, where: str) -> str:
@@ -317,6 +360,8 @@ def _settings(raw: Mapping[str, Any], env: Mapping[str, str], problems: list[str
             problems.append(str(exc))
             return default
 
+    limits = take(_limits, raw.get("limits"), default=Limits())
+
     source: HostSource = "default"
     host = DEFAULT_HOST
     if env.get("OLLAMA_HOST", "").strip():
@@ -387,6 +432,7 @@ def _settings(raw: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         allow_pull=take(_bool, cfg.get("allow_pull", True), "[ollama] allow_pull", default=False),
         allow_private_endpoints=allow_private,
         caps=caps,
+        limits=limits,
         host_source=source,
         instructor_host_source=source,
         key_source="instructor" if key else "none",

@@ -4,12 +4,17 @@ Normalisation mirrors the client (and Ollama's own OLLAMA_HOST parsing): no sche
 `http://` and port 11434; an explicit `http://` or `https://` without a port means 80 or 443. The
 result always names the port, so the settings page can show exactly where requests go.
 
+A host name is spelled one way: UTS 46 mapping then IDNA 2008 (the `idna` package), giving the
+ASCII A-label that is checked, resolved and connected to (`ß.example` is `xn--zca.example`, not
+the `ss.example` of Python's IDNA 2003 codec).
+
 The safety rule (for a deployment where students type their own endpoint): every address the name
 resolves to must pass. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are
 always refused; loopback and private ranges only when `allow_private` is true (the instructor
-allows them, or the app runs on the student's own machine). A check cannot stop DNS that changes
-its answer between the check and the request; it stops the plain cases, and `ollama_api` refuses
-redirects so a public endpoint cannot bounce a request inward.
+allows them, or the app runs on the student's own machine). `check_endpoint` applies it when a
+student saves an endpoint; `quantviz.transport` applies it again on every connection, to the
+addresses it then connects to, so a name whose DNS answer changes afterwards (rebinding) is
+refused at the request.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import idna
 
 from quantviz.ollama_api import OllamaError
 
@@ -48,6 +55,8 @@ NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+# The resolver of the check and of every connection (`resolve_host`); tests script it here.
+getaddrinfo: Resolver = socket.getaddrinfo
 
 
 @dataclass(frozen=True)
@@ -91,18 +100,25 @@ def _bad(message: str) -> OllamaError:
     return OllamaError("bad_url", message)
 
 
-def _valid_hostname(host: str) -> bool:
+def normalize_hostname(host: str) -> str | None:
+    """The one spelling of a host: an IP literal lower-cased, a name as its ASCII A-label.
+
+    Names go through UTS 46 mapping (full-width forms, case) and IDNA 2008 with the `idna`
+    package, as a browser would; None when the name is not valid.
+    """
     try:
         ipaddress.ip_address(host)
-        return True
+        return host.lower()
     except ValueError:
         pass
     try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
+        ascii_host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
     labels = ascii_host.rstrip(".").split(".")
-    return len(ascii_host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return None
+    return ascii_host.lower()
 
 
 def normalize_url(raw: str) -> EndpointURL:
@@ -133,7 +149,8 @@ def normalize_url(raw: str) -> EndpointURL:
     host = split.hostname or ""
     if not host:
         raise _bad("The address has no host name, for example http://localhost:11434.")
-    if not _valid_hostname(host):
+    ascii_host = normalize_hostname(host)
+    if ascii_host is None:
         raise _bad(f"{host!r} is not a valid host name.")
     try:
         port = split.port or default_port
@@ -141,7 +158,7 @@ def normalize_url(raw: str) -> EndpointURL:
         raise _bad("The port must be a number from 1 to 65535.") from None
     if not 0 < port < 65536:
         raise _bad("The port must be a number from 1 to 65535.")
-    return EndpointURL(scheme, host.lower(), port, split.path.strip("/"))
+    return EndpointURL(scheme, ascii_host, port, split.path.strip("/"))
 
 
 def _embedded_ipv4(ip: IPAddress) -> IPAddress:
@@ -175,8 +192,45 @@ def classify_address(address: str | IPAddress) -> AddressClass:
     return "public"
 
 
+def resolve_host(host: str, port: int, resolver: Resolver | None = None) -> tuple[str, ...]:
+    """Every address `host` resolves to, in the resolver's order, without duplicates.
+
+    Raises socket.gaierror (or UnicodeError) when the name does not resolve.
+    """
+    infos = (resolver or getaddrinfo)(host, port, type=socket.SOCK_STREAM)
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def refusal(hostname: str, address: str, allow_private: bool) -> str | None:
+    """Why the rule refuses `address` (what `hostname` resolved to), or None when it passes."""
+    ip = address.split("%")[0]
+    cls = classify_address(ip)
+    where = hostname if hostname == ip else f"{hostname} ({ip})"
+    if cls == "metadata":
+        return f"{where} is a cloud-metadata address; endpoints there are always refused."
+    if cls == "link_local":
+        return f"{where} is a link-local address; endpoints there are always refused."
+    if cls == "reserved":
+        return f"{where} is not a usable host address."
+    if cls in ("loopback", "private") and not allow_private:
+        return (
+            f"{where} is a {'loopback' if cls == 'loopback' else 'private-network'} address. "
+            "This deployment only allows public endpoints; ask your instructor, or run the app "
+            "on your own machine to use a local Ollama."
+        )
+    return None
+
+
+def check_addresses(hostname: str, addresses: Sequence[str], allow_private: bool) -> None:
+    """Apply the rule to every address; raises OllamaError kind "blocked" for the first refused."""
+    for address in addresses:
+        reason = refusal(hostname, address, allow_private)
+        if reason is not None:
+            raise OllamaError("blocked", reason)
+
+
 def check_endpoint(
-    raw: str, *, allow_private: bool, resolve: Resolver = socket.getaddrinfo
+    raw: str, *, allow_private: bool, resolve: Resolver | None = None
 ) -> CheckedEndpoint:
     """Normalise `raw`, resolve it, and apply the safety rule to every address it resolves to.
 
@@ -184,31 +238,11 @@ def check_endpoint(
     """
     address = normalize_url(raw)
     try:
-        infos = resolve(address.hostname, address.port, type=socket.SOCK_STREAM)
+        found = resolve_host(address.hostname, address.port, resolve)
     except (socket.gaierror, UnicodeError):
         raise _bad(f"The name {address.hostname!r} does not resolve: check the spelling.") from None
-    resolved = tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    resolved = tuple(dict.fromkeys(ip.split("%")[0] for ip in found))
     if not resolved:
         raise _bad(f"The name {address.hostname!r} does not resolve: check the spelling.")
-    classes = tuple(classify_address(ip) for ip in resolved)
-    for ip, cls in zip(resolved, classes, strict=True):
-        where = address.hostname if address.hostname == ip else f"{address.hostname} ({ip})"
-        if cls == "metadata":
-            raise OllamaError(
-                "blocked",
-                f"{where} is a cloud-metadata address; endpoints there are always refused.",
-            )
-        if cls == "link_local":
-            raise OllamaError(
-                "blocked", f"{where} is a link-local address; endpoints there are always refused."
-            )
-        if cls == "reserved":
-            raise OllamaError("blocked", f"{where} is not a usable host address.")
-        if cls in ("loopback", "private") and not allow_private:
-            raise OllamaError(
-                "blocked",
-                f"{where} is a {'loopback' if cls == 'loopback' else 'private-network'} address. "
-                "This deployment only allows public endpoints; ask your instructor, or run the "
-                "app on your own machine to use a local Ollama.",
-            )
-    return CheckedEndpoint(address, resolved, classes)
+    check_addresses(address.hostname, resolved, allow_private)
+    return CheckedEndpoint(address, resolved, tuple(classify_address(ip) for ip in resolved))

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from quantviz import __version__
+from quantviz.text import code_span, escape_text, fence
 
 KINDS: tuple[str, ...] = (
     "pull",
@@ -212,11 +213,33 @@ def make_record(
     )
 
 
-class EvidenceLog:
-    """The session's evidence, in the order it was gathered."""
+class EvidenceFull(ValueError):
+    """The log holds as many records, or as many bytes, as its limits allow."""
 
-    def __init__(self, records: Iterable[EvidenceRecord] = ()) -> None:
+
+def record_size(record: EvidenceRecord) -> int:
+    """Bytes the record takes in a JSON report (UTF-8), the measure of `max_bytes`."""
+    return len(json.dumps(record.to_dict(), ensure_ascii=False).encode())
+
+
+class EvidenceLog:
+    """The session's evidence, in the order it was gathered.
+
+    `max_records` and `max_bytes` (the records' JSON size together) bound what one session
+    holds; a record that would pass either raises EvidenceFull and is not kept.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[EvidenceRecord] = (),
+        *,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
         self._records: list[EvidenceRecord] = list(records)
+        self._bytes = sum(record_size(r) for r in self._records)
 
     def append(
         self,
@@ -226,14 +249,30 @@ class EvidenceLog:
         *,
         timestamp: str | None = None,
     ) -> EvidenceRecord:
-        record = make_record(kind, title, payload, timestamp=timestamp)
-        self._records.append(record)
-        return record
+        return self.add(make_record(kind, title, payload, timestamp=timestamp))
 
     def add(self, record: EvidenceRecord) -> EvidenceRecord:
         _check_kind(record.kind)
+        size = record_size(record)
+        if self.max_records is not None and len(self._records) >= self.max_records:
+            raise EvidenceFull(
+                f"The evidence log holds {len(self._records)} records, the most this class "
+                "keeps. Download the report, then clear the log to record more."
+            )
+        if self.max_bytes is not None and self._bytes + size > self.max_bytes:
+            raise EvidenceFull(
+                f"This record ({size:,} bytes) would take the evidence log past this class's "
+                f"limit of {self.max_bytes:,} bytes. Download the report, then clear the log "
+                "to record more."
+            )
         self._records.append(record)
+        self._bytes += size
         return record
+
+    @property
+    def size(self) -> int:
+        """The records' JSON size together, in bytes."""
+        return self._bytes
 
     @property
     def records(self) -> list[EvidenceRecord]:
@@ -251,6 +290,7 @@ class EvidenceLog:
 
     def clear(self) -> None:
         self._records.clear()
+        self._bytes = 0
 
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self._records]
@@ -320,22 +360,15 @@ def report_json(log: EvidenceLog, context: ReportContext | None = None) -> str:
 # Markdown
 
 
-def _fence(text: str, lang: str = "") -> str:
-    """A fenced block whose fence is longer than any backtick run inside the text."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text}\n{ticks}"
-
-
 def _inline(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     text = str(value)
-    if "\n" in text or "`" in text or len(text) > 120:
+    if "\n" in text or "\r" in text or "`" in text or len(text) > 120:
         return ""
-    return f"`{text}`" if isinstance(value, str) else text
+    return code_span(text) if isinstance(value, str) else escape_text(text)
 
 
 def _is_transcript(value: Any) -> bool:
@@ -353,9 +386,9 @@ def _render_transcript(messages: list[dict[str, Any]]) -> list[str]:
         metrics = m.get("metrics")
         if isinstance(metrics, dict) and metrics.get("tokens_per_s") is not None:
             extra = f" · {float(metrics['tokens_per_s']):.1f} tok/s"
-        lines.append(f"**{m['role']}**{extra}:")
+        lines.append(f"**{escape_text(str(m['role']))}**{extra}:")
         lines.append("")
-        lines.append(_fence(str(m["content"]), "text"))
+        lines.append(fence(str(m["content"]), "text"))
         lines.append("")
     return lines
 
@@ -376,14 +409,14 @@ def _render_payload(payload: Mapping[str, Any]) -> list[str]:
         if _is_transcript(value):
             lines.extend(_render_transcript(value))
         elif isinstance(value, str):
-            lines.append(_fence(value, "text"))
+            lines.append(fence(value, "text"))
             lines.append("")
         else:
             compact = json.dumps(value, ensure_ascii=False)
             text = (
                 compact if len(compact) <= 100 else json.dumps(value, indent=2, ensure_ascii=False)
             )
-            lines.append(_fence(text, "json"))
+            lines.append(fence(text, "json"))
             lines.append("")
     return lines
 
@@ -391,7 +424,9 @@ def _render_payload(payload: Mapping[str, Any]) -> list[str]:
 def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> str:
     """A readable report: where and when, the models, then every record grouped by kind.
 
-    Model output is quoted inside fences only, so the report renders no model-written markup.
+    Model output is quoted inside fences only, so the report renders no model-written markup;
+    other text from a server or the student (titles, the server version, labels) is escaped
+    (`quantviz.text`), so a Markdown viewer shows it and fetches nothing.
     """
     data = report_dict(log, context)
     out = ["# quantviz evidence report", ""]
@@ -399,13 +434,15 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
     if data.get("lab"):
         out.append(f"- **Lab**: {data['lab']}")
     out.append(f"- **Endpoint**: {data['endpoint'] or 'not connected'}")
-    out.append(f"- **Server version**: {data['server_version'] or 'unknown'}")
+    out.append(f"- **Server version**: {escape_text(data['server_version'] or 'unknown')}")
     out.append(f"- **App version**: quantviz {data['app_version']}")
     out.append(f"- **Records**: {len(data['records'])}")
     out.append("")
     if data["models"]:
         out += ["| Label | Model tag |", "| --- | --- |"]
-        out += [f"| {label} | `{tag}` |" for label, tag in data["models"].items()]
+        out += [
+            f"| {escape_text(label)} | {code_span(tag)} |" for label, tag in data["models"].items()
+        ]
         out.append("")
     if not data["records"]:
         out.append("No evidence recorded yet.")
@@ -417,6 +454,6 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
         out += [f"## {KIND_TITLES[kind]}", ""]
         for r in records:
             title = " ".join(str(r["title"]).split()) or "(untitled)"
-            out += [f"### {title}", "", f"*{r['timestamp']}*", ""]
+            out += [f"### {escape_text(title)}", "", f"*{r['timestamp']}*", ""]
             out += _render_payload(r["payload"])
     return "\n".join(out).rstrip() + "\n"

@@ -49,9 +49,11 @@ ErrorKind = Literal[
     "server",  # the server failed (5xx)
     "stream",  # the stream broke: error line mid-stream, dropped connection, no final chunk
     "bad_answer",  # an Ollama-shaped answer with a malformed field (named in the message)
+    "too_large",  # the answer passed one of this deployment's size limits
 ]
 
 CONNECT_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 16_000_000  # one answer's body; `Limits.response_bytes` sets it per class
 DEFAULT_TIMEOUT = 30.0
 PULL_TIMEOUT = 120.0  # longest silence between two progress lines
 CHAT_TIMEOUT = 120.0  # longest silence before the first token or between tokens
@@ -90,13 +92,22 @@ class OllamaError(Exception):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where to send requests. The key is excluded from repr and str."""
+    """Where to send requests. The key is excluded from repr and str.
+
+    `allow_private` is the address rule every connection is held to (`quantviz.transport`):
+    None for the instructor's own host (trusted, no rule), True or False for a student's
+    endpoint (loopback and private networks allowed or not; link-local and metadata never).
+    `max_response_bytes` caps the body of any one answer (a stream counts as one).
+    """
 
     host: str
     api_key: str | None = field(default=None, repr=False)
+    allow_private: bool | None = None
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def __repr__(self) -> str:
-        return f"Endpoint(host={self.host!r}, api_key={'<set>' if self.api_key else None})"
+        key = "<set>" if self.api_key else None
+        return f"Endpoint(host={self.host!r}, api_key={key}, allow_private={self.allow_private})"
 
     def __str__(self) -> str:
         return f"{self.host} (with API key)" if self.api_key else self.host
@@ -275,9 +286,11 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:
-    from quantviz.endpoint import normalize_url  # endpoint.py imports OllamaError from here
+    # endpoint.py and transport.py import OllamaError from here, hence the late imports.
+    from quantviz.endpoint import normalize_url
+    from quantviz.transport import pinned_transport
 
-    url = normalize_url(endpoint.host).url
+    url = normalize_url(endpoint.host).url  # the one spelling: IDNA 2008 A-label
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     client = ollama.Client(
         host=url,
@@ -285,7 +298,12 @@ def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:
         timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
         # A redirect could carry the key to another host or reach a blocked address.
         follow_redirects=False,
-        verify=_ssl_context(),
+        # Every connection resolves, checks and connects to the checked address.
+        transport=pinned_transport(
+            endpoint.allow_private, _ssl_context(), endpoint.max_response_bytes
+        ),
+        # No proxy or .netrc credentials from the environment.
+        trust_env=False,
     )
     if not endpoint.api_key:
         # The client adds OLLAMA_API_KEY from the process environment; never send that to an

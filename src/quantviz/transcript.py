@@ -2,11 +2,11 @@
 
 * `TranscriptStore` keeps one list of `Message`s per (endpoint host, model tag), so a student
   can switch models or endpoints and come back to each conversation.
-* Model output is untrusted. `safe_markdown` keeps Markdown images from loading anything (a
-  model could write `![x](https://tracker/...)`); `StreamFilter` does the same while a reply
-  streams and hides SVG source until the picture can be drawn; `split_svg` finds SVG answers
-  (a fenced ```svg block or a bare <svg>...</svg>), `check_svg` validates one with an XML
-  parser, and `svg_data_uri` turns it into a sanitised `data:image/svg+xml` URI for an
+* Model output is untrusted. `reply_markdown` shows it through `quantviz.text.model_markdown`
+  (parsed as CommonMark; no image, link or HTML survives as markup) with SVG source replaced by
+  a placeholder; `StreamFilter` does the same for a reply while it streams; `split_svg` finds
+  SVG answers (a fenced ```svg block or a bare <svg>...</svg>), `check_svg` validates one with
+  an XML parser, and `svg_data_uri` turns it into a sanitised `data:image/svg+xml` URI for an
   `<img>`, where scripts never run and nothing external loads.
 * `overlap_verdict` says whether two replies were generated at the same time or one after the
   other; `transcript_markdown` / `transcript_json` export conversations with their metrics.
@@ -27,15 +27,16 @@ from typing import Any, Literal
 
 from quantviz.evidence import redact_host, to_jsonable, utc_now
 from quantviz.ollama_api import ChatMetrics, normalize_tag
+from quantviz.text import code_span, model_markdown, plain
+from quantviz.text import fence as code_fence
 
 Role = Literal["user", "assistant"]
 # streaming: being written now; complete: the model finished; stopped: ended early by a Stop (or
 # by a click that reran the page); interrupted: the page reran mid-reply without stopping the
-# script; error: the request failed (partial text kept).
-Status = Literal["streaming", "complete", "stopped", "interrupted", "error"]
+# script; error: the request failed (partial text kept); capped: cut at the reply limit.
+Status = Literal["streaming", "complete", "stopped", "interrupted", "error", "capped"]
 
 HISTORY_LIMIT = 20  # earlier messages sent with a prompt: the last 10 turns
-ZWSP = "\u200b"  # breaks `![` so Markdown draws no image, invisibly
 
 
 # --------------------------------------------------------------------------- transcripts
@@ -60,7 +61,7 @@ class Message:
 
     @property
     def interrupted(self) -> bool:
-        return self.status in ("stopped", "interrupted", "error")
+        return self.status in ("stopped", "interrupted", "error", "capped")
 
     def finish(
         self,
@@ -100,12 +101,27 @@ class TranscriptStore:
         return (host.rstrip("/"), normalize_tag(tag))
 
     def messages(self, host: str, tag: str) -> list[Message]:
-        """The transcript for (host, tag), created empty on first use."""
-        return self._transcripts.setdefault(self.key(host, tag), [])
+        """The transcript for (host, tag); an empty list (not stored) when there is none."""
+        return self._transcripts.get(self.key(host, tag), [])
 
     def add(self, host: str, tag: str, message: Message) -> Message:
-        self.messages(host, tag).append(message)
+        self._transcripts.setdefault(self.key(host, tag), []).append(message)
         return message
+
+    def full(self, host: str, tag: str, *, max_messages: int, max_transcripts: int) -> str | None:
+        """Why one more turn (prompt and reply) cannot go into (host, tag), or None if it can."""
+        messages = self.messages(host, tag)
+        if len(messages) + 2 > max_messages:
+            return (
+                f"This conversation has {len(messages)} messages, the most this class keeps "
+                f"({max_messages}). Download it, then clear it to go on."
+            )
+        if not messages and len(self.nonempty_keys()) >= max_transcripts:
+            return (
+                f"This session already holds {max_transcripts} conversations, the most this "
+                "class keeps. Download and clear one of them to start another."
+            )
+        return None
 
     def clear(self, host: str, tag: str) -> None:
         self._transcripts.pop(self.key(host, tag), None)
@@ -139,94 +155,48 @@ class TranscriptStore:
 
 # --------------------------------------------------------------------------- safe display
 
-_IMAGE_RE = re.compile(r"!(?=\[[^\]\n]*\](?:\(|\s*\[))")  # ![alt](url) and ![alt][ref]
-_FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+SVG_PLACEHOLDER = "*(An SVG picture: it is drawn when the reply is complete.)*"
 
 
-def safe_markdown(text: str) -> str:
-    """Model text for st.markdown: image syntax outside code fences no longer loads anything.
+def reply_markdown(text: str) -> str:
+    """A reply (complete or not) as safe Markdown, each SVG in it replaced by a placeholder.
 
-    Raw HTML needs no treatment: st.markdown escapes it unless unsafe_allow_html is set, and
-    this app never sets it for model output.
+    The text goes through `quantviz.text.model_markdown`: images show as `[image: alt]`, links
+    as text plus their URL, raw HTML as text. SVG source (fenced or bare, finished or not) is
+    never sent to the browser as Markdown; the widget draws the picture from the whole reply.
     """
-    if "![" not in text:
-        return text
-    out, fence = [], ""
-    for line in text.splitlines(keepends=True):
-        match = _FENCE_RE.match(line)
-        if match and (not fence or match.group(1).startswith(fence)):
-            fence = "" if fence else match.group(1)[0] * 3
-        out.append(line if fence else _IMAGE_RE.sub("!" + ZWSP, line))
-    return "".join(out)
-
-
-SVG_PLACEHOLDER = "\n\n*(An SVG picture: it is drawn when the reply is complete.)*\n\n"
-_MARKERS = ("```svg", "<svg", "![")
+    shown = [
+        model_markdown(part.text) if isinstance(part, TextPart) else SVG_PLACEHOLDER
+        for part in split_svg(text)
+    ]
+    return "\n\n".join(part for part in shown if part)
 
 
 class StreamFilter:
-    """Turns streamed model text into text safe to show while it streams.
+    """Streamed model text in, what the browser may be shown so far out.
 
-    `feed(chunk)` returns what to append to the display; `finish()` flushes what was held
-    back. SVG source (fenced or bare) is replaced by one placeholder line: its markup is never
-    sent to the browser as Markdown, and the picture is drawn from the complete reply. `![`
-    becomes `!` + ZWSP + `[`, so no Markdown image loads mid-stream. A marker split across
-    chunks ("<s" + "vg") is held back until it can be told apart from ordinary text.
+    `feed(chunk)` adds text; `display()` is `reply_markdown` of everything so far, parsed again
+    as a whole: a construct split across chunks (`![` + `x](url)`, `<s` + `vg`) is judged once
+    it is complete, exactly as the finished reply will be. It is cached until the next feed.
     """
 
     def __init__(self) -> None:
-        self._pending = ""
-        self._inside: str | None = None  # the end marker of the SVG being skipped
+        self._parts: list[str] = []
+        self._shown: str | None = ""
 
-    def feed(self, chunk: str) -> str:
-        self._pending += chunk
-        out: list[str] = []
-        while self._pending:
-            if self._inside is not None:
-                end = self._pending.find(self._inside)
-                if end < 0:
-                    # Keep only a tail that could start the end marker.
-                    self._pending = self._pending[-(len(self._inside) - 1) :]
-                    break
-                self._pending = self._pending[end + len(self._inside) :]
-                self._inside = None
-                continue
-            hit = _first_marker(self._pending)
-            if hit is None:
-                keep = _partial_marker_tail(self._pending)
-                out.append(self._pending[: len(self._pending) - keep])
-                self._pending = self._pending[len(self._pending) - keep :]
-                break
-            start, marker = hit
-            out.append(self._pending[:start])
-            if marker == "![":
-                out.append("!" + ZWSP + "[")
-                self._pending = self._pending[start + 2 :]
-            else:
-                out.append(SVG_PLACEHOLDER)
-                self._inside = "```" if marker == "```svg" else "</svg>"
-                self._pending = self._pending[start + len(marker) :]
-        return "".join(out)
+    def feed(self, chunk: str) -> None:
+        if chunk:
+            self._parts.append(chunk)
+            self._shown = None
 
-    def finish(self) -> str:
-        rest, self._pending = ("" if self._inside else self._pending), ""
-        return rest
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
 
-
-def _first_marker(text: str) -> tuple[int, str] | None:
-    hits = [(i, m) for m in _MARKERS if (i := text.find(m)) >= 0]
-    return min(hits) if hits else None
-
-
-def _partial_marker_tail(text: str) -> int:
-    """Length of the longest tail of `text` that is a proper prefix of a marker."""
-    best = 0
-    for marker in _MARKERS:
-        for n in range(min(len(marker) - 1, len(text)), best, -1):
-            if marker.startswith(text[-n:]):
-                best = n
-                break
-    return best
+    def display(self) -> str:
+        if self._shown is None:
+            self._shown = reply_markdown(self.text)
+        return self._shown
 
 
 # --------------------------------------------------------------------------- SVG answers
@@ -409,7 +379,7 @@ def metrics_line(metrics: Mapping[str, Any] | None) -> str:
     if metrics.get("load_s") is not None:
         parts.append(f"load {metrics['load_s']:.2f} s")
     if metrics.get("done_reason"):
-        parts.append(f"done: {metrics['done_reason']}")
+        parts.append(f"done: {plain(metrics['done_reason'])}")  # the server's word
     return " · ".join(parts)
 
 
@@ -460,22 +430,18 @@ class TranscriptExport:
     messages: Sequence[Message]
 
 
-def _fence(text: str) -> str:
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}text\n{text}\n{ticks}"
-
-
 def transcript_markdown(exports: Iterable[TranscriptExport]) -> str:
     """A readable Markdown transcript; model text only inside fences, metrics per reply."""
     out = ["# quantviz chat transcript", "", f"Exported {utc_now()}", ""]
     for ex in exports:
-        out += [f"## {ex.label} · `{ex.tag}`", "", f"Endpoint: `{redact_host(ex.host)}`", ""]
+        endpoint = code_span(redact_host(ex.host))
+        out += [f"## {plain(ex.label)} · {code_span(ex.tag)}", "", f"Endpoint: {endpoint}", ""]
         if not ex.messages:
             out += ["(no messages)", ""]
         for m in ex.messages:
-            who = "You" if m.role == "user" else f"{m.label or ex.label} (`{m.tag or ex.tag}`)"
-            out += [f"**{who}** · {m.created_at}", "", _fence(m.content), ""]
+            tag = code_span(m.tag or ex.tag)
+            who = "You" if m.role == "user" else f"{plain(m.label or ex.label)} ({tag})"
+            out += [f"**{who}** · {m.created_at}", "", code_fence(m.content, "text"), ""]
             if m.role == "assistant":
                 line = metrics_line(m.metrics)
                 if line:
@@ -513,5 +479,7 @@ def status_text(message: Message) -> str:
     if message.status == "interrupted":
         return "Interrupted: the page reran while this reply streamed; the rest was not kept."
     if message.status == "error":
-        return f"Interrupted by an error: {message.error or 'the request failed'}"
+        return f"Interrupted by an error: {plain(message.error or 'the request failed')}"
+    if message.status == "capped":
+        return f"Cut short: {plain(message.error or 'the reply reached the length limit')}"
     return ""

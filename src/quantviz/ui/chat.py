@@ -1,13 +1,14 @@
 """Compare chat (`data-objective5-chat`): the same prompts through each configured tag.
 
 One transcript per (endpoint, tag) lives in this session's state, so switching models (or
-endpoints) and back finds each conversation where it was. "One model" streams a reply with
-`st.write_stream`; "Side by side" sends one prompt to every tag at once and draws the columns
-from one script thread while reader threads stream the replies (`chat_runs`), then says
-whether the server generated them at the same time or one after the other.
+endpoints) and back finds each conversation where it was. "One model" streams a reply into one
+placeholder; "Side by side" sends one prompt to every tag at once and draws the columns from one
+script thread while reader threads stream the replies (`chat_runs`), then says whether the
+server generated them at the same time or one after the other.
 
-Model output is untrusted: text goes through `safe_markdown` (never `unsafe_allow_html`), SVG
-answers become sanitised data-URI images through `st.image`, their source an `st.code`.
+Model output is untrusted: text goes through `quantviz.text.model_markdown` (while it streams
+too: `StreamFilter`), never `unsafe_allow_html`; SVG answers become sanitised data-URI images
+through `st.image`, their source an `st.code`. Server text in notices goes through `plain`.
 
 Every action that starts a generation (the chat input, a suggested prompt, "ask the other
 model") goes through a callback that leaves a pending request in the session; the run then
@@ -17,6 +18,10 @@ saves the partial reply and closes the stream (the server stops generating), and
 waits for that before drawing the transcript, so the partial reply shows, marked as stopped.
 The chat input uses submit_mode="disable" rather than "stop": its stop ends the script where it
 is, so the rest of the page (the chat input included) would vanish until the next click.
+
+The instructor's `[limits]` bound what a session holds: a prompt's length, a reply's length (the
+stream is cut there and the part kept, marked), the messages of a conversation and the number of
+conversations. Each refusal says which limit and what to do.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from quantviz.config import Caps, Settings
+from quantviz.config import Caps, Limits, Settings
 from quantviz.evidence import redact_host
 from quantviz.ollama_api import OllamaError
+from quantviz.text import code_span, model_markdown, plain
 from quantviz.transcript import (
     Message,
     Status,
@@ -43,7 +49,6 @@ from quantviz.transcript import (
     metrics_dict,
     metrics_line,
     overlap_verdict,
-    safe_markdown,
     split_svg,
     status_text,
     svg_data_uri,
@@ -139,7 +144,7 @@ def _messages_of_run(run_id: str | None) -> list[Message]:
 
 def _endpoint_line(cfg: Settings) -> None:
     left, right = st.columns([3, 1], vertical_alignment="center")
-    left.caption(f"Endpoint `{redact_host(cfg.host)}` · {cfg.key_status}")
+    left.caption(f"Endpoint {code_span(redact_host(cfg.host))} · {cfg.key_status}")
     with right:
         nav.link_to_settings()
 
@@ -209,23 +214,46 @@ def _options_caption(options: Mapping[str, Any]) -> str:
     )
 
 
-def _render_text(text: str) -> None:
+def _drawn(m: Message) -> list[str | SvgPart]:
+    """What a message shows, parsed once per content: a reply's text parts as safe Markdown and
+    its SVG parts; a prompt as safe Markdown (a student's SVG is not drawn).
+
+    Parsing a long reply costs ~0.1 s; the transcript is drawn on every rerun, so the result is
+    kept on the message (not in its fields: exports never see it) until its content changes.
+    """
+    drawn = getattr(m, "_drawn", None)
+    if drawn is not None and drawn[0] == m.content:
+        return drawn[1]
+    if m.role == "user":
+        parts: list[str | SvgPart] = [model_markdown(m.content)]
+    else:
+        parts = [
+            part if isinstance(part, SvgPart) else model_markdown(part.text)
+            for part in split_svg(m.content)
+        ]
+    m._drawn = (m.content, parts)  # type: ignore[attr-defined]
+    return parts
+
+
+def _render_text(m: Message) -> None:
     """Model text as Markdown with SVG answers drawn as pictures."""
-    for part in split_svg(text):
+    for part in _drawn(m):
         if not isinstance(part, SvgPart):
-            st.markdown(safe_markdown(part.text))
+            st.markdown(part)
             continue
         if part.problem is None:
             st.image(svg_data_uri(part.source), caption="SVG from the reply (as an image)")
         else:
-            st.warning(f"This SVG cannot be drawn: {part.problem}.", icon=":material/broken_image:")
+            st.warning(
+                f"This SVG cannot be drawn: {plain(part.problem)}.", icon=":material/broken_image:"
+            )
         with st.expander("SVG source", icon=":material/code:"):
             st.code(part.source, language="xml")
 
 
 def _render_reply(m: Message) -> None:
     if m.content:
-        _render_text(m.content)
+        _render_text(m)
     elif m.status == "complete":
         st.caption("(empty reply)")
     if m.status == "streaming":
@@ -237,9 +265,9 @@ def _render_reply(m: Message) -> None:
         st.warning(status_text(m), icon=":material/warning:")
 
 
-def _render_user(text: str) -> None:
+def _render_user(m: Message) -> None:
     with st.chat_message("user"):
-        st.markdown(safe_markdown(text))
+        st.markdown(_drawn(m)[0])
 
 
 def _render_history(messages: Sequence[Message], label: str, generating: bool = False) -> None:
@@ -252,7 +280,7 @@ def _render_history(messages: Sequence[Message], label: str, generating: bool = 
         st.caption(f"{hidden} earlier messages are hidden here; the downloads include them.")
     for m in messages[-SHOWN_MESSAGES:]:
         if m.role == "user":
-            _render_user(m.content)
+            _render_user(m)
         else:
             with st.chat_message("assistant"):
                 st.caption(f"{m.label or label} · `{m.tag}`")
@@ -261,20 +289,21 @@ def _render_history(messages: Sequence[Message], label: str, generating: bool = 
 
 def _show_error(ctx: WidgetContext, label: str, tag: str, error: OllamaError) -> None:
     kept = " The partial reply is kept above." if error.partial_text else ""
+    message = plain(error.message)
     if error.kind == "auth":
         st.error(
-            f"{label}: {error.message} Set it on the Endpoint settings page.{kept}",
+            f"{label}: {message} Set it on the Endpoint settings page.{kept}",
             icon=":material/key:",
         )
         nav.link_to_settings()
     elif error.kind == "not_found":
         st.error(
-            f"{label}: the endpoint does not have `{tag}` ({error.message}).{kept}",
+            f"{label}: the endpoint does not have {code_span(tag)} ({message}).{kept}",
             icon=":material/search_off:",
         )
         nav.link_to_marker(ctx.lab, "model-pull", "Pull it first")
     else:
-        st.error(f"{label}: {error.message}{kept}", icon=":material/error:")
+        st.error(f"{label}: {message}{kept}", icon=":material/error:")
         if error.kind in _FIX_ENDPOINT:
             nav.link_to_settings()
 
@@ -321,6 +350,13 @@ def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None
             status="error",
             error=run.error.message,
             error_kind=run.error.kind,
+        )
+    elif run.capped:
+        reply.finish(
+            run.text,
+            status="capped",
+            error=f"the reply reached this class's limit of {run.max_chars:,} characters; "
+            "the text above is what came before it",
         )
     else:
         reply.finish(run.text, metrics=run.metrics)
@@ -381,7 +417,7 @@ def _stream_one(
     run_id: str,
 ) -> None:
     history, reply = _new_turn(cfg, label, prompt, options, run_id)
-    _render_user(prompt)
+    _render_user(Message("user", prompt))
     with st.chat_message("assistant"):
         st.caption(f"{label} · `{reply.tag}`")
         stop_slot, waiting, body = st.empty(), st.empty(), st.empty()
@@ -394,10 +430,13 @@ def _stream_one(
             options=options,
             timeout=cfg.caps.request_timeout,
             label=label,
+            max_chars=cfg.limits.reply_chars,
         )
         try:
-            with body.container():
-                st.write_stream(run.display_chunks(lambda r: _waiting_line(waiting, r)))
+            for i, shown in enumerate(run.display_updates(lambda r: _waiting_line(waiting, r))):
+                if i == 0:
+                    waiting.empty()
+                body.markdown(shown)
         except BaseException as exc:
             _settle(run, reply, _abandoned(exc))
             session.record(
@@ -423,7 +462,7 @@ def _finish(ctx: WidgetContext, run: ReplyRun, reply: Message, waiting, body, la
 
 def _render_partial(reply: Message) -> None:
     if reply.content:
-        _render_text(reply.content)
+        _render_text(reply)
         st.caption("Interrupted: the reply above is incomplete.")
     line = metrics_line(reply.metrics)
     if line:
@@ -444,7 +483,7 @@ def _stream_side_by_side(
     slots = []
     for column, label, (_, reply) in zip(columns, labels, turns, strict=True):
         with column:
-            _render_user(prompt)
+            _render_user(Message("user", prompt))
             with st.chat_message("assistant"):
                 st.caption(f"{label} · `{reply.tag}`")
                 slots.append((st.empty(), st.empty()))
@@ -458,6 +497,7 @@ def _stream_side_by_side(
         ],
         options=options,
         timeout=cfg.caps.request_timeout,
+        max_chars=cfg.limits.reply_chars,
     )
     index = {id(run): i for i, run in enumerate(runs)}
     try:
@@ -606,7 +646,7 @@ def render(ctx: WidgetContext) -> None:
             "1786, W, a JSON object, 3.",
         )
 
-        pending = st.session_state.pop(f"{k}-pending", None)
+        pending = _admit(st.session_state.pop(f"{k}-pending", None), cfg, s)
         if mode == ONE:
             tag = models[label]
             ask = pending and pending["mode"] == ONE and pending["labels"][0] == label
@@ -667,9 +707,41 @@ def render(ctx: WidgetContext) -> None:
             submit_mode="disable",
             on_submit=_on_submit,
             args=(k, labels),
+            # One more than allowed: Streamlit cuts a longer value to max_chars without a word,
+            # so an over-long prompt arrives one character too long and is refused with a notice.
+            max_chars=cfg.limits.prompt_chars + 1,
         )
         st.caption(_options_caption(options))
         _downloads(k, cfg, labels, label if mode == ONE else None)
+
+
+def _admit(
+    pending: dict[str, Any] | None, cfg: Settings, s: TranscriptStore
+) -> dict[str, Any] | None:
+    """The pending prompt if the session's limits allow it; otherwise a notice and None."""
+    if pending is None:
+        return None
+    limits: Limits = cfg.limits
+    if len(pending["prompt"]) > limits.prompt_chars:
+        st.warning(
+            f"Your prompt is longer than this class allows ({limits.prompt_chars:,} "
+            "characters). Shorten it and send it again.",
+            icon=":material/short_text:",
+        )
+        return None
+    for label in pending["labels"]:
+        if label not in cfg.models:
+            return None
+        reason = s.full(
+            cfg.host,
+            cfg.models[label],
+            max_messages=limits.transcript_messages,
+            max_transcripts=limits.transcripts,
+        )
+        if reason is not None:
+            st.warning(f"{label}: {reason}", icon=":material/inventory_2:")
+            return None
+    return pending
 
 
 def _downloads(k: str, cfg: Settings, labels: Sequence[str], current: str | None) -> None:

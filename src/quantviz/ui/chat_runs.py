@@ -1,6 +1,6 @@
 """Chat requests running in reader threads, and the generators the chat widget renders from.
 
-No streamlit here: the widget feeds `ReplyRun.display_chunks()` to `st.write_stream`, and the
+No streamlit here: the widget draws `ReplyRun.display_updates()` into a placeholder, and the
 side-by-side view renders from `pump()`; the benchmark drives the same code.
 
 Why a reader thread per reply, rather than iterating `chat_stream` on the script thread:
@@ -10,10 +10,14 @@ Why a reader thread per reply, rather than iterating `chat_stream` on the script
   Streamlit handles those only when the script sends something to the browser;
 * tokens that arrive within 40 ms are joined into one update: every update re-sends the
   whole reply so far, and one per token cost a fast model's reply ~1 ms of server CPU a token;
+  an update also parses the whole reply again (`StreamFilter`), so the interval grows to four
+  times what the last update cost: a long reply is redrawn less often, never more than a fifth
+  of the time;
 * two replies stream at the same time with one script thread drawing both columns.
 
 `cancel()` makes the reader close its stream at the next event it receives, which closes the
-connection, and Ollama stops generating.
+connection, and Ollama stops generating. A reply that reaches `max_chars` is cut there the same
+way (`capped`): the text so far is kept, nothing past the limit is held.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from quantviz.ollama_api import (
     CHAT_TIMEOUT,
     ChatEvent,
     ChatMetrics,
+    ChatReply,
     Endpoint,
     OllamaError,
     TokenChunk,
+    TokenLogprob,
     chat_stream,
 )
 from quantviz.transcript import StreamFilter, StreamTiming
@@ -47,7 +53,7 @@ class ReplyRun:
 
     The reader thread owns the stream; the consumer (the script thread) owns everything
     else. `text` is the raw reply so far as the consumer has taken it from the queue;
-    `display_text` is the same after `StreamFilter` (what the browser may be sent).
+    `display_text` is the same as safe Markdown (`StreamFilter`: what the browser may be sent).
     """
 
     def __init__(
@@ -61,13 +67,15 @@ class ReplyRun:
         label: str = "",
         events: queue.SimpleQueue[tuple[ReplyRun, Any]] | None = None,
         stream_fn: StreamFn = chat_stream,
+        max_chars: int | None = None,
     ) -> None:
         self.label = label or tag
         self.tag = tag
+        self.max_chars = max_chars
+        self.capped = False  # the reply reached max_chars and was cut there
+        self._chars = 0
         self._events: queue.SimpleQueue[tuple[ReplyRun, Any]] = events or queue.SimpleQueue()
         self._cancel = threading.Event()
-        self._parts: list[str] = []
-        self._display: list[str] = []
         self._filter = StreamFilter()
         self.metrics: ChatMetrics | None = None
         self.error: OllamaError | None = None
@@ -117,23 +125,26 @@ class ReplyRun:
         """Ask the reader to close the stream at its next event (Stop, rerun, page left)."""
         self._cancel.set()
 
-    def take(self, event: Any) -> str:
-        """Apply one event from the queue; returns the display text it adds."""
+    def take(self, event: Any) -> bool:
+        """Apply one event from the queue; True when it added reply text."""
         if isinstance(event, TokenChunk):
-            self._parts.append(event.text)
-            shown = self._filter.feed(event.text)
-        elif isinstance(event, ChatMetrics):
+            if self.capped:
+                return False  # queued before the reader saw the cancel
+            text = event.text
+            if self.max_chars is not None and self._chars + len(text) > self.max_chars:
+                text = text[: self.max_chars - self._chars]
+                self.capped = True
+                self.cancel()
+            self._chars += len(text)
+            self._filter.feed(text)
+            return bool(text)
+        if isinstance(event, ChatMetrics):
             self.metrics = event
-            shown = ""
         elif isinstance(event, OllamaError):
             self.error = event
-            shown = ""
         else:  # _END
             self.done = True
-            shown = self._filter.finish()
-        if shown:
-            self._display.append(shown)
-        return shown
+        return False
 
     def drain(self) -> None:
         """Take whatever is already queued, without waiting (after a cancel)."""
@@ -146,11 +157,11 @@ class ReplyRun:
 
     @property
     def text(self) -> str:
-        return "".join(self._parts)
+        return self._filter.text
 
     @property
     def display_text(self) -> str:
-        return "".join(self._display)
+        return self._filter.display()
 
     @property
     def waited(self) -> float:
@@ -162,42 +173,26 @@ class ReplyRun:
             self.label, self.sent, self.first_token, self.ended or time.perf_counter()
         )
 
-    def display_chunks(
+    def display_updates(
         self,
         on_tick: Callable[[ReplyRun], None] | None = None,
         tick: float = TICK_S,
         min_interval: float = MIN_UPDATE_S,
     ) -> Iterator[str]:
-        """Display text as it arrives, for st.write_stream; ends when the stream ends.
+        """The reply's display text each time it changed, until the stream ends.
 
-        The first text is yielded at once; after that, what arrives within `min_interval` is
-        joined into one chunk (each chunk costs the browser a redraw of the whole reply).
-        `on_tick(run)` is called whenever `tick` seconds pass with nothing to show (the widget
-        updates its waiting line there, which also lets Streamlit act on a Stop). Failures
-        end the iteration; see `error`.
+        Each item is the whole reply so far as safe Markdown, for `placeholder.markdown`. The
+        first text is yielded at once; after that at most one update per `min_interval` (or
+        four times what the last update cost, the consumer's redraw included). `on_tick(run)`
+        is called whenever `tick` seconds pass with nothing new (the widget updates its
+        waiting line there, which also lets Streamlit act on a Stop). Failures end the
+        iteration; see `error`.
         """
-        shown: list[str] = []
-        due = 0.0  # when the next chunk may go out
-        while not self.done:
-            wait = max(due - time.perf_counter(), 0.0) if shown else tick
-            try:
-                _, event = self._events.get(timeout=wait) if wait else self._events.get_nowait()
-            except queue.Empty:
-                if not shown:
-                    if on_tick is not None:
-                        on_tick(self)
-                    continue
-            else:
-                text = self.take(event)
-                if text:
-                    shown.append(text)
-                if time.perf_counter() < due or not shown:
-                    continue
-            yield "".join(shown)
-            shown.clear()
-            due = time.perf_counter() + min_interval
-        if shown:
-            yield "".join(shown)
+        for changed in pump([self], tick, min_interval):
+            if changed:
+                yield self.display_text
+            elif on_tick is not None:
+                on_tick(self)
 
 
 def start_runs(
@@ -207,6 +202,7 @@ def start_runs(
     options: Mapping[str, Any] | None = None,
     timeout: float = CHAT_TIMEOUT,
     stream_fn: StreamFn = chat_stream,
+    max_chars: int | None = None,
 ) -> list[ReplyRun]:
     """Start one run per (label, tag, messages), all feeding one queue, at the same moment."""
     events: queue.SimpleQueue[tuple[ReplyRun, Any]] = queue.SimpleQueue()
@@ -220,17 +216,60 @@ def start_runs(
             label=label,
             events=events,
             stream_fn=stream_fn,
+            max_chars=max_chars,
         )
         for label, tag, messages in requests
     ]
 
 
+def collect_reply(
+    endpoint: Endpoint,
+    tag: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_chars: int,
+    stream_fn: StreamFn = chat_stream,
+    **kwargs: Any,
+) -> ChatReply:
+    """A whole reply, like `ollama_api.chat_once`, never holding more than `max_chars` of it.
+
+    A longer reply closes the stream at the limit (the server stops generating) and raises
+    OllamaError "too_large": an answer cut short is not one to score.
+    """
+    text: list[str] = []
+    logprobs: list[TokenLogprob] = []
+    chars = 0
+    stream = stream_fn(endpoint, tag, messages, **kwargs)
+    try:
+        for event in stream:
+            if isinstance(event, ChatMetrics):
+                return ChatReply("".join(text), tuple(logprobs), event)
+            chars += len(event.text)
+            if chars > max_chars:
+                raise OllamaError(
+                    "too_large",
+                    f"The reply passed this class's limit of {max_chars:,} characters and was "
+                    "stopped there.",
+                )
+            text.append(event.text)
+            logprobs.extend(event.logprobs)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    raise OllamaError("stream", f"The reply from {tag} ended without metrics.")
+
+
 def pump(
     runs: Sequence[ReplyRun], tick: float = TICK_S, min_interval: float = MIN_UPDATE_S
 ) -> Iterator[set[ReplyRun]]:
-    """Runs sharing one queue: yields the set of runs whose text changed, at most once per
-    `min_interval` (the first change at once), or an empty set after `tick` seconds without
-    events, until every run is done."""
+    """Runs sharing one queue: yields the set of runs whose text changed, or an empty set after
+    `tick` seconds without new text, until every run is done.
+
+    The first change is yielded at once; later ones at most once per `min_interval`, or per
+    four times what the consumer spent on the last one (redrawing a long reply costs more),
+    whichever is longer.
+    """
     if not runs:
         return
     events = runs[0]._events
@@ -245,12 +284,14 @@ def pump(
                 yield set()
                 continue
         else:
-            run.take(event)
-            changed.add(run)
-            if time.perf_counter() < due:
+            if run.take(event):
+                changed.add(run)
+            if not changed or time.perf_counter() < due:
                 continue
+        started = time.perf_counter()
         yield changed
         changed = set()
-        due = time.perf_counter() + min_interval
+        spent = time.perf_counter() - started
+        due = time.perf_counter() + max(min_interval, 4 * spent)
     if changed:
         yield changed

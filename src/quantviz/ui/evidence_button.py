@@ -36,7 +36,7 @@ def save_button(
         icon=":material/bookmark_add:",
         help=help or "Adds what this widget shows now to the Evidence page and its report.",
     )
-    if clicked:
-        session.record(kind, title, dict(payload))
+    if clicked and session.record(kind, title, dict(payload)) is not None:
         st.toast(f"Saved to your evidence: {title}", icon=":material/check:")
-    return clicked
+        return True
+    return False

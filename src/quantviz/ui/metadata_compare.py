@@ -322,7 +322,7 @@ def _odd_tensors(metas: Mapping[str, ModelMetadata]) -> None:
         odd = odd_tensors(meta.tensors)
         if not odd:
             continue
-        names = ", ".join(f"{t} ({len(v)})" for t, v in odd.items())
+        names = plain(", ".join(f"{t} ({len(v)})" for t, v in odd.items()))  # the server's types
         listed = {name for group in odd.values() for name in group}
         with st.expander(f"{label}: tensors outside its main type: {names}"):
             st.dataframe(

@@ -8,6 +8,7 @@ reruns the fragment, so the rows show the new installed state and the final bars
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from quantviz.config import Settings
 from quantviz.figures_ollama import format_bytes
 from quantviz.ollama_api import Endpoint, OllamaError, PullTracker, find_model, pull
+from quantviz.text import code_span
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -32,6 +34,7 @@ from quantviz.ui.ollama_common import (
 )
 
 DRAW_INTERVAL = 0.1  # seconds between progress redraws; a real pull sends many lines a second
+MAX_LAYERS = 64  # a model has a handful of layers; one bar each, so a server may not send more
 NO_PULL_REASON = (
     "Pulling is turned off for this class (the instructor set `allow_pull = false`): "
     "the tags must already be on the endpoint."
@@ -228,17 +231,25 @@ def _run_pull(
                 bars[layer.digest] = layer_box.empty()
             _layer_bar(bars[layer.digest], layer)
 
+    progress_lines = pull(endpoint, tag, timeout=settings.caps.request_timeout)
     try:
-        for progress in pull(endpoint, tag, timeout=settings.caps.request_timeout):
-            known = progress.digest in tracker.layers
-            tracker.add(progress)
-            first_seen = progress.digest and progress.total and not known
-            if first_seen and (progress.completed or 0) >= (progress.total or 0):
-                present.add(progress.digest or "")
-            now = time.monotonic()
-            if not known or now - last_draw >= DRAW_INTERVAL or progress.status == "success":
-                draw(outcome())
-                last_draw = now
+        with contextlib.closing(progress_lines) as lines:
+            for progress in lines:
+                known = progress.digest in tracker.layers
+                if not known and progress.digest and len(tracker.layers) >= MAX_LAYERS:
+                    raise OllamaError(
+                        "too_large",
+                        f"The server announced more than {MAX_LAYERS} layers for {tag}; a model "
+                        "has a handful. The pull view stopped there.",
+                    )
+                tracker.add(progress)
+                first_seen = progress.digest and progress.total and not known
+                if first_seen and (progress.completed or 0) >= (progress.total or 0):
+                    present.add(progress.digest or "")
+                now = time.monotonic()
+                if not known or now - last_draw >= DRAW_INTERVAL or progress.status == "success":
+                    draw(outcome())
+                    last_draw = now
         result = outcome()
     except OllamaError as exc:
         result = outcome(exc.kind, exc.message)
@@ -262,7 +273,8 @@ def _layer_bar(slot: DeltaGenerator, layer: Layer) -> None:
     note = " · already on the endpoint" if layer.already_present else ""
     slot.progress(
         done,
-        text=f"`{layer.short}` {format_bytes(layer.completed)} / {format_bytes(layer.total)}"
+        text=f"{code_span(layer.short)} {format_bytes(layer.completed)} / "
+        f"{format_bytes(layer.total)}"
         f" ({layer.completed:,} / {layer.total:,} bytes){note}",
     )
 

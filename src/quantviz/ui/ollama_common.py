@@ -5,16 +5,19 @@ of the key, so a corrected key is not answered from a cached 401) and by what wa
 (`tags`, or `show` + tag). A rerun of an unrelated widget is answered from it; a Refresh button,
 a finished pull, or a successful "Check connection" drops entries. `st.cache_data` would share
 one student's results (and errors) with every other session in the process, so it is not used.
+It holds at most `[limits] metadata_cache` answers (the least recently used goes first), and an
+answer larger than a real model's (`MAX_TENSORS`, `MAX_INFO_KEYS`, `MAX_LISTED_MODELS`) is
+refused rather than kept: a hostile endpoint cannot fill a session with one.
 
 Text that comes from a server (error messages, status lines, metadata values) goes through
-`plain()` before it reaches Markdown, so it shows as typed and never as links, images or markup.
+`quantviz.text.plain` before it reaches Markdown, so it shows as typed and never as links,
+images or markup.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -33,6 +36,7 @@ from quantviz.ollama_api import (
     list_models,
     show,
 )
+from quantviz.text import plain
 from quantviz.ui import nav, session
 
 T = TypeVar("T")
@@ -42,6 +46,10 @@ _RECORDED = "_quantviz_recorded"
 # The per-layer arrays the widgets read: a non-verbose answer that left one out (null) is asked
 # again with verbose, once, by ollama_api.show.
 WIDGET_ARRAYS = tuple(dict.fromkeys((*SUMMARY_KEYS, *LAYOUT_KEYS)))
+# Far above any real model (Gemma 4 E2B with its vision and audio towers: ~2,000 tensors).
+MAX_TENSORS = 20_000
+MAX_INFO_KEYS = 5_000
+MAX_LISTED_MODELS = 2_000
 
 SOURCE_LABELS = {
     "default": "the default",
@@ -49,13 +57,6 @@ SOURCE_LABELS = {
     "secrets": "set by the instructor",
     "session": "set by you for this session",
 }
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def plain(text: object) -> str:
-    """`text` escaped for st.markdown: shown literally, never as a link, image or directive."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def host_label(url: str) -> str:
@@ -92,15 +93,24 @@ def _cache() -> dict[tuple[Any, ...], Any]:
 
 
 def cached(endpoint: Endpoint, what: tuple[Any, ...], load: Callable[[], T]) -> T | OllamaError:
-    """`load()`'s result (or its OllamaError) for this endpoint, fetched once per session."""
+    """`load()`'s result (or its OllamaError) for this endpoint, fetched once per session.
+
+    At most `[limits] metadata_cache` entries: the least recently used one is dropped first.
+    """
     cache = _cache()
     key = (*_endpoint_id(endpoint), *what)
-    if key not in cache:
-        try:
-            cache[key] = load()
-        except OllamaError as exc:
-            cache[key] = exc
-    return cache[key]
+    if key in cache:
+        cache[key] = cache.pop(key)  # most recently used last
+        return cache[key]
+    try:
+        value: T | OllamaError = load()
+    except OllamaError as exc:
+        value = exc
+    cache[key] = value
+    limit = session.instructor_settings().limits.metadata_cache
+    while len(cache) > limit:
+        del cache[next(iter(cache))]
+    return value
 
 
 def forget(endpoint: Endpoint, *whats: tuple[Any, ...]) -> None:
@@ -125,7 +135,18 @@ def forget_errors(endpoint: Endpoint) -> None:
 
 def models_on(endpoint: Endpoint) -> dict[str, ModelEntry] | OllamaError:
     """The endpoint's /api/tags, once per session until refreshed."""
-    return cached(endpoint, ("tags",), lambda: list_models(endpoint))
+
+    def load() -> dict[str, ModelEntry]:
+        models = list_models(endpoint)
+        if len(models) > MAX_LISTED_MODELS:
+            raise OllamaError(
+                "too_large",
+                f"The endpoint lists {len(models):,} models; more than {MAX_LISTED_MODELS:,} "
+                "is not an Ollama server this app can list.",
+            )
+        return models
+
+    return cached(endpoint, ("tags",), load)
 
 
 def metadata_of(
@@ -137,11 +158,19 @@ def metadata_of(
     arrays longer than `ollama_api.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
     before caching, so a class of sessions does not hold a vocabulary each.
     """
-    return cached(
-        endpoint,
-        ("show", tag, verbose),
-        lambda: show(endpoint, tag, verbose=verbose, needs=WIDGET_ARRAYS),
-    )
+
+    def load() -> ModelMetadata:
+        meta = show(endpoint, tag, verbose=verbose, needs=WIDGET_ARRAYS)
+        if len(meta.tensors) > MAX_TENSORS or len(meta.model_info) > MAX_INFO_KEYS:
+            raise OllamaError(
+                "too_large",
+                f"The description of {tag} has {len(meta.tensors):,} tensors and "
+                f"{len(meta.model_info):,} metadata keys, more than any real model "
+                f"({MAX_TENSORS:,} and {MAX_INFO_KEYS:,}); it is not kept.",
+            )
+        return meta
+
+    return cached(endpoint, ("show", tag, verbose), load)
 
 
 def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]]) -> None:
@@ -167,6 +196,7 @@ ERROR_HINTS = {
     "stream": "Try again; a pull resumes where it stopped.",
     "bad_answer": "Check that the address is an Ollama server; the field named is not what "
     "Ollama sends.",
+    "too_large": "This endpoint's answer is larger than this class allows; ask your instructor.",
 }
 
 
@@ -184,8 +214,12 @@ def endpoint_for_evidence(settings: Settings) -> str:
 
 
 def record_once(slot: str, kind: str, title: str, payload: dict[str, Any]) -> bool:
-    """Record evidence unless this slot's last record had the same payload (a plain rerun)."""
-    signature = json.dumps(payload, sort_keys=True, default=str)
+    """Record evidence unless this slot's last record had the same payload (a plain rerun).
+
+    The session keeps a digest of the payload per slot, not the payload itself.
+    """
+    text = json.dumps(payload, sort_keys=True, default=str)
+    signature = hashlib.sha256(text.encode()).hexdigest()
     seen = st.session_state.get(_RECORDED)
     if seen is None:
         seen = st.session_state[_RECORDED] = {}

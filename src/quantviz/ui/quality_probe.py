@@ -21,7 +21,6 @@ none is named as such and everything else still works. Model output is shown onl
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +40,6 @@ from quantviz.figures_probe import (
 from quantviz.ollama_api import (
     CONNECT_TIMEOUT,
     OllamaError,
-    chat_once,
     check_connection,
     find_model,
     list_models,
@@ -59,7 +57,9 @@ from quantviz.probe import (
     run_probes,
     simple_tokens,
 )
+from quantviz.text import plain
 from quantviz.ui import nav, session
+from quantviz.ui.chat_runs import collect_reply
 from quantviz.ui.context import WidgetContext
 
 LAST_PROBE = "quantviz_last_probe"  # the session's latest ended ProbeJob
@@ -67,14 +67,8 @@ PULL_MARKER = "model-pull"
 # After these the next request would fail the same way: stop, keep what is done, say why.
 FATAL_KINDS = frozenset({"bad_url", "blocked", "refused", "timeout", "auth", "not_found"})
 _SETTINGS_KINDS = frozenset({"bad_url", "blocked", "refused", "timeout", "auth", "not_ollama"})
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
 
 Status = Literal["running", "finished", "cancelled", "failed"]
-
-
-def md_escape(text: str) -> str:
-    """Text safe to place in Markdown: every Markdown character escaped, whitespace folded."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 @dataclass
@@ -172,7 +166,7 @@ def _battery(ctx: WidgetContext) -> Battery:
         return resolve_battery(ctx.lab.path, ctx.lab.meta)
     except BatteryError as exc:
         st.error(
-            f"This lab's probe battery could not be loaded: {md_escape(str(exc))}. "
+            f"This lab's probe battery could not be loaded: {plain(str(exc))}. "
             "The built-in battery is used instead.",
             icon=":material/error:",
         )
@@ -193,7 +187,7 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 def _intro(battery: Battery, models: list[tuple[str, str]], settings: Settings) -> None:
     options = _options(settings)
-    who = " and ".join(f"{md_escape(label)} `{tag}`" for label, tag in models) or "no tags"
+    who = " and ".join(f"{plain(label)} `{tag}`" for label, tag in models) or "no tags"
     st.markdown(
         f"{len(battery.probes)} prompts from {_source_text(battery.source)}, asked of {who} at "
         f"temperature {options['temperature']:g} with seed {options['seed']} (at most "
@@ -226,13 +220,6 @@ def _intro(battery: Battery, models: list[tuple[str, str]], settings: Settings) 
 # Starting, driving and ending a run
 
 
-def _remember_version(host: str, version: str) -> None:
-    known = st.session_state.get(session.SERVER_VERSION)
-    known = dict(known) if isinstance(known, dict) else {}
-    known[host] = version
-    st.session_state[session.SERVER_VERSION] = known
-
-
 def _start(
     key: str, settings: Settings, battery: Battery, models: list[tuple[str, str]]
 ) -> ProbeJob | None:
@@ -242,9 +229,9 @@ def _start(
         version = check_connection(endpoint, timeout=CONNECT_TIMEOUT)
         present = list_models(endpoint, timeout=settings.caps.request_timeout)
     except OllamaError as exc:
-        st.session_state[f"{key}-start-error"] = StartError(exc.kind, md_escape(exc.message))
+        st.session_state[f"{key}-start-error"] = StartError(exc.kind, plain(exc.message))
         return None
-    _remember_version(settings.host, version)
+    session.remember_version(settings.host, version)
     missing = [f"{label} `{tag}`" for label, tag in models if find_model(present, tag) is None]
     if missing:
         st.session_state[f"{key}-start-error"] = StartError(
@@ -267,10 +254,11 @@ def _start(
 
     def ask(tag: str, prompt: str) -> tuple[str, list[Any] | None, Any]:
         try:
-            reply = chat_once(
+            reply = collect_reply(
                 endpoint,
                 tag,
                 [{"role": "user", "content": prompt}],
+                max_chars=settings.limits.reply_chars,
                 options=job.options,
                 logprobs=True,
                 top_logprobs=DEFAULT_TOP_LOGPROBS,
@@ -298,7 +286,7 @@ def _request_cancel(job_key: str) -> None:
 def _progress_text(job: ProbeJob, event: ProbeProgress) -> str:
     where = f"{event.step} of {event.steps} answers"
     if event.phase == "asking" and event.tag and event.probe_id:
-        return f"Asking {md_escape(job.label(event.tag))}: {event.probe_id} ({where} done)"
+        return f"Asking {plain(job.label(event.tag))}: {event.probe_id} ({where} done)"
     return f"{where} done"
 
 
@@ -507,7 +495,7 @@ def _status(ctx: WidgetContext, job: ProbeJob) -> None:
             icon=":material/stop_circle:",
         )
     elif job.status == "failed" and job.error is not None:
-        _explain_error(ctx, job.error.kind, md_escape(job.error.message))
+        _explain_error(ctx, job.error.kind, plain(job.error.message))
         st.caption(
             f"The probe stopped after {run.completed} of {run.total} prompts; the finished "
             "answers are kept below."
@@ -518,14 +506,14 @@ def _logprob_note(job: ProbeJob, supported: bool | None, text: str) -> None:
     if supported is False:
         version = f"Ollama {job.server_version}" if job.server_version else "version unknown"
         st.info(
-            f"This endpoint (`{job.host}`, {md_escape(version)}) does not return "
+            f"This endpoint (`{job.host}`, {plain(version)}) does not return "
             "log-probabilities: they need Ollama 0.12.11 or later. Pass or fail, the first "
             "differing token and the similarity below do not need them.",
             icon=":material/info:",
         )
     elif supported:
         st.caption(
-            md_escape(text) + ". Over the prefix where both answers agree token for token: how "
+            plain(text) + ". Over the prefix where both answers agree token for token: how "
             "far the chosen tokens' log-probabilities drift, and how much the top-5 alternatives "
             "overlap (1 = the same set)."
         )
@@ -610,7 +598,7 @@ def _detail(key: str) -> None:
             icon = {"pass": ":material/check_circle:", "fail": ":material/cancel:"}.get(
                 verdict, ":material/error:"
             )
-            st.markdown(f"{icon} **{md_escape(job.label(tag))}**: {verdict}")
+            st.markdown(f"{icon} **{plain(job.label(tag))}**: {verdict}")
             st.text(r.check.reason)
             st.code(r.output or "(no answer)", language="text", wrap_lines=True)
             if r.tokens_per_s is not None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from quantviz.text import plain
 from quantviz.ui.context import WidgetContext
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ def render_widget(ctx: WidgetContext) -> None:
     """Render the widget registered for the marker, or a visible notice naming it.
 
     A widget that raises does not take the page down: the reader sees which widget failed and
-    why, the rest of the page still renders, and the traceback goes to the server log.
+    why, the rest of the page still renders, and the traceback goes to the server log. The
+    exception's text often quotes a server's answer, so it is shown through `plain`.
     """
     render = widget_for(ctx.marker)
     if render is None:
@@ -51,4 +53,7 @@ def render_widget(ctx: WidgetContext) -> None:
         raise
     except Exception as exc:  # a widget bug must not hide the lab text around it
         log.exception("widget %s failed", ctx.marker)
-        st.error(f"The `{ctx.marker}` widget failed: {exc}", icon=":material/error:")
+        st.error(
+            f"The `{ctx.marker}` widget failed: {plain(f'{type(exc).__name__}: {exc}')}",
+            icon=":material/error:",
+        )

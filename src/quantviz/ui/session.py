@@ -21,9 +21,10 @@ from quantviz.config import (
     with_lab_models,
     with_session,
 )
-from quantviz.evidence import EvidenceLog, EvidenceRecord
+from quantviz.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.labs import Lab
 from quantviz.ollama_api import Endpoint, OllamaError
+from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
 API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
@@ -31,6 +32,8 @@ _MEMO = "_quantviz_settings_memo"
 _EVIDENCE = "_quantviz_evidence"
 SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
 _CONFIG_LOGGED = "_quantviz_config_logged"  # the problems this session has logged already
+KEEP_VERSIONS = 8  # hosts whose version the session remembers
+VERSION_CHARS = 64  # a version string is a few characters; a server may send any
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def settings(lab: Lab | None = None) -> Settings:
         try:
             current = with_session(base, *wanted)
         except OllamaError as exc:
-            st.warning(f"Your endpoint setting is not used: {exc.message}")
+            st.warning(f"Your endpoint setting is not used: {plain(exc.message)}")
             current = with_session(base, None, wanted[1] or None)
         st.session_state[_MEMO] = ((wanted, base), current)
     return with_lab_models(current, lab.meta) if lab else current
@@ -103,14 +106,36 @@ def endpoint(lab: Lab | None = None) -> Endpoint:
     return settings(lab).endpoint
 
 
+def remember_version(host: str, version: str) -> None:
+    """Note the server version a check found, for the evidence report (bounded per session)."""
+    known = st.session_state.get(SERVER_VERSION)
+    known = dict(known) if isinstance(known, dict) else {}
+    known.pop(host, None)
+    known[host] = version[:VERSION_CHARS]
+    while len(known) > KEEP_VERSIONS:
+        del known[next(iter(known))]
+    st.session_state[SERVER_VERSION] = known
+
+
 def evidence() -> EvidenceLog:
-    """This session's evidence log (refreshing the page starts a new session and a new log)."""
+    """This session's evidence log (refreshing the page starts a new session and a new log),
+    held to the instructor's `[limits]` evidence_records and evidence_bytes."""
     log = st.session_state.get(_EVIDENCE)
     if log is None:
-        log = st.session_state[_EVIDENCE] = EvidenceLog()
+        limits = instructor_settings().limits
+        log = st.session_state[_EVIDENCE] = EvidenceLog(
+            max_records=limits.evidence_records, max_bytes=limits.evidence_bytes
+        )
     return log
 
 
-def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord:
-    """Add a measurement to the evidence log; see `quantviz.evidence.KINDS` for the kinds."""
-    return evidence().append(kind, title, payload)
+def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | None:
+    """Add a measurement to the evidence log; see `quantviz.evidence.KINDS` for the kinds.
+
+    A full log keeps what it has: the record is not added and the page says why (None).
+    """
+    try:
+        return evidence().append(kind, title, payload)
+    except EvidenceFull as exc:
+        st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
+        return None

@@ -115,7 +115,7 @@ def _panel(ctx: WidgetContext) -> None:
             help="size × 8 / general.parameter_count",
         )
         col.caption(
-            f"Nominal for {row.quantization_level or 'this type'}: "
+            f"Nominal for {plain(row.quantization_level or 'this type')}: "
             + (f"about {nominal:g}" if nominal is not None else "not known")
         )
 

@@ -51,10 +51,11 @@ from quantviz.ollama_api import (
     list_models,
     normalize_tag,
 )
+from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
-from quantviz.ui.quality_probe import last_probe, md_escape, probe_passes
+from quantviz.ui.quality_probe import last_probe, probe_passes
 
 DEFAULT_BUDGET_GB = 4.0
 DEFAULT_CONTEXT = 8192
@@ -249,7 +250,7 @@ def _where_from(ctx: WidgetContext, facts: EndpointFacts) -> None:
     if not facts.reachable:
         reason = facts.problem.message if facts.problem else "no answer"
         st.info(
-            f"No endpoint answered ({md_escape(reason)}). The figures below come from the "
+            f"No endpoint answered ({plain(reason)}). The figures below come from the "
             "built-in Gemma 4 E2B layout and text-weight sizes, not from your models.",
             icon=":material/cloud_off:",
         )
@@ -258,7 +259,7 @@ def _where_from(ctx: WidgetContext, facts: EndpointFacts) -> None:
         st.caption(f"Sizes from `/api/tags` and KV layouts from `/api/show` of `{facts.host}`.")
         if facts.missing:
             st.warning(
-                f"This endpoint does not have {md_escape(' and '.join(facts.missing))}: the "
+                f"This endpoint does not have {plain(' and '.join(facts.missing))}: the "
                 "built-in size and layout stand in for it.",
                 icon=":material/download:",
             )
@@ -379,7 +380,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     budget_gb, context, cache_type, overhead_gb, parallel = _inputs(key)
     usable = [f for f in facts.tags if f.weights_bytes is not None]
     for skipped in (f for f in facts.tags if f.weights_bytes is None):
-        st.warning(f"{md_escape(skipped.label)}: no file size known, so it is left out.")
+        st.warning(f"{plain(skipped.label)}: no file size known, so it is left out.")
     if not usable:
         st.info("No model to decide between.")
         return
@@ -412,7 +413,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     st.dataframe(_table(fits, by_tag, speeds, sources, passes), hide_index=True)
 
     lines = _assumption_lines(usable, cache_type, overhead, parallel)
-    st.markdown("**Assumptions**\n\n" + "\n".join(f"- {md_escape(line)}" for line in lines))
+    st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in lines))
     if not speeds:
         st.caption("No speed measured yet: a side-by-side chat in Objective 5 records one.")
         nav.link_to_marker(ctx.lab, "objective5-chat", "Measure speed in the chat")
@@ -427,7 +428,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     if st.button(
         "Save decision to evidence", key=f"{key}-save", type="primary", icon=":material/save:"
     ):
-        session.record(
+        saved = session.record(
             "decision",
             f"Decision at {format_bytes(budget)} and {format_tokens(context)} context: "
             + (f"choose {choice.label}" if choice else "nothing fits"),
@@ -451,4 +452,5 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
                 "decision": text,
             },
         )
-        st.toast("Decision saved to your evidence.", icon=":material/check:")
+        if saved is not None:
+            st.toast("Decision saved to your evidence.", icon=":material/check:")

@@ -7,7 +7,6 @@ contain the API key in use (it is passed to the report as a secret to redact).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
@@ -15,6 +14,7 @@ import streamlit as st
 from quantviz.config import Settings
 from quantviz.evidence import (
     KIND_TITLES,
+    EvidenceFull,
     EvidenceLog,
     ReportContext,
     redact_host,
@@ -24,15 +24,9 @@ from quantviz.evidence import (
     utc_now,
 )
 from quantviz.labs import Lab, load_labs
+from quantviz.text import plain as _plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def _plain(text: str) -> str:
-    """Text for a Markdown label, every Markdown character escaped (no links, images, icons)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def _server_version(host: str) -> str | None:
@@ -84,7 +78,11 @@ def _add_note(log: EvidenceLog) -> None:
     if not text:
         return
     title = str(st.session_state.get("evidence-note-title") or "").strip() or "Note"
-    log.append("note", title, {"text": text})
+    try:
+        log.append("note", title, {"text": text})
+    except EvidenceFull as exc:  # the note stays in its field
+        st.toast(f"Not saved: {exc}", icon=":material/inventory_2:")
+        return
     st.session_state["evidence-note-text"] = ""
     st.session_state["evidence-note-title"] = ""
 

@@ -74,7 +74,7 @@ def _check(current: Settings) -> None:
     except OllamaError as exc:
         st.session_state[CHECK] = (host_label(current.host), None, exc.message)
         return
-    st.session_state.setdefault(session.SERVER_VERSION, {})[current.host] = version
+    session.remember_version(current.host, version)
     st.session_state[CHECK] = (host_label(current.host), version, None)
     forget_errors(current.endpoint)
 
