@@ -202,8 +202,9 @@ def test_instructor_passcode_missing_wrong_right(db_url):
     assert len(at.get("plotly_chart")) == 4
     reasons = [m.value for m in at.markdown if m.value.startswith("- ")]
     assert reasons == [
-        "- **\\*\\*Bold\\*\\* \\[link\\]\\(http\\:"
-        "//evil\\.example\\)** (Q4): Because \\<b\\>Q4\\</b\\>"
+        # URL-like text goes into inline code: remark-gfm links a bare URL even when escaped
+        "- **\\*\\*Bold\\*\\* \\[link\\]\\(`http://evil.example`\\)** (Q4): "
+        "Because \\<b\\>Q4\\</b\\>"
     ]
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Export CSV", "Export JSON"]
