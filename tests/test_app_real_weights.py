@@ -226,7 +226,8 @@ def test_names_from_the_files_stay_inert(tmp_path: Path) -> None:
     at.selectbox(key=f"{KEY}-tensor").set_value(f"{evil}.blk.0.attn_q.weight").run()
     assert not at.exception
     caption = next(c.value for c in at.caption if "quantized tensors of the" in c.value)
-    assert "\\[x\\]\\(https\\:" in caption and "](https" not in caption
+    # the URL shows as inline code: remark-gfm would link a bare URL even when escaped
+    assert "\\[x\\]\\(`https://evil.example/`\\)" in caption and "](https" not in caption
     assert "<b>" not in caption
     profile = json.dumps(_chart(at, "profile"))
     assert "<b>" not in profile and "&lt;b&gt;" in profile
