@@ -6,10 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,11 +32,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class StreamlitServer:
+    """A running `streamlit run`: where it answers, and when it started and became healthy."""
+
+    url: str
+    pid: int
+    started_at: float  # time.monotonic() just before the process was spawned
+    healthy_at: float  # time.monotonic() when /_stcore/health first answered "ok"
+    log_path: Path  # the server's stdout and stderr
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
 @contextmanager
 def streamlit_app(env: Mapping[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
     """Start `streamlit run app.py`; yield its base URL once /_stcore/health answers ok."""
-    with streamlit_process(env, timeout) as (url, _pid):
-        yield url
+    with streamlit_server(env, timeout) as server:
+        yield server.url
 
 
 @contextmanager
@@ -42,13 +58,33 @@ def streamlit_process(
     env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> Iterator[tuple[str, int]]:
     """Like streamlit_app, but yields `(url, pid)` so benchmarks can read the server's CPU."""
+    with streamlit_server(env, timeout) as server:
+        yield server.url, server.pid
+
+
+@contextmanager
+def streamlit_server(
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    *,
+    app: Path = ROOT / "app.py",
+    cpus: str | None = None,
+    poll: float = 0.2,
+) -> Iterator[StreamlitServer]:
+    """Start `streamlit run <app>` on a free port; yield it once /_stcore/health answers ok.
+
+    `cpus` pins the server with `taskset -c` (e.g. "0": one core, as on a small cloud host);
+    `poll` is the health-check interval, which bounds the precision of `healthy_at`. The
+    server's output goes to a file rather than a pipe nobody reads, which would block a
+    server that logs much (a burst of tracebacks) once the pipe buffer is full.
+    """
     port = free_port()
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "app.py"),
+        str(app),
         "--server.port",
         str(port),
         "--server.address",
@@ -58,36 +94,44 @@ def streamlit_process(
         "--browser.gatherUsageStats",
         "false",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("streamlit did not become healthy")
-            time.sleep(0.2)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus, *cmd]
+    with tempfile.TemporaryDirectory(prefix="quantviz-streamlit-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("w") as log:
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                cmd,
+                cwd=app.parent,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                        if resp.read().strip() == b"ok":
+                            healthy = time.monotonic()
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError("streamlit did not become healthy")
+                time.sleep(poll)
+            yield StreamlitServer(url, proc.pid, started, healthy, log_path)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def warm_up(browser, url: str) -> None:
