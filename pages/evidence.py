@@ -7,6 +7,19 @@ contain the API key in use (it is passed to the report as a secret to redact).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Right after a server start Streamlit may run this file directly, without app.py (its legacy
+# pages/ mode, README "Known issues"): take the same first steps as app.py.
+_SRC = str(Path(__file__).resolve().parents[1] / "src")
+if _SRC not in sys.path:
+    sys.path.insert(0, _SRC)
+
+from quantviz.ui.preload import ensure_loaded
+
+ensure_loaded()
+
 import re
 from typing import Any
 
