@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -278,17 +279,30 @@ def parse_lab(text: str, path: Path) -> Lab:
     )
 
 
-_cache: dict[tuple[str, int, int], Lab | LabError] = {}
+# Shared by every session's script thread: path -> ((mtime_ns, size), parsed lab). One entry per
+# file, so an edited lab replaces its old version instead of piling up; the lock makes a new
+# version parse once however many sessions ask for it at the same moment. Readers that find the
+# current version take no lock. A cached Lab is shared, so nothing may mutate it (checked by
+# tests/test_preload.py, which renders every page and compares).
+_cache: dict[str, tuple[tuple[int, int], Lab]] = {}
+_cache_lock = threading.Lock()
 
 
 def load_lab(path: Path) -> Lab | LabError:
     """Parse a lab file, cached on (path, mtime, size) so every rerun does not re-read it."""
     try:
         st_ = path.stat()
-        key = (str(path), st_.st_mtime_ns, st_.st_size)
-        if key not in _cache:
-            _cache[key] = parse_lab(path.read_text(encoding="utf-8"), path)
-        return _cache[key]
+        version = (st_.st_mtime_ns, st_.st_size)
+        hit = _cache.get(str(path))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        with _cache_lock:
+            hit = _cache.get(str(path))
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            lab = parse_lab(path.read_text(encoding="utf-8"), path)
+            _cache[str(path)] = (version, lab)
+            return lab
     except (OSError, UnicodeDecodeError, LabParseError) as exc:
         return LabError(path, str(exc))
 
