@@ -8,42 +8,16 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import frontmatter
 import pytest
+from concurrency import WatchedLock, wait_for
 
 from quantviz.ui import preload, registry
 from quantviz.ui.preload import Preloader
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class WatchedLock:
-    """A threading.Lock that counts the threads that have asked for it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._meta = threading.Lock()
-        self.asked = 0
-
-    def __enter__(self) -> WatchedLock:
-        with self._meta:
-            self.asked += 1
-        self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
-
-
-def wait_for(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.001)  # polling a condition, bounded by the deadline
 
 
 def test_first_caller_runs_every_step_once_while_the_others_wait():
@@ -153,6 +127,22 @@ AppTest.from_string("import streamlit as st\nst.write('warm')").run()
 from quantviz.ui.preload import ensure_loaded
 
 ensure_loaded()
+from quantviz.labs import load_labs
+
+load_labs()  # fill the shared lab cache as the first session would
+
+
+def shared_state():  # repr of every module-level dict, list and set of quantviz
+    return {
+        f"{name}.{attr}": repr(value)
+        for name, module in sorted(sys.modules.items())
+        if name.startswith("quantviz")
+        for attr, value in sorted(vars(module).items())
+        if type(value) in (dict, list, set)
+    }
+
+
+state = shared_state()
 before = set(sys.modules)
 at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
 at.run()
@@ -162,7 +152,15 @@ for url in pages:
     at._page_hash = calc_hash(url) if url else ""
     at.run()
     errors += [f"{url}: {e.value}" for e in at.exception]
-print(json.dumps({"pages": pages, "errors": errors, "new": sorted(set(sys.modules) - before)}))
+after = shared_state()
+changed = sorted(k for k in state.keys() | after.keys() if state.get(k) != after.get(k))
+print(json.dumps({
+    "pages": pages,
+    "errors": errors,
+    "new": sorted(set(sys.modules) - before),
+    "shared": sorted(state),
+    "changed": changed,
+}))
 """
 
 
@@ -186,6 +184,16 @@ def test_no_page_imports_a_module_after_the_preload(pages_after_preload):
     result = pages_after_preload
     assert result["errors"] == []
     assert result["new"] == [], "add these to quantviz.ui.preload"
+
+
+def test_no_page_changes_state_shared_between_sessions(pages_after_preload):
+    """Rendering every page leaves every module-level dict, list and set of quantviz as it was,
+    the lab cache and the Lab objects in it included: what one session does cannot leak into
+    another through module state."""
+    result = pages_after_preload
+    assert "quantviz.labs._cache" in result["shared"]
+    assert "quantviz.ui.registry.WIDGETS" in result["shared"]
+    assert result["changed"] == []
 
 
 def test_the_preload_probe_visited_every_objective_page(pages_after_preload):
