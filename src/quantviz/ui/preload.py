@@ -30,6 +30,7 @@ complete when a widget or a Streamlit upgrade adds one.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import pkgutil
@@ -118,6 +119,13 @@ def steps() -> list[Step]:
         ("streamlit's REPL check", _skip_streamlit_repl_check),
         *imports,
         ("plotly graph objects", _plotly_objects),
+        # The ~200,000 objects the imports created (modules, classes, functions, plotly's
+        # validators) live as long as the process. Frozen, the full collections that a burst
+        # of sessions triggers no longer walk them each time: measured with gc.callbacks and
+        # thread CPU time over a 100-session burst, 470-530 ms of full collections became
+        # 90-130 ms. Only cyclic garbage among them would never be freed; there is none to
+        # speak of at this point.
+        ("freeze import-time objects for the garbage collector", gc.freeze),
     ]
 
 
