@@ -9,10 +9,11 @@ imports (pandas, pyarrow) they can be handed a partially initialised module, and
 should_load=False)`), so one session's `st.plotly_chart` saw another session's half-imported
 pandas: `partially initialized module 'pandas' has no attribute 'Series'` (issue 17).
 
-So `app.py` calls `ensure_loaded()` before anything else. The first caller imports everything
-below while holding a lock; every other script thread blocks on the lock until that is done, and
-later calls cost a flag check. This module itself imports only the standard library, so the
-`import` of it in app.py (which every session's thread executes) cannot race.
+So `app.py` calls `ensure_loaded()` before anything else (and so do the tool pages, which
+Streamlit's legacy pages/ mode runs without app.py right after a start). The first caller imports
+everything below while holding a lock; every other script thread blocks on the lock until that
+is done, and later calls cost a flag check. This module itself imports only the standard
+library, so the `import` of it in app.py (which every session's thread executes) cannot race.
 
 Why eager, and why in the first session rather than in a thread at server start: `streamlit run`
 has no hook before the first session, and importing all pages' modules costs little more than
@@ -25,7 +26,14 @@ What is listed: every module of the quantviz package (the widgets behind `ui/reg
 pure core, the tool pages' imports), and the libraries that Streamlit and plotly import lazily
 while rendering an element. `tests/test_preload.py` renders every page in a fresh interpreter
 after `ensure_loaded()` and fails if any page still imports a module, so this list stays
-complete when a widget or a Streamlit upgrade adds one.
+complete when a widget or a Streamlit upgrade adds one. The one exception is plotly's
+graph-object classes (LAZY_SAFE_PREFIXES below), whose import graph that test checks instead.
+
+Cost: the first page after a start pays for all pages' imports, not only its own. Three cheap
+measures keep it at or below what Objective 1 cost before (README, Performance): the garbage
+collector pauses while the modules load, Streamlit's one-time REPL check is skipped, and the
+objects the imports created are frozen for the collector, which also makes the full
+collections of a burst several times cheaper.
 """
 
 from __future__ import annotations
@@ -52,24 +60,20 @@ LIBRARIES: tuple[str, ...] = (
     "narwhals._interchange.dataframe",
     "plotly.graph_objects",
     "plotly.io",
+    "plotly.animation",
     "plotly.io._json",
     "plotly.tools",
     "streamlit.material_icon_names",
     "encodings.idna",
 )
-# plotly imports a module per graph-object class the first time a figure needs it. Building a
-# named template needs one for every trace type it styles: the default ("streamlit") and the
-# probe figures' "plotly_white". Validated figures also need the layout parts they set.
-PLOTLY_TEMPLATES: tuple[str, ...] = ("plotly_white",)
-PLOTLY_LAYOUT_PARTS: tuple[str, ...] = (
-    "Annotation",
-    "Legend",
-    "Margin",
-    "Shape",
-    "Title",
-    "XAxis",
-    "YAxis",
-)
+# Left out on purpose: plotly's graph-object classes (`plotly.graph_objs._bar`,
+# `...layout._legend`, the ~140 that a named template such as "plotly_white" styles). plotly
+# imports one module per class on first use, and each of those imports only
+# plotly.basedatatypes, `copy` and other graph-object classes: no cycle, so a thread that wants
+# a class another thread is importing waits on the module's import lock and gets it whole.
+# tests/test_preload.py checks that property on every such module the pages load. Importing
+# them here would add ~110 ms to the first page for the two pages that draw plotly_white.
+LAZY_SAFE_PREFIXES: tuple[str, ...] = ("plotly.graph_objs.",)
 
 Step = tuple[str, Callable[[], object]]
 
@@ -102,24 +106,13 @@ def _skip_streamlit_repl_check() -> None:
         delta_generator._use_warning_has_been_displayed = True
 
 
-def _plotly_objects() -> None:
-    import plotly.graph_objects as go
-    import plotly.io as pio
-
-    for name in (pio.templates.default, *PLOTLY_TEMPLATES):
-        go.Figure(layout={"template": name})
-    for part in PLOTLY_LAYOUT_PARTS:
-        getattr(go.layout, part)
-
-
 def steps() -> list[Step]:
     """Everything the preload does, in order: (what, how)."""
     imports = [(name, partial(importlib.import_module, name)) for name in modules()]
     return [
         ("streamlit's REPL check", _skip_streamlit_repl_check),
         *imports,
-        ("plotly graph objects", _plotly_objects),
-        # The ~200,000 objects the imports created (modules, classes, functions, plotly's
+        # The ~190,000 objects the imports created (modules, classes, functions, plotly's
         # validators) live as long as the process. Frozen, the full collections that a burst
         # of sessions triggers no longer walk them each time: measured with gc.callbacks and
         # thread CPU time over a 100-session burst, 470-530 ms of full collections became
@@ -147,13 +140,23 @@ class Preloader:
         with self._lock:
             if self._loaded:
                 return
-            for what, step in self._steps():
-                try:
-                    step()
-                except Exception:
-                    # As before the preload: the widget that needs the module shows the
-                    # registry's "widget failed" notice; every other page keeps working.
-                    log.exception("preloading %s failed", what)
+            # Imports make objects that live as long as the process, hardly any garbage: the
+            # ~200 collections they would trigger cost 60-120 ms of the first page (measured
+            # with process_time over the steps, collector on and off). Other threads allocate
+            # little in that second; the collector resumes right after.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                for what, step in self._steps():
+                    try:
+                        step()
+                    except Exception:
+                        # As before the preload: the widget that needs the module shows the
+                        # registry's "widget failed" notice; every other page keeps working.
+                        log.exception("preloading %s failed", what)
+            finally:
+                if collecting:
+                    gc.enable()
             self._loaded = True
 
 
