@@ -24,7 +24,10 @@ No `cached_message_hashes` are sent, so the server never answers with `ref_hash`
         assert not run.exceptions and run.count("plotly_chart") == 7
         run = await s.set_widget("bits", double_array_value=[4])
 
-`burst(url, pages)` opens many sessions at the same instant and times each one.
+`burst(url, pages)` opens many sessions at the same instant and times each one. For a load
+benchmark (issue 13), open the page once per session, then `await session.set_widget(...)` at
+each arrival time (one coroutine per session, all in one event loop); `RunResult.sent_at`,
+`last_delta_at` and `finished_at` (time.monotonic()) give the round trip of every move.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class RunResult:
     page_script_hash: str = ""
     sent_at: float = 0.0  # time.monotonic() when the rerun request left
     finished_at: float = 0.0  # time.monotonic() when script_finished arrived
+    last_delta_at: float = 0.0  # time.monotonic() of the run's last delta (0: none)
     messages: int = 0
 
     @property
@@ -132,6 +136,7 @@ class StreamlitSession:
         self._ws: ClientConnection | None = None
         self._elements: dict[tuple[int, ...], PageElement] = {}
         self._widget_states: dict[str, WidgetState] = {}
+        self._last_delta_at = 0.0
 
     async def __aenter__(self) -> StreamlitSession:
         await self.connect()
@@ -220,6 +225,7 @@ class StreamlitSession:
         touched: set[tuple[int, ...]] = set()
         not_found = False
         count = 0
+        self._last_delta_at = 0.0
         deadline = sent_at + self.timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -255,6 +261,7 @@ class StreamlitSession:
             elif kind == "page_not_found":
                 not_found = True
             elif kind == "delta":
+                self._last_delta_at = time.monotonic()
                 path = tuple(msg.metadata.delta_path)
                 touched.add(path)
                 if msg.delta.WhichOneof("type") == "new_element":
@@ -304,6 +311,7 @@ class StreamlitSession:
             page_script_hash=self.page_script_hash,
             sent_at=sent_at,
             finished_at=time.monotonic(),
+            last_delta_at=self._last_delta_at,
             messages=count,
         )
 
