@@ -4,8 +4,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parent
-# Community Cloud installs requirements.txt only; the package itself is read from src/.
-sys.path.insert(0, str(ROOT / "src"))
+# Community Cloud installs requirements.txt only; the package itself is read from src/. Every
+# rerun of every session executes this file: add the path once, not once per rerun.
+SRC = str(ROOT / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+# Before any page code: the first session's thread imports every page's modules under a lock
+# while the other sessions' threads wait (see quantviz/ui/preload.py).
+from quantviz.ui.preload import ensure_loaded  # noqa: E402
+
+ensure_loaded()
 
 import streamlit as st  # noqa: E402
 

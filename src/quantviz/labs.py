@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,7 +394,13 @@ def parse_lab(text: str, path: Path) -> Lab:
     )
 
 
-_cache: dict[tuple[str, int, int], Lab | LabError] = {}
+# Shared by every session's script thread: path -> ((mtime_ns, size), parsed lab). One entry per
+# file, so an edited lab replaces its old version instead of piling up; the lock makes a new
+# version parse once however many sessions ask for it at the same moment. Readers that find the
+# current version take no lock. A cached Lab is shared, so nothing may mutate it (checked by
+# tests/test_preload.py, which renders every page and compares).
+_cache: dict[str, tuple[tuple[int, int], Lab | LabError]] = {}
+_cache_lock = threading.Lock()
 
 
 def _read(path: Path) -> Lab | LabError:
@@ -417,10 +424,15 @@ def load_lab(path: Path) -> Lab | LabError:
         stat = path.stat()
     except OSError as exc:
         return LabError(path, str(exc))
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _cache:
-        _cache[key] = _read(path)
-    return _cache[key]
+    version = (stat.st_mtime_ns, stat.st_size)
+    hit = _cache.get(str(path))
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    with _cache_lock:
+        hit = _cache.get(str(path))
+        if hit is None or hit[0] != version:
+            hit = _cache[str(path)] = (version, _read(path))
+        return hit[1]
 
 
 def _unique(url_path: str, taken: Mapping[str, str]) -> str:

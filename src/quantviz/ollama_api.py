@@ -22,10 +22,10 @@ Protocol facts this module relies on (Ollama's docs and the 0.6 client):
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import ssl
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -279,10 +279,24 @@ class ChatReply:
 # --------------------------------------------------------------------------- client and errors
 
 
-@functools.cache
+_ssl_lock = threading.Lock()
+_ssl: ssl.SSLContext | None = None
+
+
 def _ssl_context() -> ssl.SSLContext:
-    # Building a context costs ~40 ms; one shared, read-only context keeps a chat's overhead low.
-    return httpx.create_ssl_context()
+    """One context for every client of every session, built on first use.
+
+    Building one costs ~40 ms; a shared one keeps a chat's overhead low, and an SSLContext is
+    safe to share between threads once configured (nothing changes it after this). The lock
+    makes it one build when a class opens the Ollama pages at once: `functools.cache` runs the
+    function outside its lock, so each concurrent first caller would build its own.
+    """
+    global _ssl
+    if _ssl is None:
+        with _ssl_lock:
+            if _ssl is None:
+                _ssl = httpx.create_ssl_context()
+    return _ssl
 
 
 def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:

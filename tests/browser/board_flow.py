@@ -28,12 +28,9 @@ def sidebar_to(page, url_path: str) -> None:
 
 
 def open_at(page, base: str, url_path: str) -> None:
-    """Open the app's home, then the page by its sidebar link. A deep link can open under the
-    spurious "Page not found" dialog that makes the page inert (README, Known issues); on a
-    loaded machine it was seen here on a replica even after a warm-up session."""
-    page.goto(base)
+    """Open a page by its deep link: a new browser session that starts on that page."""
+    page.goto(f"{base}/{url_path}")
     page.locator('[data-testid="stMain"] h1').first.wait_for()
-    sidebar_to(page, url_path)
 
 
 def save_decision_and_submit(page, base: str, name: str, code: str, reason: str) -> None:
