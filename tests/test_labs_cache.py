@@ -63,7 +63,7 @@ def test_an_edited_lab_replaces_its_cached_version_while_sessions_read_it(tmp_pa
     one per version, and once the saving stops every session gets the last version."""
     monkeypatch.setattr(labs, "_cache", {})
     path = tmp_path / "lab.md"
-    titles = [f"Version {i} " + "x" * i for i in range(41)]  # every version a different size
+    titles = [f"Version {i}" + "x" * i for i in range(41)]  # every version a different size
     write_atomically(path, lab_text(titles[0]))
     stop = threading.Event()
     seen: list[str] = []

@@ -63,6 +63,7 @@ LIBRARIES: tuple[str, ...] = (
     "plotly.io._json",
     "plotly.tools",
     "streamlit.material_icon_names",
+    "streamlit.emojis",  # the page icon is an emoji
     "encodings.idna",
 )
 # Left out on purpose: plotly's graph-object classes (`plotly.graph_objs._bar`,
