@@ -26,7 +26,6 @@ unpacked older commit) with this client, to compare before and after.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from streamlit_process import ROOT, streamlit_server
 from streamlit_ws import StreamlitSession, Visit, burst
+from streamlit_ws import run as run_async
 
 TICKS = os.sysconf("SC_CLK_TCK")
 OBJECTIVE_1 = "lab2-objective1"
@@ -73,7 +73,7 @@ def run_once(app: Path, page: str, sessions: int, cpus: str | None) -> dict[str,
     with streamlit_server(app=app, cpus=cpus, poll=0.01) as server:
         health = server.healthy_at - server.started_at
         cpu_before = cpu_seconds(server.pid)
-        first, finished_at, first_ok = asyncio.run(one_page(server.url, page))
+        first, finished_at, first_ok = run_async(one_page(server.url, page))
         first_cpu = cpu_seconds(server.pid) - cpu_before
         from_start = finished_at - server.started_at
     row = {
@@ -87,7 +87,7 @@ def run_once(app: Path, page: str, sessions: int, cpus: str | None) -> dict[str,
         return row
     with streamlit_server(app=app, cpus=cpus, poll=0.01) as server:
         cpu_before = cpu_seconds(server.pid)
-        visits = asyncio.run(burst(server.url, [page] * sessions))
+        visits = run_async(burst(server.url, [page] * sessions))
         burst_cpu = cpu_seconds(server.pid) - cpu_before
     times = [v.seconds for v in visits]
     done = sum(complete(v, page) for v in visits)

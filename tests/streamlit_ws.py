@@ -35,9 +35,10 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from streamlit.proto.Alert_pb2 import Alert
@@ -49,7 +50,15 @@ from websockets.asyncio.client import ClientConnection, connect
 
 # The registry's notice for a widget that raised (quantviz.ui.registry.render_widget).
 WIDGET_FAILURE = re.compile(r"The `[^`]+` widget failed")
+T = TypeVar("T")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a page with many plotly figures sends large deltas
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(coro)` in a thread of its own, so it works where an event loop already runs
+    in this thread (Playwright's sync API keeps one in the test session's main thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class ProtocolError(RuntimeError):

@@ -12,7 +12,6 @@ widgets talk to the project's Ollama-protocol test server.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from ollama_server import OllamaTestServer
 from streamlit_process import streamlit_server
 from streamlit_ws import StreamlitSession, burst
+from streamlit_ws import run as run_async
 
 pytestmark = pytest.mark.burst
 
@@ -62,7 +62,7 @@ def pages(ollama: OllamaTestServer) -> list[str]:
             return [p["url_pathname"] for p in session.navigation]
 
     with streamlit_server({"OLLAMA_HOST": ollama.url}) as server:
-        urls = asyncio.run(navigation(server.url))
+        urls = run_async(navigation(server.url))
     assert lab_objective_pages() <= set(urls), urls
     assert {"settings", "evidence"} <= set(urls), urls
     return urls
@@ -77,7 +77,7 @@ def test_sixty_sessions_at_once_on_a_fresh_server(run, pages, ollama):
     assert 3 * len(pages) <= SESSIONS, "every page gets several concurrent sessions"
     wanted = [pages[i % len(pages)] for i in range(SESSIONS)]
     with streamlit_server({"OLLAMA_HOST": ollama.url}) as server:
-        visits = asyncio.run(burst(server.url, wanted, connect_first=True, timeout=180))
+        visits = run_async(burst(server.url, wanted, connect_first=True, timeout=180))
         log = server.log()
 
     problems = [p for v in visits for p in v.problems]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 from streamlit_process import streamlit_app
 from streamlit_ws import StreamlitSession, burst
+from streamlit_ws import run as run_async
 
 pytestmark = pytest.mark.burst
 
@@ -38,7 +38,7 @@ def test_a_deep_link_then_a_slider_move_rerun_only_the_fragment(app_url):
             )
             return first, moved, session.navigation
 
-    first, moved, navigation = asyncio.run(scenario())
+    first, moved, navigation = run_async(scenario())
     assert first.status == "FINISHED_SUCCESSFULLY"
     assert first.exceptions == [] and first.widget_failures == []
     assert first.count("plotly_chart") == 4
@@ -60,7 +60,7 @@ def test_an_unknown_page_is_reported_as_not_found(app_url):
         async with StreamlitSession(app_url) as session:
             return await session.open("no-such-page")
 
-    run = asyncio.run(scenario())
+    run = run_async(scenario())
     assert run.page_not_found
     assert run.finished
     assert run.count("title") + run.count("heading") >= 1
@@ -69,7 +69,7 @@ def test_an_unknown_page_is_reported_as_not_found(app_url):
 def test_a_burst_times_every_session_from_one_common_start(app_url):
     """burst() opens one session per page asked for, each with its own complete run, and times
     them all from the same start."""
-    visits = asyncio.run(burst(app_url, ["lab2", "settings", "lab2", ""]))
+    visits = run_async(burst(app_url, ["lab2", "settings", "lab2", ""]))
     assert [v.page for v in visits] == ["lab2", "settings", "lab2", ""]
     assert len({v.started_at for v in visits}) == 1
     for visit in visits:

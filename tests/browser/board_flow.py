@@ -30,7 +30,7 @@ def sidebar_to(page, url_path: str) -> None:
 def open_at(page, base: str, url_path: str) -> None:
     """Open a page by its deep link: a new browser session that starts on that page."""
     page.goto(f"{base}/{url_path}")
-    page.locator('[data-testid="stMain"] h1').first.wait_for()
+    page.locator('[data-testid="stMain"] :is(h1, h2)').first.wait_for()
 
 
 def save_decision_and_submit(page, base: str, name: str, code: str, reason: str) -> None:
