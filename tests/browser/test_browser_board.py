@@ -27,9 +27,10 @@ def test_submit_then_see_the_class(page, board_app):
     the name, and a new session (the instructor's tab) has no point of its own."""
     save_decision_and_submit(page, board_app, "Ada Browser", CODE.lower(), "It fits my laptop.")
     page.get_by_role("link", name="See the class on the class board").click()
-    page.get_by_text("Your submission").wait_for()
+    page.wait_for_url("**/class-board")
     main = page.locator('[data-testid="stMain"]')
-    assert "as Ada Browser" in main.inner_text()
+    expect(main).to_contain_text("Your submission")
+    expect(main).to_contain_text("as Ada Browser")
     charts = page.locator('[data-testid="stPlotlyChart"]')
     expect(charts).to_have_count(4)
     # Only a decision was measured here: the decisions bar marks the student's own choice.
