@@ -717,7 +717,8 @@ def fetch_manifest(
         headers={"Accept": MANIFEST_V2, "User-Agent": f"quantviz/{__version__}"},
         timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
         follow_redirects=False,
-        transport=pinned_transport(request.registry.allow_private, _ssl_context(), max_bytes),
+        # One byte of slack: the registry's own too_large message (in _read) comes first.
+        transport=pinned_transport(request.registry.allow_private, _ssl_context(), max_bytes + 1),
         trust_env=False,  # no proxy, no .netrc credentials
     )
     try:
