@@ -94,7 +94,7 @@ class ModelSpec:
     model_info: dict[str, Any]
     degradation: float
     tokens_per_s: float
-    layers: list[tuple[str, int]]  # (digest, size) of the manifest's blobs, model blob first
+    layers: list[tuple[str, int]]  # (digest, size) of the manifest's layers, in MANIFEST_KINDS
     modified_at: str = ""
     family: str = ARCH
 
@@ -417,13 +417,18 @@ def gguf_blob_size(tensors: Sequence[TensorSpec], n_vocab: int, n_merges: int = 
     return -(-header // pad) * pad + data
 
 
+# The blobs after each tag's weights, in manifest order: (kind, size). Both tags of a model use
+# the same template, license and params files, and a registry stores a blob once under the
+# digest of its bytes, so these share one digest across the tags (the second pull skips them;
+# tests/registry_server.py serves the same layers). The weights blob is each tag's own.
+MANIFEST_EXTRAS = (("template", 358), ("license", 8_432), ("params", 56))
+MANIFEST_KINDS = ("model", *(kind for kind, _ in MANIFEST_EXTRAS))  # ModelSpec.layers' order
+
+
 def _manifest(tag: str, model_blob: int) -> list[tuple[str, int]]:
-    return [
-        (_blob_digest(tag, "model"), model_blob),
-        (_blob_digest(tag, "template"), 358),
-        (_blob_digest(tag, "license"), 8_432),
-        (_blob_digest(tag, "params"), 56),
-    ]
+    family = tag.rsplit(":", 1)[0]
+    shared = [(_blob_digest(family, kind), size) for kind, size in MANIFEST_EXTRAS]
+    return [(_blob_digest(tag, "model"), model_blob), *shared]
 
 
 def e2b_model(tag: str, quant: str, *, degradation: float | None = None) -> ModelSpec:

@@ -421,3 +421,75 @@ def test_ollama_in_two_secrets_files_fails_closed(tmp_path) -> None:
     second.write_text("OTHER = 1\n")
     alone = instructor_config({"ollama": {"allow_pull": False}}, {}, secrets_files=[str(first)])
     assert alone.problems == ()
+
+
+# --------------------------------------------------------------------------- [ollama] registries
+
+
+def test_registries_default_and_configured() -> None:
+    """Without the key only registry.ollama.ai, held to public addresses; with it, the listed
+    registries, trusted like the instructor's host."""
+    assert [(r.name, r.allow_private) for r in load_settings({}, {}).registries] == [
+        ("registry.ollama.ai", False)
+    ]
+    s = load_settings(instructor(registries=["registry.ollama.ai", "http://127.0.0.1:5000"]), {})
+    assert [(r.name, r.base.url, r.allow_private) for r in s.registries] == [
+        ("registry.ollama.ai", "https://registry.ollama.ai:443", None),
+        ("127.0.0.1:5000", "http://127.0.0.1:5000", None),
+    ]
+    mirror = load_settings(
+        instructor(registries={"registry.ollama.ai": "http://10.0.0.5:8081"}), {}
+    )
+    assert [(r.name, r.base.url) for r in mirror.registries] == [
+        ("registry.ollama.ai", "http://10.0.0.5:8081")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("registry.ollama.ai", "[ollama] registries must be a list"),
+        ([], "[ollama] registries is empty"),
+        (["gopher://x.example"], "[ollama] registries[0]: Use http:// or https://"),
+        ({"no spaces allowed": "https://x.example"}, "[ollama] registries.no spaces allowed:"),
+    ],
+)
+def test_unusable_registries_fail_closed_naming_the_key(value, message) -> None:
+    """A registries value the app cannot use is a problem naming the key; the protections stay
+    on and manifests fall back to the default registry at public addresses only."""
+    config = instructor_config(instructor(registries=value), {})
+    assert len(config.problems) == 1 and config.problems[0].startswith(message)
+    assert _closed(config.settings)
+    assert [(r.name, r.allow_private) for r in config.settings.registries] == [
+        ("registry.ollama.ai", False)
+    ]
+
+
+def test_a_misspelt_registries_key_fails_closed() -> None:
+    """`registry = [...]` is not a key quantviz reads: a problem naming it, protections on; a
+    closer typo gets the suggestion."""
+    config = instructor_config(instructor(registry=["hf.co"]), {})
+    assert config.problems == (
+        "[ollama] registry is not a key quantviz reads; its value is not shown",
+    )
+    assert _closed(config.settings)
+    typo = instructor_config(instructor(registires=["hf.co"]), {})
+    assert typo.problems[0].startswith(
+        "[ollama] registires is not a key quantviz reads (did you mean registries?)"
+    )
+
+
+def test_the_example_documents_registries() -> None:
+    """secrets.toml.example explains `registries`, in both forms, and still loads cleanly."""
+    text = EXAMPLE.read_text()
+    assert "# registries = [" in text and "# registries = {" in text
+    tomllib = pytest.importorskip("tomllib")
+    lines = (
+        'registries = ["registry.ollama.ai", "hf.co"]',
+        'registries = { "registry.ollama.ai" = "https://mirror.school.example/ollama" }',
+    )
+    for line in lines:
+        assert f"# {line}" in text
+        section = tomllib.loads(line)
+        config = instructor_config(instructor(**section), {})
+        assert config.problems == (), line

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from quantviz.endpoint import check_endpoint, normalize_url
+from quantviz.ollama.registry import DEFAULT_REGISTRIES, Registry, registries_from
 from quantviz.ollama_api import Endpoint, OllamaError
 
 try:
@@ -52,6 +53,7 @@ OLLAMA_KEYS = (
     "max_num_predict",
     "max_temperature",
     "request_timeout",
+    "registries",
 )
 _PERMISSIONS = ("allow_custom_endpoint", "allow_pull", "allow_private_endpoints")
 
@@ -127,6 +129,9 @@ class Settings:
     key_source: KeySource = "none"
     # The configuration has a problem, so the three permissions above are off whatever it says.
     failed_closed: bool = False
+    # Where model manifests may be read (`quantviz.ollama.registry`); a tag naming any other
+    # registry host is refused before anything is sent.
+    registries: tuple[Registry, ...] = DEFAULT_REGISTRIES
 
     @property
     def endpoint(self) -> Endpoint:
@@ -212,6 +217,13 @@ def _limits(raw: Any) -> Limits:
             raise ConfigError(f"[limits] {key} must be a whole number of at least 1, got {value!r}")
         values[key] = value
     return Limits(**values)
+
+
+def _registries(raw: Any) -> tuple[Registry, ...]:
+    try:
+        return registries_from(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _normalized(host: str, where: str) -> str:
@@ -417,6 +429,9 @@ def _settings(raw: Mapping[str, Any], env: Mapping[str, str], problems: list[str
     models = dict(DEFAULT_MODELS)
     if "models" in cfg:
         models = take(_models, cfg["models"], "[ollama] models", default=models)
+    registries = DEFAULT_REGISTRIES
+    if "registries" in cfg:
+        registries = take(_registries, cfg["registries"], default=DEFAULT_REGISTRIES)
     return Settings(
         host=host,
         api_key=key,
@@ -436,6 +451,7 @@ def _settings(raw: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         host_source=source,
         instructor_host_source=source,
         key_source="instructor" if key else "none",
+        registries=registries,
     )
 
 
