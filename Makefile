@@ -5,8 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+# axe-core for the browser tests' accessibility audit, from npm into tests/browser/node_modules
+# (pinned in tests/browser/package.json, no lock file). Without npm the audit test skips
+# locally; .ci/run installs npm and makes it mandatory.
+NPM    := $(shell command -v npm 2>/dev/null)
+AXE    := tests/browser/node_modules/.installed-axe
+AXE_IF_NPM := $(if $(NPM),$(AXE))
 
-.PHONY: run test lint unit browser bench format clean
+.PHONY: run test lint unit browser axe bench format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +26,12 @@ $(VENV)/.installed-test: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt -e ".[test]"
 	touch $@ $(VENV)/.installed-app
 
+$(AXE): tests/browser/package.json
+	cd tests/browser && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
+axe: $(AXE)
+
 run: $(VENV)/.installed-app
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -27,13 +39,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint $(AXE_IF_NPM)
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "not browser"
 
-browser: $(VENV)/.installed-test
+browser: $(VENV)/.installed-test $(AXE_IF_NPM)
 	$(BIN)/python -m pytest -m browser
 
 bench: $(VENV)/.installed-test
@@ -44,4 +56,4 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/browser/node_modules

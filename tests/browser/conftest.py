@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ollama_server import OllamaTestServer
 from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -35,6 +36,14 @@ def browser():
 def app_url(browser):
     """The project's app with its own labs/ (its first session is the first test's)."""
     with streamlit_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def served_app(browser):
+    """The app with a live endpoint (the Ollama test server), so the Ollama widgets show their
+    tables and charts too; shared by the tests that walk every page."""
+    with OllamaTestServer() as server, streamlit_app(env={"OLLAMA_HOST": server.url}) as url:
         yield url
 
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
-from ollama_server import OllamaTestServer
-from streamlit_process import streamlit_app
-
 NAV_LINKS = '[data-testid="stSidebarNav"] a'
 
 
@@ -26,13 +22,6 @@ def _outside(url: str, app: str) -> bool:
         own.scheme,
     } <= {"https", "wss"}
     return not (same_family and target.netloc == own.netloc)
-
-
-@pytest.fixture(scope="module")
-def served_app(browser):
-    """The app with a live endpoint, so the Ollama widgets show their tables and charts too."""
-    with OllamaTestServer() as server, streamlit_app(env={"OLLAMA_HOST": server.url}) as url:
-        yield url
 
 
 def test_every_page_requests_only_the_apps_own_origin(page, served_app):

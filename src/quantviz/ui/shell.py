@@ -1,4 +1,4 @@
-"""The app's navigation: a home page, one section per lab, and the tool pages."""
+"""The app's navigation: a home page, each lab's pages, and the tool pages, in one list."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from quantviz.labs import Lab, LabError, load_labs
+from quantviz.labs import Lab, LabError, Section, load_labs
 from quantviz.ui import nav, session
 from quantviz.ui.pages import class_board, evidence, instructor, settings
 from quantviz.ui.render import render_lab_error, render_section
-
-TOOLS = "Tools"
 
 
 def _section_page(lab: Lab, index: int) -> Callable[[], None]:
@@ -56,28 +54,48 @@ def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
     return home
 
 
+def _section_title(lab: Lab, section: Section, several_labs: bool) -> str:
+    """A nav title that names its page on its own: the list has no section headers.
+
+    The overview carries the lab's title; with several labs each other page names its lab
+    too, or "Objective 1" would be ambiguous (WCAG 2.4.4, link purpose).
+    """
+    if section.kind == "overview":
+        return lab.title
+    return f"Lab {lab.order} · {section.title}" if several_labs else section.title
+
+
 def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
     """Declare every page; returns the page to run (st.navigation's result).
 
+    The sidebar is one flat list: Streamlit 1.67 draws a named section as a `<div>` inside
+    the nav's `<ul>`, with that section's `<li>` items inside the `<div>` (invalid list
+    markup, axe rules `list` and `listitem`; docs/accessibility.md). So the pages go in one
+    unnamed section, each lab's overview (titled with the lab) leading its own pages.
     Everything drawn here comes before the page itself: the configuration notice, if any.
     """
     labs = load_labs(labs_dir, reserved=nav.TOOL_PAGES)
+    several_labs = sum(isinstance(lab, Lab) for lab in labs) > 1
     pages: dict[str, StreamlitPage] = {}
-    sections: dict[str, list[StreamlitPage]] = {
-        "": [st.Page(_home(labs), title="Home", icon=":material/home:", default=True)]
-    }
+    entries = [st.Page(_home(labs), title="Home", icon=":material/home:", default=True)]
     for lab in labs:
         if isinstance(lab, LabError):
             page = st.Page(
-                _error_page(lab), title=lab.title, url_path=lab.url_path, icon=":material/error:"
+                _error_page(lab),
+                title=f"{lab.title}: could not be loaded",
+                url_path=lab.url_path,
+                icon=":material/error:",
             )
-            sections.setdefault("Labs that could not be loaded", []).append(page)
+            entries.append(page)
             pages[lab.url_path] = page
             continue
-        entries = sections.setdefault(lab.title, [])
         for i, section in enumerate(lab.sections):
-            title = "Overview" if section.kind == "overview" else section.title
-            page = st.Page(_section_page(lab, i), title=title, url_path=section.url_path)
+            page = st.Page(
+                _section_page(lab, i),
+                title=_section_title(lab, section, several_labs),
+                url_path=section.url_path,
+                icon=":material/school:" if section.kind == "overview" else None,
+            )
             entries.append(page)
             pages[section.url_path] = page
     tools = [
@@ -88,9 +106,9 @@ def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
     ]
     for function, title, icon, url_path in tools:
         page = st.Page(function, title=title, icon=icon, url_path=url_path)
-        sections.setdefault(TOOLS, []).append(page)
+        entries.append(page)
         pages[url_path] = page
     nav.register_pages(pages)
-    current = st.navigation(sections, expanded=True)
+    current = st.navigation(entries, expanded=True)
     session.config_notice()  # above every page while the configuration fails closed
     return current
