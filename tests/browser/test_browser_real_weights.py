@@ -38,11 +38,16 @@ def test_default_view_draws_both_files_tile_histogram_and_profile(page, weights_
     tile.wait_for()
     assert tile.locator(".heatmaplayer image, .heatmaplayer .hm").count() >= 3
     assert "Q4 file (Q4_K)" in tile.inner_text() and "Q6 file (Q6_K)" in tile.inner_text()
-    picker = page.locator(f"{KEY}-tensor")
-    shown = picker.inner_text() + " ".join(
-        picker.locator("input").evaluate_all("(xs) => xs.map((x) => x.value || x.placeholder)")
+    # The selectbox shows its choice as text or as its input's value: wait until either has it.
+    page.wait_for_function(
+        """([selector, wanted]) => {
+            const box = document.querySelector(selector);
+            if (!box) return false;
+            const values = [...box.querySelectorAll("input")].map((x) => x.value || x.placeholder);
+            return (box.innerText + " " + values.join(" ")).includes(wanted);
+        }""",
+        arg=[f"{KEY}-tensor", "blk.0.attn_q.weight · Q4_K / Q6_K · 256 × 256"],
     )
-    assert "blk.0.attn_q.weight · Q4_K / Q6_K · 256 × 256" in shown
     hist = page.locator(f"{KEY}-hist .js-plotly-plot")
     hist.wait_for()
     assert "outliers: beyond ±4 σ (1)" in hist.inner_text()
