@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from apptest_utils import open_page, texts
 
-from quantviz.labs import Lab, load_labs
+from quantviz.lab.parse import Lab, load_labs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from quantviz.labs import (
+from quantviz.lab.parse import (
     Callout,
     LabError,
     LabParseError,
@@ -233,7 +233,7 @@ def test_a_lab_whose_url_path_is_taken_becomes_an_error(tmp_path):
 def test_an_unforeseen_parser_failure_is_a_lab_error_and_logged(tmp_path, monkeypatch, caplog):
     """If the parser itself breaks on a file, that file is a LabError naming the exception, the
     traceback goes to the log once, and the other labs still load."""
-    import quantviz.labs as labs_module
+    import quantviz.lab.parse as labs_module
 
     real = labs_module._split_sections
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from concurrency import WatchedLock, wait_for
 
-from quantviz import labs
+from quantviz.lab import parse as labs
 
 
 def lab_text(title: str) -> str:

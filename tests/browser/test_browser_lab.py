@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from quantviz.labs import Lab, load_labs
+from quantviz.lab.parse import Lab, load_labs
 
 ROOT = Path(__file__).resolve().parents[2]
 BITS = ".st-key-lab2-objective1-quantization-explorer-0-bits"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quantviz.labs import Lab, Section
+from quantviz.lab.parse import Lab, Section
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from quantviz.config import (
     with_session,
 )
 from quantviz.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
-from quantviz.labs import Lab
+from quantviz.lab.parse import Lab
 from quantviz.ollama_api import Endpoint, OllamaError
 from quantviz.text import plain
 

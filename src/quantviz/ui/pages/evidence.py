@@ -23,7 +23,7 @@ from quantviz.evidence import (
     report_markdown,
     utc_now,
 )
-from quantviz.labs import Lab, load_labs
+from quantviz.lab.parse import Lab, load_labs
 from quantviz.text import plain as _plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit

@@ -31,7 +31,7 @@ import yaml
 log = logging.getLogger(__name__)
 
 LABS_DIR_ENV = "QUANTVIZ_LABS_DIR"
-DEFAULT_LABS_DIR = Path(__file__).resolve().parents[2] / "labs"
+DEFAULT_LABS_DIR = Path(__file__).resolve().parents[3] / "labs"
 
 CalloutKind = Literal["info", "warning", "success", "error"]
 SectionKind = Literal["overview", "objective", "other"]

@@ -1,0 +1,1 @@
+"""Lab files: Markdown with YAML frontmatter, read into sections, Markdown, callouts and markers."""
