@@ -1,4 +1,4 @@
-"""Throughput of quantviz.ggml in M weights/s, with gguf-py's numpy Q8_0 as the yardstick.
+"""Throughput of quantviz.quant.ggml in M weights/s, with gguf-py's numpy Q8_0 as the yardstick.
 
 Run pinned to one core, as the goals are stated per core:
 
@@ -22,7 +22,7 @@ import numpy as np
 from gguf import GGMLQuantizationType
 from gguf import quants as gguf_quants
 
-from quantviz import ggml
+from quantviz.quant import ggml
 
 SHAPE = (512, 2048)
 GOALS = {"Q4_K": 3.0, "Q6_K": 8.0}  # quantize, M weights/s on one core

@@ -13,8 +13,8 @@ It serves `/api/version`, `/api/tags`, `/api/show`, `/api/pull` and `/api/chat` 
 Gemma 4 E2B (Q4_K_M and Q6_K) shaped the way a real Ollama serves them: the GGUF metadata keys and
 tensor names its converter writes (text model, per-layer embeddings, vision and audio towers),
 tensor types chosen by llama.cpp's quantization rules implemented here, independently of the
-app's `quantviz.recipe`, sizes that follow from the tensors, and a non-verbose `/api/show` that
-sends every non-empty array as null. Every fact and its upstream source is in
+app's `quantviz.quant.recipe`, sizes that follow from the tensors, and a non-verbose `/api/show`
+that sends every non-empty array as null. Every fact and its upstream source is in
 `docs/model-facts.md`. The older invented model (`model="gemma-like"`) stays for the tests that
 need its per-layer head counts or older-Ollama array handling.
 
@@ -150,7 +150,8 @@ def human_number(n: int) -> str:
 # ---------------------------------------------------------------- llama-quantize, re-implemented
 #
 # The rules of llama.cpp's src/llama-quant.cpp for Q4_K_M and Q6_K, written here from the C++ and
-# kept apart from quantviz.recipe on purpose: the app is checked against this, not against itself.
+# kept apart from quantviz.quant.recipe on purpose: the app is checked against this, not against
+# itself.
 
 _BF = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}  # tensor_type_fallback for rows that are not whole blocks
 _KEEP_PARTS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",

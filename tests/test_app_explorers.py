@@ -11,9 +11,9 @@ from apptest_utils import open_page, texts
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from quantviz.packing import pack_layer
-from quantviz.quant import toy_layer
-from quantviz.schemes import ClipSpec, compare_schemes, error_stats, quantize_grouped
+from quantviz.quant.absmax import toy_layer
+from quantviz.quant.packing import pack_layer
+from quantviz.quant.schemes import ClipSpec, compare_schemes, error_stats, quantize_grouped
 
 PAGE = "lab2-objective1"
 SEED = 7  # the grid explorer's first layer

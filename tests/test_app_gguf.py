@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from apptest_utils import open_page
 
-from quantviz import ggml
+from quantviz.quant import ggml
 from quantviz.ui.gguf_formats import (
     block_fields,
     draw_superblock,

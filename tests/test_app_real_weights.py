@@ -15,7 +15,7 @@ from gguf_pair import TinyModel, tiny_layout, write_pair
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
 import quantviz.weights.digest as digest_module
-from quantviz.recipe import TensorSpec
+from quantviz.quant.recipe import TensorSpec
 from quantviz.weights.digest import build_digest, write_digest
 from quantviz.weights.gguf_file import open_gguf
 from quantviz.weights.pair import pair_models

@@ -17,8 +17,8 @@ from quantviz.figures import (
     layer_overview,
     number_line,
 )
-from quantviz.quant import bucket_counts, levels, quantize_symmetric, toy_layer
-from quantviz.schemes import ClipSpec, quantize_grouped
+from quantviz.quant.absmax import bucket_counts, levels, quantize_symmetric, toy_layer
+from quantviz.quant.schemes import ClipSpec, quantize_grouped
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz import ggml
 from quantviz.figures_ggml import (
     BLOCK_NAME,
     GAP_X,
@@ -18,6 +17,7 @@ from quantviz.figures_ggml import (
     code_grid_figure,
     error_grid_figure,
 )
+from quantviz.quant import ggml
 
 
 @pytest.fixture

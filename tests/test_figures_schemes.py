@@ -11,9 +11,9 @@ from quantviz.figures_schemes import (
     bit_strip_figure,
     comparison_figure,
 )
-from quantviz.floats import encode_all
-from quantviz.quant import toy_layer
-from quantviz.schemes import compare_schemes
+from quantviz.quant.absmax import toy_layer
+from quantviz.quant.floats import encode_all
+from quantviz.quant.schemes import compare_schemes
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantviz.floats import (
+from quantviz.quant.floats import (
     BF16,
     FORMATS,
     FP16,

@@ -11,7 +11,7 @@ import pytest
 from gguf import GGMLQuantizationType
 from gguf import quants as gguf_quants
 
-from quantviz import ggml
+from quantviz.quant import ggml
 
 GOLDEN = Path(__file__).parent / "data" / "ggml_quant_vectors.npz"
 TYPES = ["Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
@@ -252,8 +252,11 @@ def test_unpack_block_field_ranges(qtype, q_range, n_scales, scale_range):
 
 
 def test_pure_core_does_not_import_streamlit():
-    """quantviz.ggml and quantviz.recipe load without streamlit."""
-    code = "import sys, quantviz.ggml, quantviz.recipe; assert 'streamlit' not in sys.modules"
+    """quantviz.quant.ggml and quantviz.quant.recipe load without streamlit."""
+    code = (
+        "import sys, quantviz.quant.ggml, quantviz.quant.recipe; "
+        "assert 'streamlit' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

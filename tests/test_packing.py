@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantviz.packing import (
+from quantviz.quant.absmax import quantize_symmetric, toy_layer
+from quantviz.quant.packing import (
     GGML_FORMATS,
     bits_per_weight,
     fp16_bytes,
@@ -21,8 +22,7 @@ from quantviz.packing import (
     unpack_6bit,
     unpack_bitstream,
 )
-from quantviz.quant import quantize_symmetric, toy_layer
-from quantviz.schemes import quantize_asymmetric
+from quantviz.quant.schemes import quantize_asymmetric
 
 LAYOUTS = ("sequential", "ggml")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quantviz.quant import (
+from quantviz.quant.absmax import (
     bucket_counts,
     layer_stats,
     levels,

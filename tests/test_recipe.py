@@ -5,8 +5,8 @@ import random
 import pytest
 from layouts import gemma_like_layout
 
-from quantviz import gemma4_e2b, recipe
-from quantviz.recipe import RecipeError, TensorSpec, q4_k_m, summarize, use_more_bits
+from quantviz.quant import gemma4_e2b, recipe
+from quantviz.quant.recipe import RecipeError, TensorSpec, q4_k_m, summarize, use_more_bits
 
 
 def by_name(choices):
@@ -159,9 +159,9 @@ def test_bits_and_bytes_per_type():
 
 # --------------------------------------------------------------------------------------------
 # Real tensor lists. The E2B files come from the project's Ollama test server, whose types are
-# llama.cpp's rules implemented there independently of quantviz.recipe; Llama 3.2 1B is written
-# out below with its expected types derived by hand from llama-quant.cpp and matching a published
-# Q4_K_M load log (f32 34, q4_K 96, q6_K 17): see docs/model-facts.md.
+# llama.cpp's rules implemented there independently of quantviz.quant.recipe; Llama 3.2 1B is
+# written out below with its expected types derived by hand from llama-quant.cpp and matching a
+# published Q4_K_M load log (f32 34, q4_K 96, q6_K 17): see docs/model-facts.md.
 
 E2B_MORE_BITS = [
     0,

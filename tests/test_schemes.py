@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from quantviz.quant import quantize_symmetric, toy_layer
-from quantviz.schemes import (
+from quantviz.quant.absmax import quantize_symmetric, toy_layer
+from quantviz.quant.schemes import (
     GRANULARITIES,
     NO_CLIP,
     SCHEMES,

@@ -13,7 +13,7 @@ from gguf import GGMLQuantizationType
 from gguf import quants as gguf_quants
 from gguf_pair import TinyModel, tiny_layout, write_pair
 
-from quantviz.recipe import TensorSpec
+from quantviz.quant.recipe import TensorSpec
 from quantviz.weights.errors import ModelMismatchError, TensorTypeError, UnknownTensorError
 from quantviz.weights.gguf_file import open_gguf
 from quantviz.weights.pair import (

@@ -17,8 +17,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from quantviz.floats import FIELDS, FloatEncoding
-from quantviz.schemes import SchemeComparison
+from quantviz.quant.floats import FIELDS, FloatEncoding
+from quantviz.quant.schemes import SchemeComparison
 
 FIELD_COLORS = {"sign": "#e45756", "exponent": "#4c78a8", "mantissa": "#54a24b"}
 RMSE_COLOR = "#4c78a8"

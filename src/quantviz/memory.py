@@ -21,7 +21,7 @@ Assumptions, stated wherever a figure is shown (`assumptions()`):
 - GB means 10^9 bytes.
 
 Without an endpoint, `BUILTIN_LAYOUT` and `builtin_weights_bytes()` stand in: Gemma 4 E2B's text
-model (`quantviz.gemma4_e2b`), its sizes computed from llama.cpp's recipes.
+model (`quantviz.quant.gemma4_e2b`), its sizes computed from llama.cpp's recipes.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from quantviz import gemma4_e2b
-from quantviz.recipe import expected_sizes
+from quantviz.quant import gemma4_e2b
+from quantviz.quant.recipe import expected_sizes
 
 GB = 10**9
 

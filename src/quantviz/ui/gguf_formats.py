@@ -2,12 +2,12 @@
 
 The explorer draws 256 weights (normal(0, 0.02), optionally with one outlier), quantizes them
 with the seed's per-tensor toy int-N and with Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 exactly as
-llama.cpp does (`quantviz.ggml`), and shows the error grids with block boundaries, a table of
+llama.cpp does (`quantviz.quant.ggml`), and shows the error grids with block boundaries, a table of
 bits, bytes and errors, and what one scheme stores: scales, codes and the raw bytes.
 
 `<div data-gguf-formats data-view="recipe"></div>` renders llama.cpp's Q4_K_M recipe on Gemma 4
-E2B's text model (`quantviz.gemma4_e2b`) instead; `render_recipe` is the same view for any tensor
-list (the metadata widget passes an endpoint's real one).
+E2B's text model (`quantviz.quant.gemma4_e2b`) instead; `render_recipe` is the same view for any
+tensor list (the metadata widget passes an endpoint's real one).
 
 The GGUF results depend only on the draw (distribution, seed), so they are cached: a move of the
 toy bits slider recomputes the toy scheme and the figures only.
@@ -24,10 +24,10 @@ import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz import gemma4_e2b, ggml, packing
 from quantviz.figures_ggml import Panel, code_grid_figure, error_grid_figure
-from quantviz.quant import MAX_BITS, MIN_BITS, Distribution, quantize_symmetric
-from quantviz.recipe import (
+from quantviz.quant import gemma4_e2b, ggml, packing
+from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, quantize_symmetric
+from quantviz.quant.recipe import (
     RecipeError,
     RecipeSummary,
     TensorChoice,

@@ -17,11 +17,11 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz import packing
 from quantviz.figures import layer_overview
 from quantviz.figures_schemes import comparison_figure
-from quantviz.quant import MAX_BITS, MIN_BITS, Distribution, qmax, toy_layer
-from quantviz.schemes import (
+from quantviz.quant import packing
+from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, qmax, toy_layer
+from quantviz.quant.schemes import (
     GRANULARITIES,
     NO_CLIP,
     SCHEMES,

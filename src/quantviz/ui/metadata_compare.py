@@ -26,7 +26,7 @@ from quantviz.ollama_api import (
     tensor_bytes,
     tensor_type_mix,
 )
-from quantviz.recipe import RecipeError, TensorChoice, q4_k_m
+from quantviz.quant.recipe import RecipeError, TensorChoice, q4_k_m
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (

@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import streamlit as st
 
-from quantviz import ggml
 from quantviz.ollama_api import ModelMetadata
+from quantviz.quant import ggml
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button

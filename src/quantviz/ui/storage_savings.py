@@ -14,7 +14,7 @@ import streamlit as st
 
 from quantviz.figures_ollama import StorageRow, compare_sizes, format_bytes, storage_figure
 from quantviz.ollama_api import ModelMetadata, OllamaError, arch_value, find_model
-from quantviz.recipe import RecipeError, SizeExpectation, expected_sizes
+from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (

@@ -10,8 +10,8 @@ import streamlit as st
 
 from quantviz.figures import number_line
 from quantviz.figures_schemes import bit_strip_figure
-from quantviz.floats import encode_all
-from quantviz.quant import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
+from quantviz.quant.absmax import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
+from quantviz.quant.floats import encode_all
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
-from quantviz.ggml import bits_per_weight
+from quantviz.quant.ggml import bits_per_weight
 
 FILE_TYPES = {"Q4_K_M": "Q4_K", "Q6_K": "Q6_K"}  # file type -> its default tensor type
 DEFAULT_TYPE = FILE_TYPES["Q4_K_M"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantviz.recipe import TensorSpec
+from quantviz.quant.recipe import TensorSpec
 
 ARCH = "gemma4"
 N_LAYER = 35

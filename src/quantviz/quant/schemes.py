@@ -33,7 +33,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from quantviz.quant import qmax
+from quantviz.quant.absmax import qmax
 
 Scheme = Literal["symmetric", "asymmetric"]
 Granularity = Literal["tensor", "row", "group"]
