@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from ollama_server import OllamaTestServer
 
-from quantviz.ollama_api import Endpoint
+from quantviz.ollama.client import Endpoint
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 from streamlit_process import free_port
 
-from quantviz.ollama_api import Endpoint
+from quantviz.ollama.client import Endpoint
 from quantviz.transcript import TranscriptStore
 from quantviz.ui.chat_runs import ReplyRun
 

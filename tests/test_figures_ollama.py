@@ -15,7 +15,7 @@ from quantviz.figures_ollama import (
     type_mix_figure,
     type_order,
 )
-from quantviz.ollama_api import TensorInfo, TypeShare, tensor_type_mix
+from quantviz.ollama.client import TensorInfo, TypeShare, tensor_type_mix
 
 Q4 = StorageRow("Q4", "m:q4", 1_721_349_614, 2_665_786_880, "Q4_K_M")
 Q6 = StorageRow("Q6", "m:q6", 2_192_004_590, 2_665_786_880, "Q6_K")

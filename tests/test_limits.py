@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from quantviz.config import ConfigError, Limits, load_settings
 from quantviz.evidence import EvidenceFull, EvidenceLog, record_size
-from quantviz.ollama_api import Endpoint, OllamaError, list_models, show
+from quantviz.ollama.client import Endpoint, OllamaError, list_models, show
 from quantviz.ui.chat_runs import ReplyRun, collect_reply
 
 CHAT = "lab2-objective5"
@@ -238,7 +238,7 @@ def test_an_answer_over_response_bytes_is_not_read_further(ollama_server):
 def _cache_script() -> None:
     import streamlit as st
 
-    from quantviz.ollama_api import Endpoint
+    from quantviz.ollama.client import Endpoint
     from quantviz.ui.ollama_common import CACHE_KEY, cached
 
     endpoint = Endpoint("http://127.0.0.1:9")

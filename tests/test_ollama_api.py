@@ -1,4 +1,4 @@
-"""quantviz.ollama_api against the Ollama-protocol test server over real HTTP."""
+"""quantviz.ollama.client against the Ollama-protocol test server over real HTTP."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     ChatMetrics,
     Endpoint,
     OllamaError,

@@ -456,8 +456,8 @@ def test_normalize_logprobs_accepts_ollama_shapes() -> None:
 
 
 def test_normalize_logprobs_accepts_the_ollama_api_layer() -> None:
-    """`quantviz.ollama_api.TokenLogprob` (alternatives in `top`) normalizes like the rest."""
-    ollama_api = pytest.importorskip("quantviz.ollama_api")
+    """`quantviz.ollama.client.TokenLogprob` (alternatives in `top`) normalizes like the rest."""
+    ollama_api = pytest.importorskip("quantviz.ollama.client")
     token = ollama_api.TokenLogprob(
         "Hi", -0.2, (ollama_api.TokenLogprob("Hi", -0.2), ollama_api.TokenLogprob("Hello", -1.9))
     )

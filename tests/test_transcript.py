@@ -10,7 +10,7 @@ import pytest
 from markdown_oracle import read, visible
 from ollama_server import PELICAN_SVG_CLEAN, split_tokens
 
-from quantviz.ollama_api import ChatMetrics
+from quantviz.ollama.client import ChatMetrics
 from quantviz.transcript import (
     SVG_PLACEHOLDER,
     Message,

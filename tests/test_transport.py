@@ -1,7 +1,7 @@
 """The address that was checked is the address connected to, on every request.
 
 Real HTTP (and real TLS) against local servers; only name resolution is scripted, through the
-resolver `quantviz.endpoint` uses for the check at Save and for every connection.
+resolver `quantviz.ollama.endpoint` uses for the check at Save and for every connection.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import pytest
 from apptest_utils import open_page
 from ollama_server import Q4_TAG
 
-from quantviz import endpoint as endpoint_module
-from quantviz import ollama_api
-from quantviz.endpoint import check_endpoint, normalize_url
-from quantviz.ollama_api import (
+from quantviz.ollama import client as ollama_api
+from quantviz.ollama import endpoint as endpoint_module
+from quantviz.ollama.client import (
     Endpoint,
     OllamaError,
     chat_once,
@@ -33,6 +32,7 @@ from quantviz.ollama_api import (
     pull,
     show,
 )
+from quantviz.ollama.endpoint import check_endpoint, normalize_url
 
 
 class ScriptedDNS:

@@ -10,7 +10,7 @@ import pytest
 from gguf_pair import TinyModel
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
-from quantviz.ollama_api import Endpoint, show
+from quantviz.ollama.client import Endpoint, show
 from quantviz.weights.errors import WeightsConfigError
 from quantviz.weights.locate import (
     WeightsConfig,

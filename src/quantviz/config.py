@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from quantviz.endpoint import check_endpoint, normalize_url
-from quantviz.ollama_api import Endpoint, OllamaError
+from quantviz.ollama.client import Endpoint, OllamaError
+from quantviz.ollama.endpoint import check_endpoint, normalize_url
 
 try:
     import tomllib

@@ -20,7 +20,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from quantviz.ollama_api import TypeShare, bits_per_weight
+from quantviz.ollama.client import TypeShare, bits_per_weight
 
 # Average bits per weight of a whole file of that type, as the lab quotes them: Q4_K_M and Q6_K
 # are llama.cpp's usual figures; the others are exact for a single-type file.

@@ -269,7 +269,7 @@ def layout_from_model_info(
     `.attention.sliding_window`, `.attention.sliding_window_pattern` (per-layer booleans, true =
     sliding, or an int n: every n-th layer is full attention), `.attention.shared_kv_layers` and
     `.context_length`. A per-layer array that arrives as null (a non-verbose `/api/show`) is
-    missing: ask with `verbose: true` (`ollama_api.show(..., needs=LAYOUT_KEYS)` does).
+    missing: ask with `verbose: true` (`ollama.client.show(..., needs=LAYOUT_KEYS)` does).
     """
     arch = model_info.get("general.architecture")
     if not arch:

@@ -782,7 +782,7 @@ def normalize_logprobs(raw: Logprobs | None) -> list[TokenLogprob] | None:
     """Logprob entries as `TokenLogprob`s; None or empty (the endpoint sent none) gives None.
 
     Accepts Ollama's `/api/chat` dicts, the `ollama` client's `Logprob` objects (alternatives in
-    `top_logprobs`) and `quantviz.ollama_api.TokenLogprob` (alternatives in `top`).
+    `top_logprobs`) and `quantviz.ollama.client.TokenLogprob` (alternatives in `top`).
     """
     if not raw:
         return None

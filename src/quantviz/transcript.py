@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from quantviz.evidence import redact_host, to_jsonable, utc_now
-from quantviz.ollama_api import ChatMetrics, normalize_tag
+from quantviz.ollama.client import ChatMetrics, normalize_tag
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.text import fence as code_fence
 

@@ -38,7 +38,7 @@ import streamlit as st
 
 from quantviz.config import Caps, Limits, Settings
 from quantviz.evidence import redact_host
-from quantviz.ollama_api import OllamaError
+from quantviz.ollama.client import OllamaError
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.transcript import (
     Message,

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     CHAT_TIMEOUT,
     ChatEvent,
     ChatMetrics,
@@ -231,7 +231,7 @@ def collect_reply(
     stream_fn: StreamFn = chat_stream,
     **kwargs: Any,
 ) -> ChatReply:
-    """A whole reply, like `ollama_api.chat_once`, never holding more than `max_chars` of it.
+    """A whole reply, like `ollama.client.chat_once`, never holding more than `max_chars` of it.
 
     A longer reply closes the stream at the limit (the server stops generating) and raises
     OllamaError "too_large": an answer cut short is not one to score.

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from quantviz.figures_ollama import format_bytes, type_mix_figure, type_order
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     ComparedField,
     ModelMetadata,
     TensorInfo,

@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from quantviz.config import Settings
 from quantviz.figures_ollama import format_bytes
-from quantviz.ollama_api import Endpoint, OllamaError, PullTracker, find_model, pull
+from quantviz.ollama.client import Endpoint, OllamaError, PullTracker, find_model, pull
 from quantviz.text import code_span
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext

@@ -24,10 +24,9 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.endpoint import normalize_url
 from quantviz.evidence import redact_host
 from quantviz.memory import LAYOUT_KEYS
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     SUMMARY_KEYS,
     Endpoint,
     ModelEntry,
@@ -36,6 +35,7 @@ from quantviz.ollama_api import (
     list_models,
     show,
 )
+from quantviz.ollama.endpoint import normalize_url
 from quantviz.text import plain
 from quantviz.ui import nav, session
 
@@ -44,7 +44,7 @@ T = TypeVar("T")
 CACHE_KEY = "_quantviz_ollama_cache"
 _RECORDED = "_quantviz_recorded"
 # The per-layer arrays the widgets read: a non-verbose answer that left one out (null) is asked
-# again with verbose, once, by ollama_api.show.
+# again with verbose, once, by ollama.client.show.
 WIDGET_ARRAYS = tuple(dict.fromkeys((*SUMMARY_KEYS, *LAYOUT_KEYS)))
 # Far above any real model (Gemma 4 E2B with its vision and audio towers: ~2,000 tensors).
 MAX_TENSORS = 20_000
@@ -155,7 +155,7 @@ def metadata_of(
     """/api/show for `tag` (tensors included), once per session until refreshed.
 
     The arrays the widgets read are fetched with a verbose retry when the server left them out;
-    arrays longer than `ollama_api.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
+    arrays longer than `ollama.client.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
     before caching, so a class of sessions does not hold a vocabulary each.
     """
 

@@ -37,7 +37,7 @@ from quantviz.figures_probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
     OllamaError,
     check_connection,

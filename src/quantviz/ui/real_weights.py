@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import streamlit as st
 
-from quantviz.ollama_api import ModelMetadata
+from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext

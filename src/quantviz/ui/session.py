@@ -23,7 +23,7 @@ from quantviz.config import (
 )
 from quantviz.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.lab.parse import Lab
-from quantviz.ollama_api import Endpoint, OllamaError
+from quantviz.ollama.client import Endpoint, OllamaError
 from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's

@@ -44,7 +44,7 @@ from quantviz.memory import (
     layout_from_model_info,
     recommend,
 )
-from quantviz.ollama_api import (
+from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
     OllamaError,
     find_model,

@@ -94,7 +94,7 @@ class OllamaError(Exception):
 class Endpoint:
     """Where to send requests. The key is excluded from repr and str.
 
-    `allow_private` is the address rule every connection is held to (`quantviz.transport`):
+    `allow_private` is the address rule every connection is held to (`quantviz.ollama.transport`):
     None for the instructor's own host (trusted, no rule), True or False for a student's
     endpoint (loopback and private networks allowed or not; link-local and metadata never).
     `max_response_bytes` caps the body of any one answer (a stream counts as one).
@@ -301,8 +301,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 def _client(endpoint: Endpoint, timeout: float) -> ollama.Client:
     # endpoint.py and transport.py import OllamaError from here, hence the late imports.
-    from quantviz.endpoint import normalize_url
-    from quantviz.transport import pinned_transport
+    from quantviz.ollama.endpoint import normalize_url
+    from quantviz.ollama.transport import pinned_transport
 
     url = normalize_url(endpoint.host).url  # the one spelling: IDNA 2008 A-label
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Iterator
 import httpcore
 import httpx
 
-from quantviz import endpoint
-from quantviz.ollama_api import OllamaError
+from quantviz.ollama import endpoint
+from quantviz.ollama.client import OllamaError
 
 
 class PinnedBackend(httpcore.NetworkBackend):

@@ -12,7 +12,7 @@ The safety rule (for a deployment where students type their own endpoint): every
 resolves to must pass. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are
 always refused; loopback and private ranges only when `allow_private` is true (the instructor
 allows them, or the app runs on the student's own machine). `check_endpoint` applies it when a
-student saves an endpoint; `quantviz.transport` applies it again on every connection, to the
+student saves an endpoint; `quantviz.ollama.transport` applies it again on every connection, to the
 addresses it then connects to, so a name whose DNS answer changes afterwards (rebinding) is
 refused at the request.
 """
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import idna
 
-from quantviz.ollama_api import OllamaError
+from quantviz.ollama.client import OllamaError
 
 DEFAULT_PORT = 11434
 SCHEME_PORTS = {"http": 80, "https": 443}
