@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import ollama  # noqa: E402
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer  # noqa: E402
 
+from quantviz.chat.runs import ReplyRun, pump, start_runs  # noqa: E402
 from quantviz.ollama.client import Endpoint  # noqa: E402
-from quantviz.ui.chat_runs import ReplyRun, pump, start_runs  # noqa: E402
 
 PAGE = "lab2-objective5"
 PROMPT = "Benchmark: tell me a long story."

@@ -16,9 +16,9 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 from streamlit_process import free_port
 
+from quantviz.chat.runs import ReplyRun
+from quantviz.chat.transcript import TranscriptStore
 from quantviz.ollama.client import Endpoint
-from quantviz.transcript import TranscriptStore
-from quantviz.ui.chat_runs import ReplyRun
 
 PAGE = "lab2-objective5"
 K = "lab2-objective5-objective5-chat-0"

@@ -19,8 +19,8 @@ from markdown_oracle import read
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
+from quantviz.chat.transcript import Message, TranscriptExport, transcript_markdown
 from quantviz.evidence import EvidenceLog, ReportContext, report_markdown
-from quantviz.transcript import Message, TranscriptExport, transcript_markdown
 
 ATTACKER = "http://127.0.0.1:9"
 IMG = f"![x]({ATTACKER}/x.png)"

@@ -18,10 +18,10 @@ from apptest_utils import open_page
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
+from quantviz.chat.runs import ReplyRun, collect_reply
 from quantviz.config import ConfigError, Limits, load_settings
 from quantviz.evidence import EvidenceFull, EvidenceLog, record_size
 from quantviz.ollama.client import Endpoint, OllamaError, list_models, show
-from quantviz.ui.chat_runs import ReplyRun, collect_reply
 
 CHAT = "lab2-objective5"
 K = "lab2-objective5-objective5-chat-0"

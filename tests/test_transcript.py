@@ -10,8 +10,7 @@ import pytest
 from markdown_oracle import read, visible
 from ollama_server import PELICAN_SVG_CLEAN, split_tokens
 
-from quantviz.ollama.client import ChatMetrics
-from quantviz.transcript import (
+from quantviz.chat.transcript import (
     SVG_PLACEHOLDER,
     Message,
     StreamFilter,
@@ -31,6 +30,7 @@ from quantviz.transcript import (
     transcript_json,
     transcript_markdown,
 )
+from quantviz.ollama.client import ChatMetrics
 
 HOST = "http://127.0.0.1:11434"
 Q4, Q6 = "batiai/gemma4-e2b:q4", "batiai/gemma4-e2b:q6"

@@ -3,7 +3,7 @@
 One transcript per (endpoint, tag) lives in this session's state, so switching models (or
 endpoints) and back finds each conversation where it was. "One model" streams a reply into one
 placeholder; "Side by side" sends one prompt to every tag at once and draws the columns from one
-script thread while reader threads stream the replies (`chat_runs`), then says whether the
+script thread while reader threads stream the replies (`quantviz.chat.runs`), then says whether the
 server generated them at the same time or one after the other.
 
 Model output is untrusted: text goes through `quantviz.text.model_markdown` (while it streams
@@ -36,11 +36,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from quantviz.config import Caps, Limits, Settings
-from quantviz.evidence import redact_host
-from quantviz.ollama.client import OllamaError
-from quantviz.text import code_span, model_markdown, plain
-from quantviz.transcript import (
+from quantviz.chat.runs import ReplyRun, pump, start_runs
+from quantviz.chat.transcript import (
     Message,
     Status,
     SvgPart,
@@ -55,8 +52,11 @@ from quantviz.transcript import (
     transcript_json,
     transcript_markdown,
 )
+from quantviz.config import Caps, Limits, Settings
+from quantviz.evidence import redact_host
+from quantviz.ollama.client import OllamaError
+from quantviz.text import code_span, model_markdown, plain
 from quantviz.ui import nav, session
-from quantviz.ui.chat_runs import ReplyRun, pump, start_runs
 from quantviz.ui.context import WidgetContext
 
 try:  # raised in the script by a Stop, and by any click during a run (runner.fastReruns)
@@ -66,7 +66,7 @@ except ImportError:  # pragma: no cover - another Streamlit layout
 
 STORE_KEY = "quantviz_chat_transcripts"  # one TranscriptStore per browser session
 ACTIVE_KEY = "_quantviz_chat_active"  # run id -> Event set once its replies are saved
-SETTLE_WAIT_S = 2.0  # a stopped run saves within one tick (chat_runs.TICK_S) of the Stop
+SETTLE_WAIT_S = 2.0  # a stopped run saves within one tick (chat.runs.TICK_S) of the Stop
 ONE, SIDE = "One model", "Side by side"
 DETERMINISTIC, CUSTOM = "Deterministic", "Custom"
 FIXED_SEED = 42

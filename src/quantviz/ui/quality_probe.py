@@ -29,6 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 import streamlit as st
 
+from quantviz.chat.runs import collect_reply
 from quantviz.config import Settings
 from quantviz.evidence import redact_host
 from quantviz.figures_probe import (
@@ -59,7 +60,6 @@ from quantviz.probe import (
 )
 from quantviz.text import plain
 from quantviz.ui import nav, session
-from quantviz.ui.chat_runs import collect_reply
 from quantviz.ui.context import WidgetContext
 
 LAST_PROBE = "quantviz_last_probe"  # the session's latest ended ProbeJob

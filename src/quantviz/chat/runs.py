@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from quantviz.chat.transcript import StreamFilter, StreamTiming
 from quantviz.ollama.client import (
     CHAT_TIMEOUT,
     ChatEvent,
@@ -39,7 +40,6 @@ from quantviz.ollama.client import (
     TokenLogprob,
     chat_stream,
 )
-from quantviz.transcript import StreamFilter, StreamTiming
 
 TICK_S = 0.2  # longest the script thread waits without a chance to update the page
 MIN_UPDATE_S = 0.04  # at most 25 redraws a second of a streaming reply (see bench_chat.py)
