@@ -24,7 +24,7 @@ from quantviz.evidence import (
     to_jsonable,
 )
 from quantviz.memory import BUILTIN_LAYOUT, fit
-from quantviz.probe import BUILTIN_BATTERY, run_all
+from quantviz.probe.run import BUILTIN_BATTERY, run_all
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

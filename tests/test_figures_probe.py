@@ -15,7 +15,7 @@ from quantviz.figures_probe import (
     token_logprob_figure,
 )
 from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
-from quantviz.probe import ProbeRun, load_battery, run_all, simple_tokens
+from quantviz.probe.run import ProbeRun, load_battery, run_all, simple_tokens
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 PROBES = load_battery(

@@ -11,7 +11,7 @@ import numpy as np
 import ollama
 import pytest
 
-from quantviz.probe import (
+from quantviz.probe.run import (
     BUILTIN_BATTERY,
     CHECK_KINDS,
     BatteryError,

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from quantviz.memory import GB, FitResult, format_bytes, format_tokens
-from quantviz.probe import ProbeResult, ProbeRun, ProbeSummary
+from quantviz.probe.run import ProbeResult, ProbeRun, ProbeSummary
 
 TAG_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2")
 MEMORY_COLORS = {"weights": "#4C78A8", "kv": "#72B7B2", "overhead": "#BAB0AC"}

@@ -45,7 +45,7 @@ from quantviz.ollama.client import (
     find_model,
     list_models,
 )
-from quantviz.probe import (
+from quantviz.probe.run import (
     BUILTIN_BATTERY,
     DEFAULT_TOP_LOGPROBS,
     PROBE_OPTIONS,
