@@ -11,7 +11,7 @@ from ollama_server import Q4_TAG, Q6_TAG
 from streamlit.util import calc_hash
 from streamlit_process import free_port
 
-from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, kv_cache_bytes
+from quantviz.decision.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, kv_cache_bytes
 from quantviz.ui import session
 from quantviz.ui.tradeoff import BUILTIN_WEIGHTS_SOURCE
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from quantviz.decision.memory import BUILTIN_LAYOUT, fit
 from quantviz.evidence import (
     KINDS,
     REDACTED,
@@ -23,7 +24,6 @@ from quantviz.evidence import (
     scrub,
     to_jsonable,
 )
-from quantviz.memory import BUILTIN_LAYOUT, fit
 from quantviz.probe.run import BUILTIN_BATTERY, run_all
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

@@ -7,6 +7,7 @@ import json
 import plotly.graph_objects as go
 import pytest
 
+from quantviz.decision.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
 from quantviz.figures_probe import (
     logprob_diff_figure,
     memory_figure,
@@ -14,7 +15,6 @@ from quantviz.figures_probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
 from quantviz.probe.run import ProbeRun, load_battery, run_all, simple_tokens
 
 LABELS = {"q4": "Q4", "q6": "Q6"}

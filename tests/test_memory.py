@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantviz.memory import (
+from quantviz.decision.memory import (
     BUILTIN_LAYOUT,
     GB,
     OLLAMA,

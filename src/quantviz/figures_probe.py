@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from quantviz.memory import GB, FitResult, format_bytes, format_tokens
+from quantviz.decision.memory import GB, FitResult, format_bytes, format_tokens
 from quantviz.probe.run import ProbeResult, ProbeRun, ProbeSummary
 
 TAG_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2")

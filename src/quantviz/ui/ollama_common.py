@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from quantviz.config import Settings
+from quantviz.decision.memory import LAYOUT_KEYS
 from quantviz.evidence import redact_host
-from quantviz.memory import LAYOUT_KEYS
 from quantviz.ollama.client import (
     SUMMARY_KEYS,
     Endpoint,

@@ -24,9 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.evidence import EvidenceRecord, redact_host
-from quantviz.figures_probe import memory_figure
-from quantviz.memory import (
+from quantviz.decision.memory import (
     BUILTIN_LAYOUT,
     BYTES_PER_ELEMENT,
     DEFAULT_CACHE_TYPE,
@@ -44,6 +42,8 @@ from quantviz.memory import (
     layout_from_model_info,
     recommend,
 )
+from quantviz.evidence import EvidenceRecord, redact_host
+from quantviz.figures_probe import memory_figure
 from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
     OllamaError,
