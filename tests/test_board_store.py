@@ -245,7 +245,7 @@ def test_closed_class_refuses_until_reopened(store):
 
 def test_report_without_board_figures_is_refused(store):
     """A report with only notes has nothing for the board and is refused, saying why."""
-    from quantviz.evidence import EvidenceLog, report_dict
+    from quantviz.report.evidence import EvidenceLog, report_dict
 
     log = EvidenceLog()
     log.append("note", "Note", {"text": "hello"})

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from quantviz.decision.memory import BUILTIN_LAYOUT, fit
-from quantviz.evidence import (
+from quantviz.probe.run import BUILTIN_BATTERY, run_all
+from quantviz.report.evidence import (
     KINDS,
     REDACTED,
     EvidenceLog,
@@ -24,7 +25,6 @@ from quantviz.evidence import (
     scrub,
     to_jsonable,
 )
-from quantviz.probe.run import BUILTIN_BATTERY, run_all
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

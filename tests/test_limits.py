@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 from quantviz.chat.runs import ReplyRun, collect_reply
 from quantviz.config import ConfigError, Limits, load_settings
-from quantviz.evidence import EvidenceFull, EvidenceLog, record_size
 from quantviz.ollama.client import Endpoint, OllamaError, list_models, show
+from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
 
 CHAT = "lab2-objective5"
 K = "lab2-objective5-objective5-chat-0"

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from quantviz.board.config import Limits
 from quantviz.board.extract import Figures, SideFigures, figures_from_report
 from quantviz.board.schema import classes, migrate, submissions, utcnow
-from quantviz.evidence import scrub, to_jsonable
+from quantviz.report.evidence import scrub, to_jsonable
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from quantviz.evidence import redact_host, to_jsonable, utc_now
 from quantviz.ollama.client import ChatMetrics, normalize_tag
+from quantviz.report.evidence import redact_host, to_jsonable, utc_now
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.text import fence as code_fence
 

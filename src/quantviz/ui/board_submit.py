@@ -12,7 +12,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from quantviz.board.store import BoardError, resolve_class_code
-from quantviz.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.report.evidence import EvidenceLog, ReportContext, report_dict
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 

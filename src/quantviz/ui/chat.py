@@ -53,8 +53,8 @@ from quantviz.chat.transcript import (
     transcript_markdown,
 )
 from quantviz.config import Caps, Limits, Settings
-from quantviz.evidence import redact_host
 from quantviz.ollama.client import OllamaError
+from quantviz.report.evidence import redact_host
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext

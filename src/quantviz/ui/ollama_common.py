@@ -25,7 +25,6 @@ import streamlit as st
 
 from quantviz.config import Settings
 from quantviz.decision.memory import LAYOUT_KEYS
-from quantviz.evidence import redact_host
 from quantviz.ollama.client import (
     SUMMARY_KEYS,
     Endpoint,
@@ -36,6 +35,7 @@ from quantviz.ollama.client import (
     show,
 )
 from quantviz.ollama.endpoint import normalize_url
+from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
 

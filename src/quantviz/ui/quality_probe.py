@@ -31,7 +31,6 @@ import streamlit as st
 
 from quantviz.chat.runs import collect_reply
 from quantviz.config import Settings
-from quantviz.evidence import redact_host
 from quantviz.figures_probe import (
     logprob_diff_figure,
     probe_pass_figure,
@@ -58,6 +57,7 @@ from quantviz.probe.run import (
     run_probes,
     simple_tokens,
 )
+from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext

@@ -21,9 +21,9 @@ from quantviz.config import (
     with_lab_models,
     with_session,
 )
-from quantviz.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.lab.parse import Lab
 from quantviz.ollama.client import Endpoint, OllamaError
+from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
@@ -130,7 +130,7 @@ def evidence() -> EvidenceLog:
 
 
 def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | None:
-    """Add a measurement to the evidence log; see `quantviz.evidence.KINDS` for the kinds.
+    """Add a measurement to the evidence log; see `quantviz.report.evidence.KINDS` for the kinds.
 
     A full log keeps what it has: the record is not added and the page says why (None).
     """

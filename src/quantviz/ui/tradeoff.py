@@ -42,7 +42,6 @@ from quantviz.decision.memory import (
     layout_from_model_info,
     recommend,
 )
-from quantviz.evidence import EvidenceRecord, redact_host
 from quantviz.figures_probe import memory_figure
 from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
@@ -51,6 +50,7 @@ from quantviz.ollama.client import (
     list_models,
     normalize_tag,
 )
+from quantviz.report.evidence import EvidenceRecord, redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext

@@ -12,7 +12,8 @@ from typing import Any
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.evidence import (
+from quantviz.lab.parse import Lab, load_labs
+from quantviz.report.evidence import (
     KIND_TITLES,
     EvidenceFull,
     EvidenceLog,
@@ -23,7 +24,6 @@ from quantviz.evidence import (
     report_markdown,
     utc_now,
 )
-from quantviz.lab.parse import Lab, load_labs
 from quantviz.text import plain as _plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit
