@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.figures import (
+from quantviz.figures.explorers import (
     ERROR_BINS,
     HEATMAP_TITLES,
     OVERVIEW_TITLES,

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.figures_ggml import (
+from quantviz.figures.ggml import (
     BLOCK_NAME,
     GAP_X,
     GAP_Y,

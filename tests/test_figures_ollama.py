@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 from ollama_server import gemma_like_model
 
-from quantviz.figures_ollama import (
+from quantviz.figures.ollama import (
     StorageRow,
     compare_sizes,
     format_bytes,

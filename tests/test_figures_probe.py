@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from quantviz.decision.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
-from quantviz.figures_probe import (
+from quantviz.figures.probe import (
     logprob_diff_figure,
     memory_figure,
     probe_pass_figure,

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.figures_schemes import (
+from quantviz.figures.schemes import (
     FIELD_COLORS,
     bit_strip_figure,
     comparison_figure,

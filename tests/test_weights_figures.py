@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale, sample_colorscale
 
-from quantviz.figures_ollama import type_color
-from quantviz.weights.figures import (
+from quantviz.figures.ollama import type_color
+from quantviz.figures.weights import (
     OUTSIDE_BLOCKS,
     ProfilePoint,
     layer_profile,

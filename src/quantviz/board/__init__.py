@@ -2,6 +2,6 @@
 
 Pure core (no streamlit): `config` parses the `[board]` secrets, `passcode` hashes and checks the
 instructor passcode, `extract` reads the board's figures out of an evidence report, `schema` holds
-the tables and migrations, `store` the submissions on any SQLAlchemy engine, and `figures` the
-plotly figures of a class. The pages live in `quantviz.ui.pages`.
+the tables and migrations, and `store` the submissions on any SQLAlchemy engine. The plotly
+figures of a class are `quantviz.figures.board`; the pages live in `quantviz.ui.pages`.
 """

@@ -24,7 +24,7 @@ import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures_ggml import Panel, code_grid_figure, error_grid_figure
+from quantviz.figures.ggml import Panel, code_grid_figure, error_grid_figure
 from quantviz.quant import gemma4_e2b, ggml, packing
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, quantize_symmetric
 from quantviz.quant.recipe import (

@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures import layer_overview
-from quantviz.figures_schemes import comparison_figure
+from quantviz.figures.explorers import layer_overview
+from quantviz.figures.schemes import comparison_figure
 from quantviz.quant import packing
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, qmax, toy_layer
 from quantviz.quant.schemes import (

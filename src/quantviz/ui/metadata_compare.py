@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from quantviz.figures_ollama import format_bytes, type_mix_figure, type_order
+from quantviz.figures.ollama import format_bytes, type_mix_figure, type_order
 from quantviz.ollama.client import (
     ComparedField,
     ModelMetadata,

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from quantviz.config import Settings
-from quantviz.figures_ollama import format_bytes
+from quantviz.figures.ollama import format_bytes
 from quantviz.ollama.client import Endpoint, OllamaError, PullTracker, find_model, pull
 from quantviz.text import code_span
 from quantviz.ui import session

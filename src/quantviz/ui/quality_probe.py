@@ -31,7 +31,7 @@ import streamlit as st
 
 from quantviz.chat.runs import collect_reply
 from quantviz.config import Settings
-from quantviz.figures_probe import (
+from quantviz.figures.probe import (
     logprob_diff_figure,
     probe_pass_figure,
     similarity_figure,

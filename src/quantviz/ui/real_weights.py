@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import streamlit as st
 
+from quantviz.figures.weights import ProfilePoint, layer_profile, tile_figure, weight_histogram
 from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
 from quantviz.ui import session
@@ -29,7 +30,6 @@ from quantviz.ui.gguf_formats import block_fields, hex_dump
 from quantviz.ui.ollama_common import metadata_of, plain
 from quantviz.weights.digest import Digest, read_digest
 from quantviz.weights.errors import WeightsError
-from quantviz.weights.figures import ProfilePoint, layer_profile, tile_figure, weight_histogram
 from quantviz.weights.gguf_file import TensorInfo, open_gguf
 from quantviz.weights.locate import (
     WeightsConfig,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.figures_ollama import StorageRow, compare_sizes, format_bytes, storage_figure
+from quantviz.figures.ollama import StorageRow, compare_sizes, format_bytes, storage_figure
 from quantviz.ollama.client import ModelMetadata, OllamaError, arch_value, find_model
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.ui import nav, session

@@ -42,7 +42,7 @@ from quantviz.decision.memory import (
     layout_from_model_info,
     recommend,
 )
-from quantviz.figures_probe import memory_figure
+from quantviz.figures.probe import memory_figure
 from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
     OllamaError,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.figures import number_line
-from quantviz.figures_schemes import bit_strip_figure
+from quantviz.figures.explorers import number_line
+from quantviz.figures.schemes import bit_strip_figure
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
 from quantviz.quant.floats import encode_all
 from quantviz.ui.context import WidgetContext

@@ -9,14 +9,14 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.figures import (
+from quantviz.board.store import Submission
+from quantviz.figures.board import (
     DECISION_LABELS,
     decisions_figure,
     probe_figure,
     sizes_figure,
     speed_figure,
 )
-from quantviz.board.store import Submission
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 

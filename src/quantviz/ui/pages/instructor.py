@@ -18,15 +18,15 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from quantviz.board.config import BoardConfig
-from quantviz.board.figures import (
+from quantviz.board.passcode import verify_passcode
+from quantviz.board.store import Submission
+from quantviz.figures.board import (
     DECISION_LABELS,
     decision_counts,
     decisions_figure,
     paired_figure,
     speed_memory_figure,
 )
-from quantviz.board.passcode import verify_passcode
-from quantviz.board.store import Submission
 from quantviz.ui import board as board_ui
 
 UNLOCKED_KEY = "_quantviz_instructor_unlocked"

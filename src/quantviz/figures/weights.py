@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 from plotly.colors import get_colorscale, sample_colorscale
 
-from quantviz.figures_ollama import type_color
+from quantviz.figures.ollama import type_color
 
 Spec = dict[str, Any]
 
