@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from quantviz.board.config import connection_url, load_board_config
 from quantviz.config import ConfigError
+from quantviz.config.board import connection_url, load_board_config
 
 HASH = (
     "scrypt$n=16384,r=8,p=1$U29kaXVtQ2hsb3JpZGU=$"

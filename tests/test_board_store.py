@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from board_reports import Q4_TAG, report
 
-from quantviz.board.config import Limits
 from quantviz.board.schema import LATEST, SchemaTooNew
 from quantviz.board.store import BoardError, BoardStore, resolve_class_code
+from quantviz.config.board import Limits
 
 DATA = Path(__file__).parent / "data"
 CODE = "QV-TEST"

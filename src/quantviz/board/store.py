@@ -39,9 +39,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from quantviz.board.config import Limits
 from quantviz.board.extract import Figures, SideFigures, figures_from_report
 from quantviz.board.schema import classes, migrate, submissions, utcnow
+from quantviz.config.board import Limits
 from quantviz.report.evidence import scrub, to_jsonable
 
 T = TypeVar("T")

@@ -20,10 +20,10 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.config import BoardConfig, connection_url, load_board_config
 from quantviz.board.schema import SchemaTooNew
 from quantviz.board.store import BoardError, BoardStore
 from quantviz.config import ConfigError
+from quantviz.config.board import BoardConfig, connection_url, load_board_config
 from quantviz.ui.ollama_common import plain
 
 TOKEN_KEY = "_quantviz_board_token"

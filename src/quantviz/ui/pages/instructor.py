@@ -17,9 +17,9 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.config import BoardConfig
 from quantviz.board.passcode import verify_passcode
 from quantviz.board.store import Submission
+from quantviz.config.board import BoardConfig
 from quantviz.figures.board import (
     DECISION_LABELS,
     decision_counts,
