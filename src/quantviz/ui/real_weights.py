@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import streamlit as st
 
+from quantviz.config.weights import WeightsConfig, weights_config
 from quantviz.figures.weights import ProfilePoint, layer_profile, tile_figure, weight_histogram
 from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
@@ -32,11 +33,9 @@ from quantviz.weights.digest import Digest, read_digest
 from quantviz.weights.errors import WeightsError
 from quantviz.weights.gguf_file import TensorInfo, open_gguf
 from quantviz.weights.locate import (
-    WeightsConfig,
     default_digest_path,
     is_local_endpoint,
     ollama_blobs,
-    weights_config,
 )
 from quantviz.weights.pair import ModelPair, PairedTensor, Tile, default_tensor, pair_models
 from quantviz.weights.stats import TensorStats, model_stats, total_weights
