@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from apptest_utils import open_page, texts
 
-from quantviz.lab.parse import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

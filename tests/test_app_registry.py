@@ -11,7 +11,8 @@ HOSTILE = "bad answer ![x](http://127.0.0.1:9/p.png) <img src=x> **loud**"
 
 
 def _page_with_one_widget() -> None:
-    from quantviz.lab.parse import Lab, load_labs
+    from quantviz.lab import Lab
+    from quantviz.lab.load import load_labs
     from quantviz.ui import registry
     from quantviz.ui.context import WidgetContext
 

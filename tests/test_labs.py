@@ -5,16 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from quantviz.lab.parse import (
-    Callout,
-    LabError,
-    LabParseError,
-    Markdown,
-    WidgetMarker,
-    load_lab,
-    load_labs,
-    parse_lab,
-)
+from quantviz.lab import Callout, LabError, LabParseError, Markdown, WidgetMarker
+from quantviz.lab.load import load_lab, load_labs
+from quantviz.lab.parse import parse_lab
 
 FIXTURES = Path(__file__).parent / "fixtures" / "labs"
 SEED = Path(__file__).parents[1] / "labs" / "lab-02-quantization-tradeoffs.md"
@@ -270,3 +263,31 @@ def test_lab2_objective1_list_follows_its_own_formula() -> None:
     seed_lines = [line for line in text.splitlines() if "0.157782" in line]
     assert seed_lines and all(line.startswith("Note on an earlier version") for line in seed_lines)
     assert "`q = -1, 0, +1`" in text  # why 2 bits give 3 levels
+
+
+CODE_WITH_AN_INFO_LINE = """---
+order: 1
+---
+## Objective 1: Code
+
+```
+```python
+<div data-quantization-explorer></div>
+## not a section
+```
+
+<div data-model-pull></div>
+"""
+
+
+def test_a_fence_line_with_an_info_string_inside_a_code_block_does_not_close_it():
+    """CommonMark: a closing fence has no info string, so inside a ``` block a line such as
+    ```python is code. The marker and the `## ` line after it stay text, not a widget or a
+    section; the marker after the block is live."""
+    lab = parse_lab(CODE_WITH_AN_INFO_LINE, Path("x.md"))
+    assert [s.title for s in lab.sections] == ["x", "Objective 1: Code"]
+    objective = lab.sections[1]
+    assert objective.markers == ["model-pull"]
+    code = objective.blocks[0]
+    assert isinstance(code, Markdown)
+    assert "```python\n<div data-quantization-explorer></div>\n## not a section" in code.text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from concurrency import WatchedLock, wait_for
 
-from quantviz.lab import parse as labs
+from quantviz.lab import load as labs
 
 
 def lab_text(title: str) -> str:

@@ -145,7 +145,7 @@ AppTest.from_string("import streamlit as st\nst.write('warm')").run()
 from quantviz.ui.preload import ensure_loaded
 
 ensure_loaded()
-from quantviz.lab.parse import load_labs
+from quantviz.lab.load import load_labs
 
 load_labs()  # fill the shared lab cache as the first session would
 
@@ -266,7 +266,7 @@ def test_no_page_changes_state_shared_between_sessions(pages_after_preload):
     the lab cache and the Lab objects in it included: what one session does cannot leak into
     another through module state."""
     result = pages_after_preload
-    assert "quantviz.lab.parse._cache" in result["shared"]
+    assert "quantviz.lab.load._cache" in result["shared"]
     assert "quantviz.ui.registry.WIDGETS" in result["shared"]
     assert result["changed"] == []
 

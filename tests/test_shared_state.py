@@ -1,7 +1,7 @@
 """State shared by every session's script thread and filled on first use (issue 17).
 
 What was checked, and where:
-- quantviz.lab.parse._cache (parsed lab files): a lock, one entry per file
+- quantviz.lab.load._cache (parsed lab files): a lock, one entry per file
   (tests/test_labs_cache.py);
 - quantviz.ollama.client._ssl_context (one SSLContext for all clients): built once under a lock;
 - module-level dicts, lists and sets of quantviz, and the cached Lab objects: read-only,

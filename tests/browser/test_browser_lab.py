@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from quantviz.lab.parse import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
 
 ROOT = Path(__file__).resolve().parents[2]
 BITS = ".st-key-lab2-objective1-quantization-explorer-0-bits"

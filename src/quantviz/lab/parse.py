@@ -1,40 +1,54 @@
-"""Lab files -> a typed tree of sections and blocks.
+"""One lab file -> a typed tree of sections and blocks (no streamlit).
 
 A lab is Markdown with YAML frontmatter (`order`, `title`, `description`, optional `models` and
 `probe`), checked once here: a value of the wrong kind makes the file a `LabError` whose message
 names the key, so one typo shows as that lab's error page and never takes other pages down.
-The text before the first `## ` heading is the overview; every `## ` heading starts a section
-(`## Objective N: ...` sections are objectives). Inside a section the text is split into
-blocks: Markdown, `lab-callout` boxes and `<div data-NAME></div>` widget markers. HTML comments
-are style hints and are dropped. Nothing inside a fenced code block is interpreted.
+
+The Markdown is read as CommonMark by markdown-it-py, block by block, with each block's line map:
+the parser decides what is a code block, exactly as a Markdown viewer (and Streamlit) will, so
+nothing inside a fenced or indented code block is ever interpreted. In a ``` block, a line such
+as ```python is code, not the end of the block (a closing fence has no info string). Then:
+
+* the text before the first `## ` heading is the overview; every ATX `## ` heading starts a
+  section (`## Objective N: ...` sections are objectives); headings of other levels stay text;
+* raw HTML blocks are read line by line: `<div data-NAME></div>` is a widget marker, a
+  `<div class="lab-callout ...">` up to its `</div>` a callout (`info`, `warning`, `success`,
+  `danger`/`error`), anything else stays Markdown;
+* HTML comments are style hints and are dropped, except inside code;
+* everything else stays Markdown, consecutive blocks joined.
+
+As in any CommonMark viewer, an HTML block runs until a blank line: a `## ` line directly under a
+marker (no blank line between) is part of that HTML block and does not start a section.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import html
-import logging
 import math
-import os
 import re
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import frontmatter
 import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
-log = logging.getLogger(__name__)
-
-LABS_DIR_ENV = "QUANTVIZ_LABS_DIR"
-DEFAULT_LABS_DIR = Path(__file__).resolve().parents[3] / "labs"
-
-CalloutKind = Literal["info", "warning", "success", "error"]
-SectionKind = Literal["overview", "objective", "other"]
+from quantviz.lab import (
+    Block,
+    Callout,
+    CalloutKind,
+    Lab,
+    LabParseError,
+    Markdown,
+    Section,
+    WidgetMarker,
+    slugify,
+)
 
 _CALLOUT_KINDS: dict[str, CalloutKind] = {
     "info": "info",
@@ -44,9 +58,7 @@ _CALLOUT_KINDS: dict[str, CalloutKind] = {
     "danger": "error",
     "error": "error",
 }
-_HEADING = re.compile(r"^##\s+(?P<title>.+?)\s*#*\s*$")
 _OBJECTIVE = re.compile(r"^Objective\s+(?P<n>\d+)\s*[:.\-–]\s*(?P<name>.+)$", re.IGNORECASE)
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _MARKER = re.compile(r"^\s*<div\s+data-(?P<name>[A-Za-z0-9_-]+)(?P<attrs>[^>]*)>\s*</div>\s*$")
 _ATTR = re.compile(r'data-(?P<k>[A-Za-z0-9_-]+)(?:\s*=\s*"(?P<v>[^"]*)")?')
@@ -54,6 +66,7 @@ _CALLOUT_OPEN = re.compile(
     r'^\s*<div\s+class="(?P<cls>[^"]*\blab-callout\b[^"]*)"\s*>(?P<rest>.*)$'
 )
 _CALLOUT_CLOSE = re.compile(r"</div>\s*$")
+_CODE = ("fence", "code_block")
 
 # Frontmatter keys quantviz reads; other keys are kept in `Lab.meta` and ignored, unless they look
 # like a misspelt one of these (a `model:` would silently leave the lab on the default tags).
@@ -62,93 +75,10 @@ MAX_ORDER = 99_999
 _YAML = frontmatter.YAMLHandler()
 
 
-@dataclass(frozen=True)
-class Markdown:
-    text: str
-
-
-@dataclass(frozen=True)
-class Callout:
-    kind: CalloutKind
-    text: str  # Markdown: <strong> became **bold**, <br /> a line break
-
-
-@dataclass(frozen=True)
-class WidgetMarker:
-    name: str
-    attrs: dict[str, str] = field(default_factory=dict)
-
-
-Block = Markdown | Callout | WidgetMarker
-
-
-@dataclass(frozen=True)
-class Section:
-    kind: SectionKind
-    title: str
-    url_path: str
-    blocks: tuple[Block, ...]
-    number: int | None = None  # the objective's N
-
-    @property
-    def markers(self) -> list[str]:
-        return [b.name for b in self.blocks if isinstance(b, WidgetMarker)]
-
-
-@dataclass(frozen=True)
-class Lab:
-    path: Path
-    order: int
-    title: str
-    description: str
-    meta: dict[str, Any]  # the frontmatter; the keys in FRONTMATTER_KEYS hold checked values
-    sections: tuple[Section, ...]
-
-    @property
-    def models(self) -> Mapping[str, str] | None:
-        """The lab's own `models:` map (label -> tag), checked; None when it names none."""
-        return self.meta.get("models")
-
-    @property
-    def overview(self) -> Section:
-        return self.sections[0]
-
-    def section_with_marker(self, marker: str) -> Section | None:
-        return next((s for s in self.sections if marker in s.markers), None)
-
-
-@dataclass(frozen=True)
-class LabError:
-    """A lab file that could not be read; it gets a page of its own that says why.
-
-    `url_path` defaults to `lab-error-<slug of the file name>`; `load_labs` adds `-2`, `-3`, ...
-    when two file names slugify alike.
-    """
-
-    path: Path
-    message: str
-    url_path: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.url_path:
-            object.__setattr__(self, "url_path", "lab-error-" + slugify(self.path.stem))
-
-    @property
-    def title(self) -> str:
-        return self.path.name
-
-
-class LabParseError(ValueError):
-    pass
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug or "section"
-
-
-def labs_dir() -> Path:
-    return Path(os.environ.get(LABS_DIR_ENV) or DEFAULT_LABS_DIR)
+@cache
+def _parser() -> MarkdownIt:
+    """CommonMark, block structure only: the inline pass is not needed to find blocks."""
+    return MarkdownIt("commonmark").disable(["inline", "text_join"])
 
 
 def _callout_markdown(inner: str) -> str:
@@ -162,98 +92,125 @@ def _callout_markdown(inner: str) -> str:
     return html.unescape(text).strip()
 
 
-def _strip_comments(text: str) -> str:
-    """Drop HTML comments (style hints), leaving fenced code untouched."""
-    out: list[str] = []
-    prose: list[str] = []
-    fence: str | None = None
-    for line in text.splitlines():
-        if fence is None and (m := _FENCE.match(line)):
-            out.append(_COMMENT.sub("", "\n".join(prose)))
-            prose, fence = [], m.group(1)
-            out.append(line)
-        elif fence is not None:
-            out.append(line)
-            if line.strip().startswith(fence):
-                fence = None
+def _callout_kind(classes: str) -> CalloutKind:
+    for name in classes.split():
+        kind = _CALLOUT_KINDS.get(name.removeprefix("lab-callout--"))
+        if kind is not None:
+            return kind
+    return "info"
+
+
+class _Blocks:
+    """Collects a section's blocks; consecutive Markdown is joined into one block."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._markdown: list[str] = []
+
+    def markdown(self, text: str) -> None:
+        if text.strip():
+            self._markdown.append(text.strip("\n"))
+
+    def add(self, block: Block) -> None:
+        self.flush()
+        self.blocks.append(block)
+
+    def flush(self) -> None:
+        if self._markdown:
+            self.blocks.append(Markdown("\n\n".join(self._markdown)))
+            self._markdown = []
+
+
+def _html_lines(lines: Sequence[str], out: _Blocks, rest: Sequence[str]) -> int:
+    """An HTML block, line by line: markers, callouts, and the rest as Markdown.
+
+    A callout that is still open at the end of the block (a blank line inside it) goes on into
+    `rest`, the section's following lines; returns how many of those it took.
+    """
+    buffer: list[str] = []
+    taken = 0
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if m := _MARKER.match(line):
+            out.markdown("\n".join(buffer))
+            buffer = []
+            attrs = {a["k"]: a["v"] or "" for a in _ATTR.finditer(m["attrs"])}
+            out.add(WidgetMarker(m["name"], attrs))
+        elif m := _CALLOUT_OPEN.match(line):
+            out.markdown("\n".join(buffer))
+            buffer = []
+            inner = [m["rest"]]
+            while not _CALLOUT_CLOSE.search(inner[-1]):
+                if i + 1 < len(lines):
+                    i += 1
+                    inner.append(lines[i])
+                elif taken < len(rest):
+                    inner.append(rest[taken])
+                    taken += 1
+                else:
+                    break
+            inner[-1] = _CALLOUT_CLOSE.sub("", inner[-1])
+            out.add(Callout(_callout_kind(m["cls"]), _callout_markdown("\n".join(inner))))
         else:
-            prose.append(line)
-    out.append(_COMMENT.sub("", "\n".join(prose)))
-    return "\n".join(out)
+            buffer.append(line)
+        i += 1
+    out.markdown("\n".join(buffer))
+    return taken
+
+
+def _source(lines: Sequence[str], token: Token) -> list[str]:
+    start, end = token.map or (0, 0)
+    return list(lines[start:end])
+
+
+def _section_blocks(tokens: Sequence[Token], lines: Sequence[str], end: int) -> tuple[Block, ...]:
+    """The blocks of one section: its top-level tokens, read from the source lines they map."""
+    out = _Blocks()
+    skip_to = 0  # lines already taken by a callout that ran past its HTML block
+    for token in tokens:
+        if token.level != 0 or token.map is None or token.nesting == -1:
+            continue
+        stop = token.map[1]
+        if stop <= skip_to:
+            continue
+        text = "\n".join(_source(lines, token))
+        if token.type in _CODE:
+            out.markdown(text)
+        elif token.type == "html_block":
+            source = _COMMENT.sub("", text).split("\n")
+            skip_to = stop + _html_lines(source, out, lines[stop:end])
+        else:
+            out.markdown(_COMMENT.sub("", text))
+    out.flush()
+    return tuple(out.blocks)
+
+
+def _is_section_heading(token: Token) -> bool:
+    return token.type == "heading_open" and token.level == 0 and token.markup == "##"
+
+
+def _split_sections(body: str) -> list[tuple[str | None, tuple[Block, ...]]]:
+    """[(heading or None for the overview, blocks)], split on top-level `## ` headings."""
+    lines = body.split("\n")
+    tokens = _parser().parse(body)
+    headings = [i for i, t in enumerate(tokens) if _is_section_heading(t)]
+    # A section runs from after its heading (heading_open, inline, heading_close) to the next
+    # heading's token and line; the overview from the start.
+    firsts = [0] + [i + 3 for i in headings]
+    lasts = [*headings, len(tokens)]
+    end_lines = [(tokens[i].map or (0, 0))[0] for i in headings] + [len(lines)]
+    titles = [None, *(" ".join(tokens[i + 1].content.split()) for i in headings)]
+    return [
+        (title, _section_blocks(tokens[first:last], lines, end))
+        for title, first, last, end in zip(titles, firsts, lasts, end_lines, strict=True)
+    ]
 
 
 def parse_blocks(text: str) -> tuple[Block, ...]:
-    """Split a section's body into Markdown, callouts and widget markers."""
-    blocks: list[Block] = []
-    buffer: list[str] = []
-    lines = _strip_comments(text).splitlines()
-    fence: str | None = None
-    i = 0
-
-    def flush() -> None:
-        body = "\n".join(buffer).strip("\n")
-        if body.strip():
-            blocks.append(Markdown(body))
-        buffer.clear()
-
-    while i < len(lines):
-        line = lines[i]
-        if fence:
-            buffer.append(line)
-            if line.strip().startswith(fence):
-                fence = None
-            i += 1
-            continue
-        if m := _FENCE.match(line):
-            fence = m.group(1)
-            buffer.append(line)
-            i += 1
-            continue
-        if m := _MARKER.match(line):
-            flush()
-            attrs = {a["k"]: a["v"] or "" for a in _ATTR.finditer(m["attrs"])}
-            blocks.append(WidgetMarker(m["name"], attrs))
-            i += 1
-            continue
-        if m := _CALLOUT_OPEN.match(line):
-            flush()
-            kind = next(
-                (
-                    _CALLOUT_KINDS[c.removeprefix("lab-callout--")]
-                    for c in m["cls"].split()
-                    if c.removeprefix("lab-callout--") in _CALLOUT_KINDS
-                ),
-                "info",
-            )
-            inner = [m["rest"]]
-            while not _CALLOUT_CLOSE.search(inner[-1]) and i + 1 < len(lines):
-                i += 1
-                inner.append(lines[i])
-            inner[-1] = _CALLOUT_CLOSE.sub("", inner[-1])
-            blocks.append(Callout(kind, _callout_markdown("\n".join(inner))))
-            i += 1
-            continue
-        buffer.append(line)
-        i += 1
-    flush()
-    return tuple(blocks)
-
-
-def _split_sections(body: str) -> list[tuple[str | None, str]]:
-    """[(heading or None for the overview, text)], split on `## ` outside code fences."""
-    parts: list[tuple[str | None, list[str]]] = [(None, [])]
-    fence: str | None = None
-    for line in body.splitlines():
-        if fence:
-            if line.strip().startswith(fence):
-                fence = None
-        elif m := _FENCE.match(line):
-            fence = m.group(1)
-        elif m := _HEADING.match(line):
-            parts.append((m["title"], []))
-            continue
-        parts[-1][1].append(line)
-    return [(title, "\n".join(lines)) for title, lines in parts]
+    """Split Markdown into Markdown, callouts and widget markers (no section headings)."""
+    tokens = _parser().parse(text)
+    return _section_blocks(tokens, text.split("\n"), len(text.split("\n")))
 
 
 def _shown(value: Any) -> str:
@@ -364,8 +321,7 @@ def parse_lab(text: str, path: Path) -> Lab:
 
     sections: list[Section] = []
     used: set[str] = set()
-    for heading, chunk in _split_sections(content):
-        blocks = parse_blocks(chunk)
+    for heading, blocks in _split_sections(content):
         if heading is None:
             sections.append(Section("overview", title, f"lab{order}", blocks))
             continue
@@ -392,87 +348,3 @@ def parse_lab(text: str, path: Path) -> Lab:
         meta=meta,
         sections=tuple(sections),
     )
-
-
-# Shared by every session's script thread: path -> ((mtime_ns, size), parsed lab). One entry per
-# file, so an edited lab replaces its old version instead of piling up; the lock makes a new
-# version parse once however many sessions ask for it at the same moment. Readers that find the
-# current version take no lock. A cached Lab is shared, so nothing may mutate it (checked by
-# tests/test_preload.py, which renders every page and compares).
-_cache: dict[str, tuple[tuple[int, int], Lab | LabError]] = {}
-_cache_lock = threading.Lock()
-
-
-def _read(path: Path) -> Lab | LabError:
-    try:
-        return parse_lab(path.read_text(encoding="utf-8"), path)
-    except (OSError, UnicodeDecodeError, LabParseError) as exc:
-        return LabError(path, str(exc))
-    except Exception as exc:
-        log.exception("lab file %s could not be parsed", path)
-        return LabError(path, f"the file could not be parsed ({type(exc).__name__}: {exc})")
-
-
-def load_lab(path: Path) -> Lab | LabError:
-    """Parse a lab file, cached on (path, mtime, size) so every rerun does not re-read it.
-
-    Whatever is wrong with the file, the result is a LabError: one lab file never takes the app
-    down. A mistake the parser did not foresee is logged with its traceback (once per version of
-    the file: errors are cached too).
-    """
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        return LabError(path, str(exc))
-    version = (stat.st_mtime_ns, stat.st_size)
-    hit = _cache.get(str(path))
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    with _cache_lock:
-        hit = _cache.get(str(path))
-        if hit is None or hit[0] != version:
-            hit = _cache[str(path)] = (version, _read(path))
-        return hit[1]
-
-
-def _unique(url_path: str, taken: Mapping[str, str]) -> str:
-    candidate, k = url_path, 2
-    while candidate in taken:
-        candidate, k = f"{url_path}-{k}", k + 1
-    return candidate
-
-
-def load_labs(
-    directory: Path | None = None, reserved: Mapping[str, str] | None = None
-) -> list[Lab | LabError]:
-    """Every `*.md` lab of the directory: good labs by `order`, then the broken ones.
-
-    Every url path is unique: `reserved` maps the app's other url paths to what owns them (the
-    tool pages); a lab that would reuse a taken path (the same `order` as another lab, say)
-    becomes an error page, and error pages whose file names slugify alike get `-2`, `-3`, ...
-    """
-    directory = directory or labs_dir()
-    taken: dict[str, str] = dict(reserved or {})
-    labs: list[Lab] = []
-    errors: list[LabError] = []
-    for path in sorted(directory.glob("*.md")):
-        if path.name.lower() == "readme.md":
-            continue
-        lab = load_lab(path)
-        if isinstance(lab, LabError):
-            errors.append(lab)
-        elif clash := next((other for other in labs if other.order == lab.order), None):
-            errors.append(
-                LabError(path, f"`order: {lab.order}` is already used by {clash.path.name}")
-            )
-        elif used := next((s.url_path for s in lab.sections if s.url_path in taken), None):
-            errors.append(LabError(path, f"its page `{used}` has the url path of {taken[used]}"))
-        else:
-            labs.append(lab)
-            taken.update((s.url_path, f"a page of {path.name}") for s in lab.sections)
-    unique: list[LabError] = []
-    for error in errors:
-        url_path = _unique(error.url_path, taken)
-        taken[url_path] = f"the error page of {error.path.name}"
-        unique.append(dataclasses.replace(error, url_path=url_path))
-    return [*sorted(labs, key=lambda lab: lab.order), *unique]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quantviz.lab.parse import Lab, Section
+from quantviz.lab import Lab, Section
 
 
 @dataclass(frozen=True)

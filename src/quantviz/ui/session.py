@@ -21,7 +21,7 @@ from quantviz.config import (
     with_lab_models,
     with_session,
 )
-from quantviz.lab.parse import Lab
+from quantviz.lab import Lab
 from quantviz.ollama.client import Endpoint, OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.text import plain

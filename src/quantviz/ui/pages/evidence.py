@@ -12,7 +12,8 @@ from typing import Any
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.lab.parse import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
 from quantviz.report.evidence import (
     KIND_TITLES,
     EvidenceFull,

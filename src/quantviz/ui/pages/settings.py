@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.config import Settings, with_session
-from quantviz.lab.parse import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
 from quantviz.ollama.client import OllamaError, check_connection
 from quantviz.ui import nav, session
 from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label, plain
