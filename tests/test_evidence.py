@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from quantviz.decision.memory import BUILTIN_LAYOUT, fit
-from quantviz.probe.run import BUILTIN_BATTERY, run_all
+from quantviz.probe.battery import BUILTIN_BATTERY
+from quantviz.probe.run import run_all
 from quantviz.report.evidence import (
     KINDS,
     REDACTED,

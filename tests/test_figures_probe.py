@@ -15,7 +15,9 @@ from quantviz.figures.probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.probe.run import ProbeRun, load_battery, run_all, simple_tokens
+from quantviz.probe.battery import load_battery
+from quantviz.probe.compare import simple_tokens
+from quantviz.probe.run import ProbeRun, run_all
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 PROBES = load_battery(

@@ -11,27 +11,17 @@ import numpy as np
 import ollama
 import pytest
 
-from quantviz.probe.run import (
+from quantviz.probe.battery import (
     BUILTIN_BATTERY,
-    CHECK_KINDS,
     BatteryError,
-    CheckSpec,
     Probe,
-    ProbeRun,
-    TokenLogprob,
     battery_path_for,
-    check_answer,
-    compare_outputs,
-    extract_svg,
-    last_number,
     load_battery,
-    normalize_logprobs,
     resolve_battery,
-    run_all,
-    run_check,
-    run_probes,
-    simple_tokens,
 )
+from quantviz.probe.checks import CHECK_KINDS, CheckSpec, extract_svg, last_number, run_check
+from quantviz.probe.compare import TokenLogprob, compare_outputs, normalize_logprobs, simple_tokens
+from quantviz.probe.run import ProbeRun, check_answer, run_all, run_probes
 
 BUILTIN = {p.id: p for p in BUILTIN_BATTERY}
 

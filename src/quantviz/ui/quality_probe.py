@@ -44,18 +44,15 @@ from quantviz.ollama.client import (
     find_model,
     list_models,
 )
+from quantviz.probe.battery import BUILTIN_BATTERY, Battery, BatteryError, resolve_battery
+from quantviz.probe.compare import simple_tokens
 from quantviz.probe.run import (
-    BUILTIN_BATTERY,
     DEFAULT_TOP_LOGPROBS,
     PROBE_OPTIONS,
-    Battery,
-    BatteryError,
     ProbeProgress,
     ProbeResult,
     ProbeRun,
-    resolve_battery,
     run_probes,
-    simple_tokens,
 )
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
