@@ -16,7 +16,7 @@ from quantviz.config import (
     with_lab_models,
     with_session,
 )
-from quantviz.ollama.client import OllamaError
+from quantviz.ollama.errors import OllamaError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml.example"
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from ollama._client import _parse_host
 
-from quantviz.ollama.client import OllamaError
 from quantviz.ollama.endpoint import (
     EndpointURL,
     check_endpoint,
     classify_address,
     normalize_url,
 )
+from quantviz.ollama.errors import OllamaError
 
 
 def fake_resolver(*addresses: str) -> Any:

@@ -6,16 +6,10 @@ import plotly.graph_objects as go
 import pytest
 from ollama_server import gemma_like_model
 
-from quantviz.figures.ollama import (
-    StorageRow,
-    compare_sizes,
-    format_bytes,
-    nominal_bits_per_weight,
-    storage_figure,
-    type_mix_figure,
-    type_order,
-)
-from quantviz.ollama.client import TensorInfo, TypeShare, tensor_type_mix
+from quantviz.decision.storage import StorageRow, compare_sizes, nominal_bits_per_weight
+from quantviz.figures.ollama import format_bytes, storage_figure, type_mix_figure, type_order
+from quantviz.ollama.client import TensorInfo
+from quantviz.ollama.metadata import TypeShare, tensor_type_mix
 
 Q4 = StorageRow("Q4", "m:q4", 1_721_349_614, 2_665_786_880, "Q4_K_M")
 Q6 = StorageRow("Q6", "m:q6", 2_192_004_590, 2_665_786_880, "Q6_K")

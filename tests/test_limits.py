@@ -20,7 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 from quantviz.chat.runs import ReplyRun, collect_reply
 from quantviz.config import ConfigError, Limits, load_settings
-from quantviz.ollama.client import Endpoint, OllamaError, list_models, show
+from quantviz.ollama.client import Endpoint, list_models, show
+from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
 
 CHAT = "lab2-objective5"

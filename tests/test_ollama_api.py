@@ -11,25 +11,27 @@ from collections.abc import Iterator
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
+from quantviz.decision.storage import bits_per_weight
 from quantviz.ollama.client import (
     ChatMetrics,
     Endpoint,
-    OllamaError,
     PullTracker,
     TensorInfo,
     TokenChunk,
-    bits_per_weight,
     chat_once,
     chat_stream,
     check_connection,
+    find_model,
+    list_models,
+    pull,
+    show,
+)
+from quantviz.ollama.errors import OllamaError
+from quantviz.ollama.metadata import (
     compare_metadata,
     describe_value,
     file_type_name,
-    find_model,
-    list_models,
     metadata_summary,
-    pull,
-    show,
     tensor_type_mix,
     vocab_size,
 )

@@ -23,16 +23,9 @@ from ollama_server import Q4_TAG
 
 from quantviz.ollama import client as ollama_api
 from quantviz.ollama import endpoint as endpoint_module
-from quantviz.ollama.client import (
-    Endpoint,
-    OllamaError,
-    chat_once,
-    check_connection,
-    list_models,
-    pull,
-    show,
-)
+from quantviz.ollama.client import Endpoint, chat_once, check_connection, list_models, pull, show
 from quantviz.ollama.endpoint import check_endpoint, normalize_url
+from quantviz.ollama.errors import OllamaError
 
 
 class ScriptedDNS:

@@ -35,11 +35,11 @@ from quantviz.ollama.client import (
     ChatMetrics,
     ChatReply,
     Endpoint,
-    OllamaError,
     TokenChunk,
     TokenLogprob,
     chat_stream,
 )
+from quantviz.ollama.errors import OllamaError
 
 TICK_S = 0.2  # longest the script thread waits without a chance to update the page
 MIN_UPDATE_S = 0.04  # at most 25 redraws a second of a streaming reply (see bench_chat.py)

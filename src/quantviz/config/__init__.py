@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from quantviz.ollama.client import Endpoint, OllamaError
+from quantviz.ollama.client import Endpoint
 from quantviz.ollama.endpoint import check_endpoint, normalize_url
+from quantviz.ollama.errors import OllamaError
 
 try:
     import tomllib

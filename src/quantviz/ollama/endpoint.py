@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import idna
 
-from quantviz.ollama.client import OllamaError
+from quantviz.ollama.errors import OllamaError
 
 DEFAULT_PORT = 11434
 SCHEME_PORTS = {"http": 80, "https": 443}

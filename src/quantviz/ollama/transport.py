@@ -30,7 +30,7 @@ import httpcore
 import httpx
 
 from quantviz.ollama import endpoint
-from quantviz.ollama.client import OllamaError
+from quantviz.ollama.errors import OllamaError
 
 
 class PinnedBackend(httpcore.NetworkBackend):

@@ -53,7 +53,7 @@ from quantviz.chat.transcript import (
     transcript_markdown,
 )
 from quantviz.config import Caps, Limits, Settings
-from quantviz.ollama.client import OllamaError
+from quantviz.ollama.errors import OllamaError, fixed_in_settings
 from quantviz.report.evidence import redact_host
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.ui import nav, session
@@ -83,8 +83,6 @@ SUGGESTIONS: dict[str, str] = {
     "Counting": 'How many times does the letter r appear in "strawberry"? Reply with the '
     "number only.",
 }
-
-_FIX_ENDPOINT = {"refused", "timeout", "bad_url", "not_ollama", "blocked"}
 
 
 def store() -> TranscriptStore:
@@ -304,7 +302,7 @@ def _show_error(ctx: WidgetContext, label: str, tag: str, error: OllamaError) ->
         nav.link_to_marker(ctx.lab, "model-pull", "Pull it first")
     else:
         st.error(f"{label}: {message}{kept}", icon=":material/error:")
-        if error.kind in _FIX_ENDPOINT:
+        if fixed_in_settings(error.kind):
             nav.link_to_settings()
 
 

@@ -16,12 +16,10 @@ import pandas as pd
 import streamlit as st
 
 from quantviz.figures.ollama import format_bytes, type_mix_figure, type_order
-from quantviz.ollama.client import (
+from quantviz.ollama.client import ModelMetadata, TensorInfo, arch_value
+from quantviz.ollama.metadata import (
     ComparedField,
-    ModelMetadata,
-    TensorInfo,
     TypeShare,
-    arch_value,
     compare_metadata,
     tensor_bytes,
     tensor_type_mix,

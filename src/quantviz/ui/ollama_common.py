@@ -25,16 +25,11 @@ import streamlit as st
 
 from quantviz.config import Settings
 from quantviz.decision.memory import LAYOUT_KEYS
-from quantviz.ollama.client import (
-    SUMMARY_KEYS,
-    Endpoint,
-    ModelEntry,
-    ModelMetadata,
-    OllamaError,
-    list_models,
-    show,
-)
+from quantviz.ollama import errors
+from quantviz.ollama.client import Endpoint, ModelEntry, ModelMetadata, list_models, show
 from quantviz.ollama.endpoint import normalize_url
+from quantviz.ollama.errors import OllamaError
+from quantviz.ollama.metadata import SUMMARY_KEYS
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
@@ -186,24 +181,10 @@ def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]
     )
 
 
-ERROR_HINTS = {
-    "auth": "Enter or correct the API key on the settings page.",
-    "refused": "Check the address on the settings page, and that Ollama is running there.",
-    "timeout": "The server may be busy or unreachable; try Refresh in a moment.",
-    "not_ollama": "Check the address and port on the settings page.",
-    "bad_url": "Fix the address on the settings page.",
-    "blocked": "Choose another endpoint on the settings page.",
-    "stream": "Try again; a pull resumes where it stopped.",
-    "bad_answer": "Check that the address is an Ollama server; the field named is not what "
-    "Ollama sends.",
-    "too_large": "This endpoint's answer is larger than this class allows; ask your instructor.",
-}
-
-
 def show_error(error: OllamaError, doing: str | None = None) -> None:
     """A clear st.error: what failed, the reason in the server's or client's words, a hint."""
     lead = f"{doing}: " if doing else ""
-    hint = ERROR_HINTS.get(error.kind)
+    hint = errors.hint(error.kind)
     st.error(
         f"{lead}{plain(error.message)}" + (f"  \n{hint}" if hint else ""), icon=":material/error:"
     )

@@ -37,13 +37,8 @@ from quantviz.figures.probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.ollama.client import (
-    CONNECT_TIMEOUT,
-    OllamaError,
-    check_connection,
-    find_model,
-    list_models,
-)
+from quantviz.ollama.client import CONNECT_TIMEOUT, check_connection, find_model, list_models
+from quantviz.ollama.errors import ErrorKind, OllamaError, fatal, fixed_in_settings
 from quantviz.probe.battery import BUILTIN_BATTERY, Battery, BatteryError, resolve_battery
 from quantviz.probe.compare import simple_tokens
 from quantviz.probe.run import (
@@ -61,9 +56,6 @@ from quantviz.ui.context import WidgetContext
 
 LAST_PROBE = "quantviz_last_probe"  # the session's latest ended ProbeJob
 PULL_MARKER = "model-pull"
-# After these the next request would fail the same way: stop, keep what is done, say why.
-FATAL_KINDS = frozenset({"bad_url", "blocked", "refused", "timeout", "auth", "not_found"})
-_SETTINGS_KINDS = frozenset({"bad_url", "blocked", "refused", "timeout", "auth", "not_ollama"})
 
 Status = Literal["running", "finished", "cancelled", "failed"]
 
@@ -92,7 +84,7 @@ class ProbeJob:
 
 @dataclass(frozen=True)
 class StartError:
-    kind: str
+    kind: ErrorKind
     markdown: str  # server text already escaped
 
 
@@ -262,7 +254,7 @@ def _start(
                 timeout=timeout,
             )
         except OllamaError as exc:
-            if exc.kind in FATAL_KINDS:
+            if fatal(exc.kind):  # the next request would fail alike: stop, keep what is done
                 job.error = exc
             raise
         return reply.text, list(reply.logprobs) or None, reply.metrics
@@ -440,11 +432,11 @@ def _payload(job: ProbeJob) -> dict[str, Any]:
 # Results
 
 
-def _explain_error(ctx: WidgetContext, kind: str, markdown: str) -> None:
+def _explain_error(ctx: WidgetContext, kind: ErrorKind, markdown: str) -> None:
     st.error(markdown, icon=":material/error:")
     if kind == "not_found":
         nav.link_to_marker(ctx.lab, PULL_MARKER, "Pull the models first")
-    elif kind in _SETTINGS_KINDS:
+    elif fixed_in_settings(kind):
         nav.link_to_settings("Check the endpoint and API key")
 
 

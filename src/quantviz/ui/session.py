@@ -22,7 +22,8 @@ from quantviz.config import (
     with_session,
 )
 from quantviz.lab import Lab
-from quantviz.ollama.client import Endpoint, OllamaError
+from quantviz.ollama.client import Endpoint
+from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
 from quantviz.text import plain
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.figures.ollama import StorageRow, compare_sizes, format_bytes, storage_figure
-from quantviz.ollama.client import ModelMetadata, OllamaError, arch_value, find_model
+from quantviz.decision.storage import StorageRow, compare_sizes
+from quantviz.figures.ollama import format_bytes, storage_figure
+from quantviz.ollama.client import ModelMetadata, arch_value, find_model
+from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext

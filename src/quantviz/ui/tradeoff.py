@@ -43,13 +43,8 @@ from quantviz.decision.memory import (
     recommend,
 )
 from quantviz.figures.probe import memory_figure
-from quantviz.ollama.client import (
-    CONNECT_TIMEOUT,
-    OllamaError,
-    find_model,
-    list_models,
-    normalize_tag,
-)
+from quantviz.ollama.client import CONNECT_TIMEOUT, find_model, list_models, normalize_tag
+from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceRecord, redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session

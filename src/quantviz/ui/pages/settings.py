@@ -13,7 +13,8 @@ import streamlit as st
 from quantviz.config import Settings, with_session
 from quantviz.lab import Lab
 from quantviz.lab.load import load_labs
-from quantviz.ollama.client import OllamaError, check_connection
+from quantviz.ollama.client import check_connection
+from quantviz.ollama.errors import OllamaError
 from quantviz.ui import nav, session
 from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label, plain
 
