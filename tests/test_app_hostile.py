@@ -20,7 +20,8 @@ from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
 from quantviz.chat.transcript import Message, TranscriptExport, transcript_markdown
-from quantviz.report.evidence import EvidenceLog, ReportContext, report_markdown
+from quantviz.report.evidence import EvidenceLog, ReportContext
+from quantviz.report.markdown import report_markdown
 
 ATTACKER = "http://127.0.0.1:9"
 IMG = f"![x]({ATTACKER}/x.png)"

@@ -22,10 +22,10 @@ from quantviz.report.evidence import (
     redact_host,
     report_dict,
     report_json,
-    report_markdown,
     scrub,
     to_jsonable,
 )
+from quantviz.report.markdown import report_markdown
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

@@ -22,9 +22,9 @@ from quantviz.report.evidence import (
     redact_host,
     report_dict,
     report_json,
-    report_markdown,
     utc_now,
 )
+from quantviz.report.markdown import report_markdown
 from quantviz.text import plain as _plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit
