@@ -11,6 +11,7 @@ import numpy as np
 import ollama
 import pytest
 
+from quantviz.chat.svg import SvgPart, first_svg
 from quantviz.probe.battery import (
     BUILTIN_BATTERY,
     BatteryError,
@@ -19,7 +20,7 @@ from quantviz.probe.battery import (
     load_battery,
     resolve_battery,
 )
-from quantviz.probe.checks import CHECK_KINDS, CheckSpec, extract_svg, last_number, run_check
+from quantviz.probe.checks import CHECK_KINDS, CheckSpec, last_number, run_check
 from quantviz.probe.compare import TokenLogprob, compare_outputs, normalize_logprobs, simple_tokens
 from quantviz.probe.run import ProbeRun, check_answer, run_all, run_probes
 
@@ -179,10 +180,15 @@ def test_word_count_range() -> None:
 
 
 def test_svg_bare_and_fenced_are_found() -> None:
-    """An SVG is found bare inside prose or in a fenced block."""
-    assert extract_svg(f"Sure: {GOOD_SVG} done") == GOOD_SVG
-    assert extract_svg(f"```xml\n<?xml version='1.0'?>\n{GOOD_SVG}\n```") == GOOD_SVG
-    assert extract_svg("no picture") is None
+    """An SVG is found bare inside prose or in a fenced block (an xml one after its declaration),
+    and passes the svg check either way."""
+    fenced = f"```xml\n<?xml version='1.0'?>\n{GOOD_SVG}\n```"
+    assert first_svg(f"Sure: {GOOD_SVG} done") == SvgPart(GOOD_SVG, None)
+    found = first_svg(fenced)
+    assert found is not None and found.problem is None and found.source.endswith(GOOD_SVG)
+    assert first_svg("no picture") is None
+    assert run_check(spec("svg", min_elements=4), fenced).passed
+    assert run_check(spec("svg", min_elements=4), f"Sure: {GOOD_SVG} done").passed
 
 
 def test_svg_failures_have_reasons() -> None:

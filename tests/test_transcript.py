@@ -10,23 +10,18 @@ import pytest
 from markdown_oracle import read, visible
 from ollama_server import PELICAN_SVG_CLEAN, split_tokens
 
+from quantviz.chat.svg import SvgPart, TextPart, check_svg, sanitize_svg, split_svg, svg_data_uri
 from quantviz.chat.transcript import (
     SVG_PLACEHOLDER,
     Message,
     StreamFilter,
     StreamTiming,
-    SvgPart,
-    TextPart,
     TranscriptExport,
     TranscriptStore,
-    check_svg,
     metrics_line,
     overlap_verdict,
     reply_markdown,
-    sanitize_svg,
-    split_svg,
     status_text,
-    svg_data_uri,
     transcript_json,
     transcript_markdown,
 )

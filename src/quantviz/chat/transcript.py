@@ -1,30 +1,26 @@
-"""Chat transcripts, safe display of model text, SVG answers and exports (no streamlit).
+"""Chat transcripts, safe display of model text, and exports (no streamlit).
 
 * `TranscriptStore` keeps one list of `Message`s per (endpoint host, model tag), so a student
   can switch models or endpoints and come back to each conversation.
 * Model output is untrusted. `reply_markdown` shows it through `quantviz.text.model_markdown`
   (parsed as CommonMark; no image, link or HTML survives as markup) with SVG source replaced by
-  a placeholder; `StreamFilter` does the same for a reply while it streams; `split_svg` finds
-  SVG answers (a fenced ```svg block or a bare <svg>...</svg>), `check_svg` validates one with
-  an XML parser, and `svg_data_uri` turns it into a sanitised `data:image/svg+xml` URI for an
-  `<img>`, where scripts never run and nothing external loads.
+  a placeholder (`quantviz.chat.svg` finds, checks and draws SVG answers); `StreamFilter` does
+  the same for a reply while it streams.
 * `overlap_verdict` says whether two replies were generated at the same time or one after the
   other; `transcript_markdown` / `transcript_json` export conversations with their metrics.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import itertools
 import json
-import re
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from quantviz.chat.svg import TextPart, split_svg
 from quantviz.ollama.client import ChatMetrics, normalize_tag
 from quantviz.report.evidence import redact_host, to_jsonable, utc_now
 from quantviz.text import code_span, model_markdown, plain
@@ -197,167 +193,6 @@ class StreamFilter:
         if self._shown is None:
             self._shown = reply_markdown(self.text)
         return self._shown
-
-
-# --------------------------------------------------------------------------- SVG answers
-
-SVG_NS = "http://www.w3.org/2000/svg"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-MAX_SVG_CHARS = 200_000
-XML_NS = "http://www.w3.org/XML/1998/namespace"
-
-_FENCE_OPEN_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*(?:\n|\Z)", re.M)
-_SVG_OPEN_RE = re.compile(r"<svg\b", re.IGNORECASE)
-_SVG_TAG_RE = re.compile(r"<svg\b|</svg\s*>", re.IGNORECASE)
-_SVG_START_RE = re.compile(r"\s*(<\?xml[^>]*>\s*)?<svg\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class TextPart:
-    text: str
-
-
-@dataclass(frozen=True)
-class SvgPart:
-    """An SVG found in a reply; `problem` says why it cannot be drawn (None: it can)."""
-
-    source: str
-    problem: str | None = None
-
-
-Part = TextPart | SvgPart
-
-
-def split_svg(text: str) -> list[Part]:
-    """A reply as text parts and SVG parts, in order.
-
-    An SVG is a fenced block labelled svg (or xml, html or unlabelled, holding an <svg> root),
-    or a bare <svg>...</svg> outside any fence (nested <svg> elements included). One that never
-    closes (a stopped or truncated reply) is an SvgPart with a problem; other code stays text.
-    """
-    parts: list[Part] = []
-    text_start = pos = 0
-
-    def emit(start: int, end: int, source: str, closed: bool) -> None:
-        nonlocal text_start, pos
-        if start > text_start:
-            parts.append(TextPart(text[text_start:start]))
-        problem = check_svg(source) if closed else "the reply ended before the SVG was complete"
-        parts.append(SvgPart(source, problem))
-        text_start = pos = end
-
-    while pos < len(text):
-        fence = _FENCE_OPEN_RE.search(text, pos)
-        bare = _SVG_OPEN_RE.search(text, pos)
-        if bare is not None and (fence is None or bare.start() < fence.start()):
-            end, closed = _svg_end(text, bare.start())
-            emit(bare.start(), end, text[bare.start() : end].strip(), closed)
-            continue
-        if fence is None:
-            break
-        marker, lang = fence.group(1), fence.group(2).lower()
-        close = re.compile(rf"^[ \t]{{0,3}}{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$", re.M)
-        closing = close.search(text, fence.end())
-        body_end = closing.start() if closing else len(text)
-        end = closing.end() if closing else len(text)
-        body = text[fence.end() : body_end]
-        if lang == "svg" or (lang in ("xml", "html", "") and _SVG_START_RE.match(body)):
-            emit(fence.start(), end, body.strip(), closing is not None)
-        else:
-            pos = max(end, fence.end())  # other code: stays text, and its <svg> too
-    if text_start < len(text):
-        parts.append(TextPart(text[text_start:]))
-    return [p for p in parts if not (isinstance(p, TextPart) and not p.text.strip())]
-
-
-def _svg_end(text: str, start: int) -> tuple[int, bool]:
-    """End of the bare <svg> element opening at `start` (nesting counted), and if it closed."""
-    depth = 0
-    for tag in _SVG_TAG_RE.finditer(text, start):
-        depth += -1 if tag.group(0).startswith("</") else 1
-        if depth == 0:
-            return tag.end(), True
-    return len(text), False
-
-
-def check_svg(source: str) -> str | None:
-    """None when `source` is a well-formed SVG document, else the reason it is not."""
-    if len(source) > MAX_SVG_CHARS:
-        return f"it is too large to draw ({len(source):,} characters)"
-    if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
-        return "it declares a DOCTYPE or entities, which are not drawn"
-    try:
-        root = ET.fromstring(source)
-    except ET.ParseError as exc:
-        return f"it is not well-formed XML ({exc})"
-    if root.tag not in (f"{{{SVG_NS}}}svg", "svg"):
-        return f"its root element is <{_local(root.tag)}>, not <svg>"
-    return None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-_EXTERNAL_URL_RE = re.compile(r"url\(\s*['\"]?\s*(?!#)", re.IGNORECASE)
-_DROPPED_ELEMENTS = {"script", "foreignObject", "iframe", "object", "embed", "audio", "video"}
-
-
-def sanitize_svg(source: str) -> str:
-    """A copy of a valid SVG without scripts, event handlers or external references.
-
-    Defence in depth: an `<img>` already runs no script and loads nothing, but the picture can
-    also be saved and opened on its own. Raises ValueError for an SVG `check_svg` rejects.
-    """
-    problem = check_svg(source)
-    if problem:
-        raise ValueError(problem)
-    root = ET.fromstring(source)
-    svg = f"{{{SVG_NS}}}"
-    no_namespace = root.tag == "svg"  # then every element is read as SVG, as a browser would
-    for parent in list(root.iter()):
-        for child in list(parent):
-            if not isinstance(child.tag, str):
-                continue
-            local = _local(child.tag)
-            foreign = not (child.tag.startswith(svg) or (no_namespace and "}" not in child.tag))
-            bad_style = local == "style" and _unsafe_css(child.text or "")
-            if foreign or local in _DROPPED_ELEMENTS or bad_style:
-                parent.remove(child)
-    uses_xlink = False
-    for el in root.iter():
-        el.tag = _local(el.tag)
-        for name in list(el.attrib):
-            value = el.attrib.pop(name)
-            local = _local(name)
-            if (
-                local.lower().startswith("on")
-                or (local == "href" and not value.strip().startswith("#"))
-                or _unsafe_css(value)
-            ):
-                continue
-            # Write names as plain text (`xlink:href`), so the output has one default namespace.
-            if name.startswith(f"{{{XLINK_NS}}}"):
-                el.set(f"xlink:{local}", value)
-                uses_xlink = True
-            elif name.startswith(f"{{{XML_NS}}}"):
-                el.set(f"xml:{local}", value)
-            elif "}" not in name:
-                el.set(name, value)
-    root.set("xmlns", SVG_NS)
-    if uses_xlink:
-        root.set("xmlns:xlink", XLINK_NS)
-    return ET.tostring(root, encoding="unicode")
-
-
-def _unsafe_css(value: str) -> bool:
-    return bool(_EXTERNAL_URL_RE.search(value)) or "@import" in value.lower()
-
-
-def svg_data_uri(source: str) -> str:
-    """The sanitised SVG as a base64 data URI, for st.image (an <img>, never inline HTML)."""
-    clean = sanitize_svg(source)
-    return "data:image/svg+xml;base64," + base64.b64encode(clean.encode()).decode("ascii")
 
 
 # --------------------------------------------------------------------------- metrics

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from quantviz.chat.svg import drawable_elements, first_svg
+from quantviz.text import code_fences
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,6 @@ class CheckResult:
 # --------------------------------------------------------------------------------------------
 # Text helpers
 
-_FENCE_RE = re.compile(
-    r"(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*\n(?P<body>.*?)(?P=fence)", re.DOTALL
-)
 _THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _NUMBER_WORDS = {
     w: i
@@ -87,14 +86,13 @@ def strip_think(text: str) -> str:
     return _THINK_RE.sub("", text)
 
 
-def fenced_blocks(text: str) -> list[tuple[str, str]]:
-    """Every fenced code block as `(language, body)`, language lower-cased ('' when absent)."""
-    return [(m["lang"].lower(), m["body"]) for m in _FENCE_RE.finditer(text)]
-
-
 def strip_code_fences(text: str) -> str:
     """The text with fence lines removed but the fenced content kept."""
-    return _FENCE_RE.sub(lambda m: m["body"], text)
+    out, pos = [], 0
+    for f in code_fences(text):
+        out += [text[pos : f.start], f.body]
+        pos = f.end
+    return "".join(out) + text[pos:]
 
 
 def plain_text(text: str) -> str:
@@ -244,14 +242,13 @@ def _is_json_type(value: Any, name: str) -> bool:
 def _json_candidate(text: str, strict: bool) -> tuple[str | None, str]:
     """The JSON text to parse and a note on where it came from."""
     body = strip_think(text).strip()
-    blocks = fenced_blocks(body)
-    whole_fence = _FENCE_RE.fullmatch(body)
-    if whole_fence:
-        return whole_fence["body"].strip(), " (inside a code fence)"
+    fences = code_fences(body)
+    if len(fences) == 1 and fences[0].start == 0 and not body[fences[0].end :].strip():
+        return fences[0].body.strip(), " (inside a code fence)"  # the whole answer is one fence
     if strict:
         return body, ""
-    if blocks:
-        return blocks[0][1].strip(), " (from a code block)"
+    if fences:
+        return fences[0].body.strip(), " (from a code block)"
     start = body.find("{")
     end = body.rfind("}")
     if start == -1 or end < start:
@@ -326,40 +323,16 @@ def _check_ends_with(text: str, p: Mapping[str, Any]) -> CheckResult:
     return CheckResult(False, f"ends with {last!r}, expected {target!r}")
 
 
-_SVG_DRAWABLE = frozenset(
-    {"path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "image", "use"}
-)
-_SVG_SPAN_RE = re.compile(r"<svg\b.*?</svg\s*>|<svg\b[^>]*/>", re.DOTALL | re.IGNORECASE)
-
-
-def extract_svg(text: str) -> str | None:
-    """The first `<svg>...</svg>` in the answer, fenced or bare; None if there is none."""
-    text = strip_think(text)
-    for _, body in fenced_blocks(text):
-        m = _SVG_SPAN_RE.search(body)
-        if m:
-            return m.group(0)
-    m = _SVG_SPAN_RE.search(text)
-    return m.group(0) if m else None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].lower()
-
-
 def _check_svg(text: str, p: Mapping[str, Any]) -> CheckResult:
+    """The answer's first SVG, as the chat would draw it (`quantviz.chat.svg`), with enough
+    drawing elements; a malformed or unfinished one fails with the reason it cannot be drawn."""
     min_elements = int(p.get("min_elements", 1))
-    svg = extract_svg(text)
+    svg = first_svg(strip_think(text))
     if svg is None:
         return CheckResult(False, "no <svg> element in the answer")
-    try:
-        # Parsing starts at <svg>: no DOCTYPE, so no entity definitions reach the parser.
-        root = ET.fromstring(svg)
-    except ET.ParseError as err:
-        return CheckResult(False, f"SVG is not well-formed XML: {err}")
-    if _local(root.tag) != "svg":
-        return CheckResult(False, f"root element is <{_local(root.tag)}>, expected <svg>")
-    drawn = [_local(el.tag) for el in root.iter() if _local(el.tag) in _SVG_DRAWABLE]
+    if svg.problem is not None:
+        return CheckResult(False, f"the SVG cannot be drawn: {svg.problem}")
+    drawn = drawable_elements(svg.source)
     if len(drawn) < min_elements:
         return CheckResult(
             False,

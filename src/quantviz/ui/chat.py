@@ -37,18 +37,16 @@ import pandas as pd
 import streamlit as st
 
 from quantviz.chat.runs import ReplyRun, pump, start_runs
+from quantviz.chat.svg import SvgPart, split_svg, svg_data_uri
 from quantviz.chat.transcript import (
     Message,
     Status,
-    SvgPart,
     TranscriptExport,
     TranscriptStore,
     metrics_dict,
     metrics_line,
     overlap_verdict,
-    split_svg,
     status_text,
-    svg_data_uri,
     transcript_json,
     transcript_markdown,
 )
