@@ -12,6 +12,7 @@ import ollama
 import pytest
 
 from quantviz.chat.svg import SvgPart, first_svg
+from quantviz.ollama.client import TokenLogprob
 from quantviz.probe.battery import (
     BUILTIN_BATTERY,
     BatteryError,
@@ -21,7 +22,7 @@ from quantviz.probe.battery import (
     resolve_battery,
 )
 from quantviz.probe.checks import CHECK_KINDS, CheckSpec, last_number, run_check
-from quantviz.probe.compare import TokenLogprob, compare_outputs, normalize_logprobs, simple_tokens
+from quantviz.probe.compare import compare_outputs, normalize_logprobs, simple_tokens
 from quantviz.probe.run import ProbeRun, check_answer, run_all, run_probes
 
 BUILTIN = {p.id: p for p in BUILTIN_BATTERY}
@@ -367,7 +368,7 @@ def test_check_kinds_are_documented_by_the_error() -> None:
 
 
 def lp(token: str, logprob: float, *top: str) -> TokenLogprob:
-    return TokenLogprob(token, logprob, tuple((t, -1.0) for t in top))
+    return TokenLogprob(token, logprob, tuple(TokenLogprob(t, -1.0) for t in top))
 
 
 def test_identical_outputs_without_logprobs() -> None:
@@ -444,22 +445,17 @@ def test_normalize_logprobs_accepts_ollama_shapes() -> None:
             "logprobs": raw,
         }
     )
-    expected = [TokenLogprob("Hi", -0.2, (("Hi", -0.2), ("Hello", -1.9)))]
+    expected = [TokenLogprob("Hi", -0.2, (TokenLogprob("Hi", -0.2), TokenLogprob("Hello", -1.9)))]
     assert normalize_logprobs(raw) == expected
     assert normalize_logprobs(response.logprobs) == expected
     assert normalize_logprobs(None) is None
     assert normalize_logprobs([]) is None  # an endpoint without logprob support sends none
 
 
-def test_normalize_logprobs_accepts_the_ollama_api_layer() -> None:
-    """`quantviz.ollama.client.TokenLogprob` (alternatives in `top`) normalizes like the rest."""
-    ollama_api = pytest.importorskip("quantviz.ollama.client")
-    token = ollama_api.TokenLogprob(
-        "Hi", -0.2, (ollama_api.TokenLogprob("Hi", -0.2), ollama_api.TokenLogprob("Hello", -1.9))
-    )
-    assert normalize_logprobs((token,)) == [
-        TokenLogprob("Hi", -0.2, (("Hi", -0.2), ("Hello", -1.9)))
-    ]
+def test_normalize_logprobs_keeps_the_one_token_type() -> None:
+    """`TokenLogprob`s (the one type, alternatives in `top`) come back as they were given."""
+    token = TokenLogprob("Hi", -0.2, (TokenLogprob("Hi", -0.2), TokenLogprob("Hello", -1.9)))
+    assert normalize_logprobs((token,)) == [token]
 
 
 # --- runner -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from quantviz.chat.svg import TextPart, split_svg
-from quantviz.ollama.client import ChatMetrics, normalize_tag
+from quantviz.ollama.client import ChatMetrics, metrics_dict, normalize_tag
 from quantviz.report.evidence import redact_host, to_jsonable, utc_now
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.text import fence as code_fence
@@ -77,10 +77,6 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(dataclasses.asdict(self))
-
-
-def metrics_dict(metrics: ChatMetrics) -> dict[str, Any]:
-    return to_jsonable(dataclasses.asdict(metrics))
 
 
 TranscriptKey = tuple[str, str]  # (endpoint host, normalised tag)

@@ -22,6 +22,7 @@ Protocol facts this module relies on (Ollama's docs and the 0.6 client):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import ssl
@@ -245,6 +246,38 @@ class ChatMetrics:
 
 
 ChatEvent = TokenChunk | ChatMetrics
+
+
+def metrics_dict(metrics: Any) -> dict[str, Any] | None:
+    """Reply figures as one plain dict: a `ChatMetrics`, or what a probe's `ask` returns (a
+    dataclass, mapping, pydantic model or object), `tokens_per_s` added when it can be derived."""
+    if metrics is None:
+        return None
+    if dataclasses.is_dataclass(metrics) and not isinstance(metrics, type):
+        data = dataclasses.asdict(metrics)
+    elif isinstance(metrics, Mapping):
+        data = dict(metrics)
+    elif hasattr(metrics, "model_dump"):
+        data = metrics.model_dump()
+    else:
+        try:
+            data = {k: v for k, v in vars(metrics).items() if not k.startswith("_")}
+        except TypeError:
+            data = {}
+    if data.get("tokens_per_s") is None:
+        # A `tokens_per_s` property is not a dataclass field: ask the object itself first.
+        attr = None if isinstance(metrics, Mapping) else getattr(metrics, "tokens_per_s", None)
+        tps = attr if isinstance(attr, (int, float)) else _tokens_per_s(data)
+        if tps is not None:
+            data["tokens_per_s"] = tps
+    return data
+
+
+def _tokens_per_s(data: Mapping[str, Any]) -> float | None:
+    count, duration = data.get("eval_count"), data.get("eval_duration")
+    if isinstance(count, (int, float)) and isinstance(duration, (int, float)) and duration > 0:
+        return count / duration * 1e9
+    return None
 
 
 @dataclass(frozen=True)

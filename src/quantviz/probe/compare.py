@@ -20,17 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from quantviz.ollama.client import TokenLogprob
+
 Logprobs = Sequence[Any]
 _SIMPLE_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    """A generated token, its log-probability and the top-k alternatives at that position."""
-
-    token: str
-    logprob: float
-    top: tuple[tuple[str, float], ...] = ()
 
 
 def simple_tokens(text: str) -> list[str]:
@@ -52,7 +45,8 @@ def normalize_logprobs(raw: Logprobs | None) -> list[TokenLogprob] | None:
     """Logprob entries as `TokenLogprob`s; None or empty (the endpoint sent none) gives None.
 
     Accepts Ollama's `/api/chat` dicts, the `ollama` client's `Logprob` objects (alternatives in
-    `top_logprobs`) and `quantviz.ollama.client.TokenLogprob` (alternatives in `top`).
+    `top_logprobs`) and `TokenLogprob`s, the one type of `quantviz.ollama.client` (kept as they
+    are).
     """
     if not raw:
         return None
@@ -65,7 +59,7 @@ def normalize_logprobs(raw: Logprobs | None) -> list[TokenLogprob] | None:
         if alternatives is None:
             alternatives = _get(entry, "top")
         top = tuple(
-            (str(_get(alt, "token", "")), float(_get(alt, "logprob", 0.0)))
+            TokenLogprob(str(_get(alt, "token", "")), float(_get(alt, "logprob", 0.0)))
             for alt in (alternatives or ())
         )
         out.append(
@@ -130,10 +124,9 @@ def compare_outputs(
         if shared:
             mean_diff = sum(abs(x.logprob - y.logprob) for x, y in shared) / len(shared)
             overlaps = [
-                len({t for t, _ in x.top} & {t for t, _ in y.top})
-                / len({t for t, _ in x.top} | {t for t, _ in y.top})
+                len(top_a & top_b) / len(top_a | top_b)
                 for x, y in shared
-                if x.top or y.top
+                if (top_a := {t.token for t in x.top}) | (top_b := {t.token for t in y.top})
             ]
             jaccard = sum(overlaps) / len(overlaps) if overlaps else None
     return Comparison(

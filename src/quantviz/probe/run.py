@@ -10,19 +10,14 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from quantviz.ollama.client import TokenLogprob, metrics_dict
 from quantviz.probe.battery import Probe
 from quantviz.probe.checks import CheckResult, run_check
-from quantviz.probe.compare import (
-    Comparison,
-    Logprobs,
-    TokenLogprob,
-    compare_outputs,
-    normalize_logprobs,
-)
+from quantviz.probe.compare import Comparison, Logprobs, compare_outputs, normalize_logprobs
 
 # Deterministic generation for a fair comparison; the UI passes these as Ollama `options`.
 PROBE_OPTIONS: dict[str, Any] = {"temperature": 0, "seed": 42}
@@ -39,37 +34,6 @@ def check_answer(probe: Probe, text: str) -> CheckResult:
 
 # --------------------------------------------------------------------------------------------
 # Results
-
-
-def metrics_dict(metrics: Any) -> dict[str, Any] | None:
-    """Metrics from `ask` (a dataclass, mapping, pydantic model or object) as a plain dict."""
-    if metrics is None:
-        return None
-    if dataclasses.is_dataclass(metrics) and not isinstance(metrics, type):
-        data = dataclasses.asdict(metrics)
-    elif isinstance(metrics, Mapping):
-        data = dict(metrics)
-    elif hasattr(metrics, "model_dump"):
-        data = metrics.model_dump()
-    else:
-        try:
-            data = {k: v for k, v in vars(metrics).items() if not k.startswith("_")}
-        except TypeError:
-            data = {}
-    if data.get("tokens_per_s") is None:
-        # A `tokens_per_s` property is not a dataclass field: ask the object itself first.
-        attr = None if isinstance(metrics, Mapping) else getattr(metrics, "tokens_per_s", None)
-        tps = attr if isinstance(attr, (int, float)) else _tokens_per_s(data)
-        if tps is not None:
-            data["tokens_per_s"] = tps
-    return data
-
-
-def _tokens_per_s(data: Mapping[str, Any]) -> float | None:
-    count, duration = data.get("eval_count"), data.get("eval_duration")
-    if isinstance(count, (int, float)) and isinstance(duration, (int, float)) and duration > 0:
-        return count / duration * 1e9
-    return None
 
 
 @dataclass
@@ -102,7 +66,7 @@ class TagResult:
                 {
                     "token": t.token,
                     "logprob": t.logprob,
-                    "top_logprobs": [{"token": tok, "logprob": lp} for tok, lp in t.top],
+                    "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in t.top],
                 }
                 for t in self.logprobs
             ],
