@@ -11,9 +11,10 @@ from ollama_server import Q4_TAG, Q6_TAG
 from streamlit.util import calc_hash
 from streamlit_process import free_port
 
-from quantviz.decision.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, kv_cache_bytes
+from quantviz.decision.memory import BUILTIN_LAYOUT, builtin_weights_bytes, kv_cache_bytes
 from quantviz.ui import session
 from quantviz.ui.tradeoff import BUILTIN_WEIGHTS_SOURCE
+from quantviz.units import GB
 
 PAGE = "lab2-objective6"
 # Gemma 4 E2B at 8192 tokens in f16 as Ollama runs llama.cpp, by hand (tests/test_memory.py):

@@ -7,7 +7,7 @@ import pytest
 from ollama_server import gemma_like_model
 
 from quantviz.decision.storage import StorageRow, compare_sizes, nominal_bits_per_weight
-from quantviz.figures.ollama import format_bytes, storage_figure, type_mix_figure, type_order
+from quantviz.figures.ollama import storage_figure, type_mix_figure, type_order
 from quantviz.ollama.client import TensorInfo
 from quantviz.ollama.metadata import TypeShare, tensor_type_mix
 
@@ -62,15 +62,6 @@ def test_zero_sized_reference_gives_no_ratio():
     """Two empty sizes give no percentage or ratio instead of dividing by zero."""
     savings = compare_sizes(StorageRow("a", "a", 0), StorageRow("b", "b", 0))
     assert savings.percent_saved is None and savings.size_ratio is None
-
-
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(0, "0 B"), (999, "999 B"), (1_500, "1.50 kB"), (1_721_349_614, "1.72 GB"), (None, "—")],
-)
-def test_format_bytes_uses_decimal_units_like_ollama_list(n, text):
-    """Sizes read like `ollama list`: powers of 1000, two decimals."""
-    assert format_bytes(n) == text
 
 
 def test_storage_figure_bars_are_the_sizes_and_markers_the_nominal_sizes():

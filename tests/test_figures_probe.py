@@ -7,7 +7,7 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.decision.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
+from quantviz.decision.memory import BUILTIN_LAYOUT, builtin_weights_bytes, fit_tags
 from quantviz.figures.probe import (
     logprob_diff_figure,
     memory_figure,
@@ -18,6 +18,7 @@ from quantviz.figures.probe import (
 from quantviz.probe.battery import load_battery
 from quantviz.probe.compare import simple_tokens
 from quantviz.probe.run import ProbeRun, run_all
+from quantviz.units import GB
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 PROBES = load_battery(

@@ -7,7 +7,6 @@ import pytest
 
 from quantviz.decision.memory import (
     BUILTIN_LAYOUT,
-    GB,
     OLLAMA,
     TEXTBOOK,
     KVLayout,
@@ -17,13 +16,12 @@ from quantviz.decision.memory import (
     decision_text,
     fit,
     fit_tags,
-    format_bytes,
-    format_tokens,
     kv_cache_bytes,
     layout_from_model_info,
     max_context,
     recommend,
 )
+from quantviz.units import GB, format_bytes, format_tokens
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 
@@ -334,14 +332,6 @@ def test_decision_when_nothing_fits_suggests_a_context() -> None:
     assert f"reduce the context to {format_tokens(fits[0].max_context)} tokens" in text
     assert recommend(fits) is None
     assert "even the weights do not fit" in decision_text(builtin_fits(1 * GB, 8192))
-
-
-def test_formatting_helpers() -> None:
-    """Bytes use decimal units; contexts that are multiples of 1024 read as 'k'."""
-    assert format_bytes(3_190_000_000) == "3.19 GB"
-    assert format_bytes(74_000_000) == "74 MB"
-    assert format_bytes(512) == "512 B"
-    assert format_tokens(8192) == "8k" and format_tokens(6000) == "6,000"
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,8 +35,7 @@ from typing import Any
 
 from quantviz.quant import gemma4_e2b
 from quantviz.quant.recipe import expected_sizes
-
-GB = 10**9
+from quantviz.units import format_bytes, format_tokens
 
 # Bytes per cached element. q8_0 and q4_0 store blocks of 32 values with an f16 scale
 # (34 and 18 bytes per block).
@@ -574,20 +573,6 @@ def assumptions(
 
 # --------------------------------------------------------------------------------------------
 # Words
-
-
-def format_bytes(n: float) -> str:
-    """Decimal units: 3_190_000_000 -> '3.19 GB'."""
-    n = float(n)
-    for unit, size in (("GB", GB), ("MB", 10**6), ("kB", 10**3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}" if unit == "GB" else f"{n / size:.0f} {unit}"
-    return f"{n:.0f} B"
-
-
-def format_tokens(n: int) -> str:
-    """Contexts the way people say them: 8192 -> '8k', 6000 -> '6,000'."""
-    return f"{n // 1024}k" if n >= 1024 and n % 1024 == 0 else f"{n:,}"
 
 
 def _quality(probe_passes: Mapping[str, tuple[int, int]] | None, tag: str) -> float | None:

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from quantviz.decision.storage import StorageRow
 from quantviz.ollama.metadata import TypeShare
+from quantviz.units import format_bytes
 
 TYPE_COLORS = {
     "Q4_K": "#4c78a8",
@@ -35,17 +36,6 @@ MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 TOP_RIGHT_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
 
 Spec = dict[str, Any]
-
-
-def format_bytes(n: int | float | None) -> str:
-    """Decimal units like `ollama list`: 1721349614 -> '1.72 GB'."""
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
-    return f"{int(value)} B"
 
 
 def _figure(data: list[Spec], layout: Spec, title: str | None, height: int, uirevision: str):

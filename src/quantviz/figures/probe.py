@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from quantviz.decision.memory import GB, FitResult, format_bytes, format_tokens
+from quantviz.decision.memory import FitResult
 from quantviz.probe.run import ProbeResult, ProbeRun, ProbeSummary
+from quantviz.units import GB, format_bytes, format_tokens
 
 TAG_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2")
 MEMORY_COLORS = {"weights": "#4C78A8", "kv": "#72B7B2", "overhead": "#BAB0AC"}

@@ -38,6 +38,7 @@ from quantviz.quant.recipe import (
 )
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.units import format_billions, format_bytes
 
 N_WEIGHTS = ggml.QK_K  # one super-block
 SIGMA = 0.02
@@ -488,11 +489,6 @@ def type_mix_rows(summary: RecipeSummary) -> list[dict[str, object]]:
     ]
 
 
-def _size(n_bytes: int) -> str:
-    """Decimal units, as Ollama reports model sizes."""
-    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.1f} MB"
-
-
 def render_recipe(
     tensors: Iterable[TensorSpec | Mapping | Sequence],
     key: str,
@@ -518,8 +514,8 @@ def render_recipe(
         st.caption(label)
     cols = st.columns(4)
     cols[0].metric("tensors", len(choices))
-    cols[1].metric("weights", f"{summary.n_weights / 1e9:.2f} B")
-    cols[2].metric("size under Q4_K_M", _size(summary.n_bytes))
+    cols[1].metric("weights", format_billions(summary.n_weights))
+    cols[2].metric("size under Q4_K_M", format_bytes(summary.n_bytes))
     cols[3].metric("average bits / weight", f"{summary.bits_per_weight:.2f}")
     st.dataframe(
         _table(type_mix_rows(summary)),
@@ -533,9 +529,10 @@ def render_recipe(
     )
     st.caption(_recipe_caption(choices, summary))
     st.caption(
-        f"The same tensors under Q6_K take {_size(expected.q6_k.n_bytes)}: a Q4_K_M file should "
-        f"be about {expected.ratio:.2f} of the Q6_K file's size, not the 4.8 / 6.6 ≈ 0.73 of the "
-        f"rule of thumb, because {expected.q6_k_share:.0%} of the weights are Q6_K in both files"
+        f"The same tensors under Q6_K take {format_bytes(expected.q6_k.n_bytes)}: a Q4_K_M file "
+        f"should be about {expected.ratio:.2f} of the Q6_K file's size, not the 4.8 / 6.6 ≈ 0.73 "
+        f"of the rule of thumb, because {expected.q6_k_share:.0%} of the weights are Q6_K in both "
+        "files"
         + (
             f" and {expected.unchanged_weights / summary.n_weights:.0%} are left as they are"
             if expected.unchanged_weights / summary.n_weights >= 0.005

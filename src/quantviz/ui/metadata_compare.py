@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from quantviz.figures.ollama import format_bytes, type_mix_figure, type_order
+from quantviz.figures.ollama import type_mix_figure, type_order
 from quantviz.ollama.client import ModelMetadata, TensorInfo, arch_value
 from quantviz.ollama.metadata import (
     ComparedField,
@@ -36,6 +36,7 @@ from quantviz.ui.ollama_common import (
     refresh_button,
     show_error,
 )
+from quantviz.units import format_bytes
 
 SAME, DIFFERENT, UNKNOWN = "✓ identical", "≠ differs", "? not reported"
 ROW_HEIGHT = 35  # st.dataframe's default row height in pixels

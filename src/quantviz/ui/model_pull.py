@@ -16,7 +16,6 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from quantviz.config import Settings
-from quantviz.figures.ollama import format_bytes
 from quantviz.ollama.client import Endpoint, PullTracker, find_model, pull
 from quantviz.ollama.errors import OllamaError
 from quantviz.text import code_span
@@ -33,6 +32,7 @@ from quantviz.ui.ollama_common import (
     refresh_button,
     show_error,
 )
+from quantviz.units import format_bytes
 
 DRAW_INTERVAL = 0.1  # seconds between progress redraws; a real pull sends many lines a second
 MAX_LAYERS = 64  # a model has a handful of layers; one bar each, so a server may not send more

@@ -29,6 +29,7 @@ from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 from quantviz.ui.gguf_formats import block_fields, hex_dump
 from quantviz.ui.ollama_common import metadata_of, plain
+from quantviz.units import format_billions
 from quantviz.weights.digest import Digest, read_digest
 from quantviz.weights.errors import WeightsError
 from quantviz.weights.gguf_file import TensorInfo, open_gguf
@@ -138,7 +139,7 @@ def _with_stats(ctx: WidgetContext, via: str, keys: tuple[FileKey, FileKey], pai
     if n <= AUTO_STATS_WEIGHTS or st.session_state.get(wanted):
         return Source(via, pair.tensors, _pair_stats(*keys, pair), pair=pair)
     st.button(
-        f"Compute the per-layer profile (reads all {n / 1e9:.2f} B weights of each file, "
+        f"Compute the per-layer profile (reads all {format_billions(n)} weights of each file, "
         "a few minutes, once for everyone)",
         key=f"{ctx.key}-compute",
         icon=":material/calculate:",

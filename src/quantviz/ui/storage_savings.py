@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.decision.storage import StorageRow, compare_sizes
-from quantviz.figures.ollama import format_bytes, storage_figure
+from quantviz.figures.ollama import storage_figure
 from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
@@ -29,6 +29,7 @@ from quantviz.ui.ollama_common import (
     refresh_button,
     show_error,
 )
+from quantviz.units import format_bytes
 
 
 def render(ctx: WidgetContext) -> None:

@@ -28,7 +28,6 @@ from quantviz.decision.memory import (
     BUILTIN_LAYOUT,
     BYTES_PER_ELEMENT,
     DEFAULT_CACHE_TYPE,
-    GB,
     OLLAMA,
     FitResult,
     KVLayout,
@@ -37,8 +36,6 @@ from quantviz.decision.memory import (
     builtin_weights_bytes,
     decision_text,
     fit_tags,
-    format_bytes,
-    format_tokens,
     layout_from_model_info,
     recommend,
 )
@@ -51,6 +48,7 @@ from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
 from quantviz.ui.quality_probe import last_probe, probe_passes
+from quantviz.units import GB, format_bytes, format_tokens
 
 DEFAULT_BUDGET_GB = 4.0
 DEFAULT_CONTEXT = 8192
