@@ -158,15 +158,19 @@ def test_empty_inputs_give_notices() -> None:
         assert fig.layout.annotations[0].text
 
 
-def test_figures_serialise_to_json() -> None:
-    """Every figure serialises, as Streamlit needs to send it to the browser."""
+def test_figures_serialise_to_json_and_pass_plotly_validation() -> None:
+    """Every figure serialises, as Streamlit needs to send it to the browser, and plotly's own
+    validation accepts it (the app builds them without that pass)."""
     run = make_run(True)
     fits = fit_tags(4 * GB, 8192, {"q4": 3 * GB}, layout=BUILTIN_LAYOUT)
+    empty = ProbeRun(tags=("q4", "q6"), probes=tuple(PROBES))
     for fig in (
         probe_pass_figure(run.summary()),
         similarity_figure(run),
         logprob_diff_figure(run),
-        token_logprob_figure(run.results[0]),
+        token_logprob_figure(run.results[1]),
         memory_figure(fits),
+        similarity_figure(empty),
     ):
         json.loads(fig.to_json())
+        go.Figure(fig.to_dict())  # raises on any property plotly does not know

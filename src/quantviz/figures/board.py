@@ -19,28 +19,25 @@ import plotly.graph_objects as go
 
 from quantviz.board.extract import SIDE_LABELS, SIDES, SideFigures
 from quantviz.board.store import Submission
+from quantviz.figures._base import LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
 
-Spec = dict[str, Any]
-COLORS = {"q4": "#E69F00", "q6": "#0072B2"}  # Okabe-Ito orange and blue
+COLORS = {"q4": OKABE_ITO["orange"], "q6": OKABE_ITO["blue"]}
 SYMBOLS = {"q4": "circle", "q6": "diamond"}
 OWN = {"symbol": "star", "size": 20, "color": "#000000", "line": {"width": 2, "color": "#FFFFFF"}}
 DECISION_ORDER = ("Q4", "Q6", "none", "undecided")
 DECISION_LABELS = {"Q4": "Q4", "Q6": "Q6", "none": "nothing fits", "undecided": "no decision"}
-DECISION_COLORS = {"Q4": "#E69F00", "Q6": "#0072B2", "none": "#999999", "undecided": "#CCCCCC"}
+DECISION_COLORS = {
+    "Q4": COLORS["q4"],
+    "Q6": COLORS["q6"],
+    "none": "#999999",
+    "undecided": "#CCCCCC",
+}
 PAIR_LINE = "#B0B0B0"
-MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
-LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
-
-
-def plotly_text(text: str) -> str:
-    """Text plotly shows literally: its label markup (<a>, <b>, <br>, entities) is escaped."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+MARGIN = {"t": 50}
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
-    """A dict spec as a figure, without plotly's validation pass (the tests validate)."""
-    layout = {"template": {}, "margin": MARGIN, "legend": LEGEND, **layout}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    return figure(data, {"legend": LEGEND_TOP_RIGHT, **layout}, margin=MARGIN)
 
 
 def _title(text: str) -> Spec:
@@ -162,7 +159,7 @@ def speed_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figur
         "name": "a student's machine",
         "x": xs,
         "y": ys,
-        "marker": {"color": "#56B4E9", "size": 10, "line": {"width": 1, "color": "#333333"}},
+        "marker": {"color": OKABE_ITO["sky"], "size": 10, "line": {"width": 1, "color": "#333333"}},
         "hovertemplate": ("%{text}<br>" if names else "")
         + "Q4 %{x:.1f} tok/s, Q6 %{y:.1f} tok/s<extra></extra>",
     }

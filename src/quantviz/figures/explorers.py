@@ -2,12 +2,11 @@
 
 Speed decides the shape of this module: a fragment rerun may spend about 30 ms of server CPU.
 
-- As in `figures_schemes`, figures are plain dicts wrapped with
-  ``go.Figure(spec, _validate=False)``: plotly's property validation (and `make_subplots`) costs
-  tens of milliseconds per figure. `tests/test_figures.py` rebuilds each figure with validation on.
+- Figures come from the shared factory (`figures._base.figure`: dict specs, no validation, no
+  template); `make_subplots` would validate too. `tests/test_figures.py` rebuilds each figure
+  with validation on.
 - Each chart costs a serialization and a websocket message, a few ms of server CPU here, so
-  `layer_overview` draws the grid explorer's panels as one figure, without a template (see
-  `_figure`).
+  `layer_overview` draws the grid explorer's panels as one figure.
 - Every axis pair costs about 0.2 ms, so the three heatmaps share one (side by side through
   `x0`) and histograms are binned here, with their marker lines in data coordinates.
 - Traces carry Python lists: for the toy layer's handful of values plotly serializes a list
@@ -16,36 +15,28 @@ Speed decides the shape of this module: a fragment rerun may spend about 30 ms o
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
-from plotly.colors import get_colorscale, sample_colorscale
 
-
-def _five_stops(name: str) -> list[list]:
-    """A named plotly.py colour scale as 5 explicit stops.
-
-    Explicit, because without validation plotly.py would pass the name on to plotly.js, which
-    knows neither "RdBu_r" nor "PuOr"; 5 stops, because the 11 of the full scale cost plotly about
-    half a millisecond per figure to copy and serialize.
-    """
-    stops = [0.0, 0.25, 0.5, 0.75, 1.0]
-    return [
-        [s, c] for s, c in zip(stops, sample_colorscale(get_colorscale(name), stops), strict=True)
-    ]
-
+from quantviz.figures._base import (
+    INDIGO,
+    LIGHT_SLATE,
+    ORANGE,
+    SLATE,
+    Spec,
+    colorscale,
+    figure,
+)
 
 # Original and reconstruction share one scale, so equal colours mean equal values.
-VALUE_SCALE = _five_stops("RdBu_r")
-ERROR_SCALE = _five_stops("PuOr")
-USED_COLOR = "#4f46e5"
-UNUSED_COLOR = "#cbd5e1"
-ERROR_COLOR = "#64748b"
-BOUND_COLOR = "#f58518"
+VALUE_SCALE = colorscale("RdBu_r")
+ERROR_SCALE = colorscale("PuOr")
+USED_COLOR = INDIGO
+UNUSED_COLOR = LIGHT_SLATE
+ERROR_COLOR = SLATE
+BOUND_COLOR = ORANGE
 LEVEL_COLOR = "rgba(228, 87, 86, 0.7)"
-_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 HEATMAP_TITLES = ("original w", "reconstruction ŵ", "error w − ŵ")
 OVERVIEW_TITLES = (
     *HEATMAP_TITLES,
@@ -56,20 +47,6 @@ OVERVIEW_TITLES = (
 HEATMAP_GAP = 1  # empty columns between two heatmaps on their shared axes
 ERROR_BINS = 12
 WEIGHT_BINS = 24
-
-Spec = dict[str, Any]
-
-
-def _figure(data: list[Spec], layout: Spec) -> go.Figure:
-    """Wrap a dict spec as a `go.Figure` without plotly's per-property validation.
-
-    The template is empty on purpose: copying and serializing plotly.py's default ("streamlit")
-    template costs about 1.2 ms per figure, and it only carries colour defaults (colorway, colour
-    scales) that these figures set explicitly. Streamlit's frontend applies the app theme (fonts,
-    background, grid) to every chart whatever the template.
-    """
-    layout = {"template": {}, "margin": _MARGIN, **layout}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def _title(text: str, x: float, y: float, xref: str = "paper") -> Spec:
@@ -161,7 +138,7 @@ def number_line(levels: ArrayLike, w: float, w_hat: float, bits: int) -> go.Figu
         "legend": {"orientation": "h", "y": 1.25},
         "uirevision": "number-line",
     }
-    return _figure(data, layout)
+    return figure(data, layout)
 
 
 def _heatmap_panels(
@@ -238,7 +215,7 @@ def layer_heatmaps(w: ArrayLike, w_hat: ArrayLike, clipped: ArrayLike | None = N
     w = np.asarray(w, dtype=np.float64)
     w_hat = np.asarray(w_hat, dtype=np.float64)
     data, layout = _heatmap_panels(w, w_hat, clipped, [0, 1], [0, 1])
-    return _figure(
+    return figure(
         data, {"height": 330, "showlegend": False, "uirevision": "layer-heatmaps", **layout}
     )
 
@@ -294,7 +271,7 @@ def bucket_histogram(
         "showlegend": False,
         "uirevision": "bucket-histogram",
     }
-    return _figure(_bucket_traces(buckets, counts, scale, zero_point), layout)
+    return figure(_bucket_traces(buckets, counts, scale, zero_point), layout)
 
 
 def layer_overview(
@@ -389,4 +366,4 @@ def layer_overview(
         _title(OVERVIEW_TITLES[4], sum(codes_x) / 2, bottom[1]),
         _title(OVERVIEW_TITLES[5], sum(weights_x) / 2, bottom[1]),
     ]
-    return _figure(data, layout)
+    return figure(data, layout)

@@ -6,24 +6,22 @@ Block and sub-block boundaries are horizontal lines: a row of the grid holds 16 
 block that has its own fp16 scale (the outline included), dotted lines between the sub-blocks
 that share it.
 
-As in `figures_schemes`, figures are plain dicts wrapped with ``go.Figure(spec, _validate=False)``
-so a fragment rerun does not pay for plotly's property validation; the tests rebuild them with
-validation on. Two more savings, measured on the explorer's rerun: the small multiples share one
-pair of axes (a second pair, even unvalidated, goes through plotly's validators), and the layout
-carries an empty template instead of plotly's default, which `st.plotly_chart` would deep-copy
-and serialize, about 4 ms per figure. Streamlit's theme still applies: its frontend writes the
-theme into `layout.template` whatever the figure brings.
+Figures come from the shared factory (`figures._base.figure`: dict specs, no validation, no
+template), so a fragment rerun does not pay for plotly's property validation; the tests rebuild
+them with validation on. One more saving, measured on the explorer's rerun: the small multiples
+share one pair of axes (a second pair, even unvalidated, goes through plotly's validators).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
+
+from quantviz.figures._base import Spec, figure
 
 GRID = 16  # the super-block of 256 weights is drawn as GRID x GRID, row by row
 VALUE_SCALE = "RdBu_r"
@@ -36,9 +34,7 @@ SUB_BLOCK_NAME = "sub-block (own 6- or 8-bit scale)"
 COLUMNS = 4  # grids per row of small multiples
 GAP_X = 2  # cells between two grids side by side
 GAP_Y = 4  # cells between two rows of grids, room for the titles
-_MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
-
-Spec = dict[str, Any]
+MARGIN = {"t": 30}
 
 
 @dataclass(frozen=True)
@@ -221,15 +217,11 @@ def error_grid_figure(
     width = COLUMNS * GRID + (COLUMNS - 1) * GAP_X
     height = n_rows * GRID + (n_rows - 1) * GAP_Y
     layout: Spec = {
-        "height": 60 + 240 * n_rows,
-        "margin": _MARGIN,
-        "template": {},  # not plotly's default: see the module docstring
-        "uirevision": uirevision,
         "annotations": annotations,
         "legend": _top_legend(),
         **_square_axes(width, height, top=-GAP_Y + 0.4),
     }
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    return figure(data, layout, height=60 + 240 * n_rows, uirevision=uirevision, margin=MARGIN)
 
 
 def code_grid_figure(
@@ -262,12 +254,5 @@ def code_grid_figure(
         },
         *_boundary_traces([(block, sub_block, 0.0, 0.0)]),
     ]
-    layout: Spec = {
-        "height": 470,
-        "margin": _MARGIN,
-        "template": {},  # not plotly's default: see the module docstring
-        "uirevision": uirevision,
-        "legend": _top_legend(),
-        **_square_axes(GRID, GRID),
-    }
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    layout: Spec = {"legend": _top_legend(), **_square_axes(GRID, GRID)}
+    return figure(data, layout, height=470, uirevision=uirevision, margin=MARGIN)

@@ -2,51 +2,49 @@
 
 The storage arithmetic behind them is `quantviz.decision.storage`.
 
-Figures are plain dicts wrapped with ``go.Figure(spec, _validate=False)`` like
-`figures_schemes`: plotly's validation costs tens of milliseconds per figure, and the tests rebuild
-every figure with validation on.
+Figures come from the shared factory (`figures._base.figure`); the tests rebuild every figure
+with validation on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import plotly.graph_objects as go
 
 from quantviz.decision.storage import StorageRow
+from quantviz.figures._base import (
+    BLUE,
+    BROWN,
+    GREEN,
+    GREY,
+    LEGEND_TOP_RIGHT,
+    ORANGE,
+    PINK,
+    PURPLE,
+    RED,
+    TEAL,
+    YELLOW,
+    Spec,
+    figure,
+)
 from quantviz.ollama.metadata import TypeShare
 from quantviz.units import format_bytes
 
 TYPE_COLORS = {
-    "Q4_K": "#4c78a8",
-    "Q6_K": "#f58518",
+    "Q4_K": BLUE,
+    "Q6_K": ORANGE,
     "F32": "#9d9d9d",
-    "F16": "#bab0ac",
+    "F16": GREY,
     "BF16": "#79706e",
-    "Q8_0": "#e45756",
-    "Q5_0": "#72b7b2",
-    "Q5_K": "#54a24b",
-    "Q4_0": "#b279a2",
+    "Q8_0": RED,
+    "Q5_0": TEAL,
+    "Q5_K": GREEN,
+    "Q4_0": PURPLE,
 }
-_SPARE_COLORS = ("#eeca3b", "#ff9da6", "#9d755d", "#17becf", "#bcbd22", "#8c564b")
-SIZE_COLOR = "#4c78a8"
-NOMINAL_COLOR = "#e45756"
-MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
-TOP_RIGHT_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
-
-Spec = dict[str, Any]
-
-
-def _figure(data: list[Spec], layout: Spec, title: str | None, height: int, uirevision: str):
-    layout = {
-        "height": height,
-        "margin": MARGIN,
-        "uirevision": uirevision,
-        **({"title": {"text": title}} if title else {}),
-        **layout,
-    }
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+_SPARE_COLORS = (YELLOW, PINK, BROWN, "#17becf", "#bcbd22", "#8c564b")
+SIZE_COLOR = BLUE
+NOMINAL_COLOR = RED
 
 
 def _bpw_text(bpw: float | None) -> str:
@@ -91,11 +89,11 @@ def storage_figure(
             }
         )  # fmt: skip
     layout = {
-        "legend": TOP_RIGHT_LEGEND,
+        "legend": LEGEND_TOP_RIGHT,
         "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
         "xaxis": {"type": "category"},
     }
-    return _figure(data, layout, title, 300, uirevision)
+    return figure(data, layout, title=title, height=300, uirevision=uirevision)
 
 
 def type_color(qtype: str, index: int = 0) -> str:
@@ -152,10 +150,10 @@ def type_mix_figure(
         )
     layout = {
         "barmode": "stack",
-        "legend": TOP_RIGHT_LEGEND,
+        "legend": LEGEND_TOP_RIGHT,
         "xaxis": {"domain": [0.0, 0.45], "type": "category"},
         "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
         "xaxis2": {"domain": [0.55, 1.0], "type": "category", "anchor": "y2"},
         "yaxis2": {"title": {"text": "tensors"}, "anchor": "x2", "rangemode": "tozero"},
     }
-    return _figure(data, layout, title, 340, uirevision)
+    return figure(data, layout, title=title, height=340, uirevision=uirevision)

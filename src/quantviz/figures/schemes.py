@@ -1,49 +1,24 @@
 """Plotly figures for the scheme, float-format and packing explorers: arrays in, `go.Figure` out.
 
 Every figure is small (a few traces, fixed height, tight margins) and sets `uirevision`, so a
-rerun that only changes the data keeps the student's zoom. The template is left alone: Streamlit
-applies its own theme.
-
-Figures are written as plain dicts and wrapped with ``go.Figure(spec, _validate=False)``: plotly's
-property validation costs about 40 ms per figure on this machine, more than the 30 ms budget of a
-fragment rerun, while the wrapped figure behaves the same (``fig.data[0].y``, ``update_layout``,
-``to_json``). The tests rebuild every figure with validation on, so a typo still fails there.
+rerun that only changes the data keeps the student's zoom. They come from the shared factory
+(`figures._base.figure`): dict specs without plotly's validation, which the tests run instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import plotly.graph_objects as go
 
+from quantviz.figures._base import BLUE, GREEN, LEGEND_TOP_RIGHT, ORANGE, RED, Spec, figure
 from quantviz.quant.floats import FIELDS, FloatEncoding
 from quantviz.quant.schemes import SchemeComparison
 
-FIELD_COLORS = {"sign": "#e45756", "exponent": "#4c78a8", "mantissa": "#54a24b"}
-RMSE_COLOR = "#4c78a8"
-MAX_ERROR_COLOR = "#f58518"
-LEVEL_COLOR = "rgba(228, 87, 86, 0.55)"
-MARGIN = {"l": 10, "r": 10, "t": 36, "b": 10}
-TOP_RIGHT_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yanchor": "bottom"}
-HIDDEN_UNIT_AXIS = {"overlaying": "y", "range": [0, 1], "visible": False}  # for level lines
-
-
-Spec = dict[str, Any]
-
-
-def _figure(
-    data: list[Spec], layout: Spec, title: str | None, height: int, uirevision: str
-) -> go.Figure:
-    """Wrap a dict spec as a `go.Figure` without plotly's per-property validation."""
-    layout = {
-        "height": height,
-        "margin": MARGIN,
-        "uirevision": uirevision,
-        **({"title": {"text": title}} if title else {}),
-        **layout,
-    }
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+FIELD_COLORS = {"sign": RED, "exponent": BLUE, "mantissa": GREEN}
+RMSE_COLOR = BLUE
+MAX_ERROR_COLOR = ORANGE
+MARGIN = {"t": 36}
 
 
 def comparison_figure(
@@ -76,10 +51,10 @@ def comparison_figure(
     ]
     layout = {
         "barmode": "group",
-        "legend": TOP_RIGHT_LEGEND,
+        "legend": {**LEGEND_TOP_RIGHT, "y": 1},
         "yaxis": {"title": {"text": "error"}, "rangemode": "tozero"},
     }
-    return _figure(data, layout, title, 280, uirevision)
+    return figure(data, layout, title=title, height=280, uirevision=uirevision, margin=MARGIN)
 
 
 def bit_strip_figure(
@@ -151,4 +126,11 @@ def bit_strip_figure(
         "xaxis": {"showticklabels": False, "showgrid": False, "zeroline": False},
         "yaxis": {"autorange": "reversed", "showgrid": False},
     }
-    return _figure(data, layout, title, 60 + 34 * len(encodings), uirevision)
+    return figure(
+        data,
+        layout,
+        title=title,
+        height=60 + 34 * len(encodings),
+        uirevision=uirevision,
+        margin=MARGIN,
+    )

@@ -9,54 +9,35 @@
 * `layer_profile`: RMS(Q4 - Q6) of every tensor against its layer, coloured by its type in the
   Q4 file (the colours of the tensor-mix chart).
 
-As the other figure modules do, figures are dict specs wrapped with
-``go.Figure(spec, _validate=False)``; the tests rebuild each one with validation on. Tensor
-names come from the files: they are HTML-escaped before plotly's pseudo-HTML hover text sees
-them.
+Figures come from the shared factory (`figures._base.figure`); the tests rebuild each one with
+validation on. Tensor names come from the files: `plotly_text` escapes them before plotly's
+pseudo-HTML hover text sees them.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
-from plotly.colors import get_colorscale, sample_colorscale
 
+from quantviz.figures._base import OKABE_ITO, Spec, colorscale, figure, plotly_text
 from quantviz.figures.ollama import type_color
 
-Spec = dict[str, Any]
-
-
-def _stops(name: str, n: int) -> list[list]:
-    """A plotly.py colour scale as `n` explicit stops (plotly.js does not know every name)."""
-    at = np.linspace(0.0, 1.0, n).tolist()
-    return [[s, c] for s, c in zip(at, sample_colorscale(get_colorscale(name), at), strict=True)]
-
-
-WEIGHT_SCALE = _stops("cividis", 9)
-DIFF_SCALE = _stops("PuOr", 9)
+WEIGHT_SCALE = colorscale("cividis", 9)
+DIFF_SCALE = colorscale("PuOr", 9)
 SUB_BLOCK_LINE = {"color": "rgba(255, 255, 255, 0.55)", "width": 1, "dash": "dot"}
-OUTLIER_COLOR = "#d55e00"  # Okabe-Ito vermilion
-BAR_COLOR = "#0072b2"  # Okabe-Ito blue
-RANGE_COLOR = "#000000"
+OUTLIER_COLOR = OKABE_ITO["vermilion"].lower()
+BAR_COLOR = OKABE_ITO["blue"].lower()
+RANGE_COLOR = OKABE_ITO["black"]
 OUTSIDE_BLOCKS = -1  # the profile's x for tensors outside the blocks (embeddings, output)
-_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 PANEL_TITLES = ("Q4 file", "Q6 file", "difference Q4 − Q6")
 
 
-def plot_text(text: object) -> str:
-    """Text from a file made inert for plotly's pseudo-HTML (hover labels, titles)."""
-    return html.escape(str(text), quote=True)
-
-
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
-    layout = {"template": {}, "margin": _MARGIN, **layout}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    return figure(data, layout)
 
 
 def _annotation(text: str, y: float) -> Spec:
@@ -148,8 +129,8 @@ def tile_figure(
         "annotations": [],
     }
     titles = (
-        f"{PANEL_TITLES[0]} ({plot_text(labels[0])}): ŵ₄",
-        f"{PANEL_TITLES[1]} ({plot_text(labels[1])}): ŵ₆",
+        f"{PANEL_TITLES[0]} ({plotly_text(labels[0])}): ŵ₄",
+        f"{PANEL_TITLES[1]} ({plotly_text(labels[1])}): ŵ₆",
         f"{PANEL_TITLES[2]}: RMS {float(np.sqrt(np.mean(d * d))):.3g}, max |Δ| "
         f"{float(np.abs(d).max(initial=0.0)):.3g}",
     )
@@ -229,7 +210,7 @@ def weight_histogram(
     mask = outliers(v, mean, std, k)
     out = v[mask]
     if out.size:
-        text = [plot_text(s) for s in labels[mask]] if labels is not None else [""] * out.size
+        text = [plotly_text(s) for s in labels[mask]] if labels is not None else [""] * out.size
         data.append(
             {
                 "type": "scatter",
@@ -337,15 +318,16 @@ def layer_profile(
             {
                 "type": "scatter",
                 "mode": "markers",
-                "name": f"{plot_text(qtype)} in the Q4 file",
+                "name": f"{plotly_text(qtype)} in the Q4 file",
                 "x": [xpos[p.name] for p in group],
                 "y": [p.relative if relative else p.diff_rms for p in group],
                 "customdata": [
-                    [plot_text(p.name), plot_text(p.q6_type), p.diff_rms, p.relative] for p in group
+                    [plotly_text(p.name), plotly_text(p.q6_type), p.diff_rms, p.relative]
+                    for p in group
                 ],
                 "marker": {"color": type_color(qtype, i), "size": 8, "line": {"width": 0}},
                 "hovertemplate": "%{customdata[0]}<br>Q4 file "
-                + plot_text(qtype)
+                + plotly_text(qtype)
                 + ", Q6 file %{customdata[1]}<br>RMS(Q4 − Q6) = %{customdata[2]:.3e}"
                 "<br>relative to RMS(w): %{customdata[3]:.2%}<extra></extra>",
             }
