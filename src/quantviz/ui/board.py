@@ -24,16 +24,12 @@ from quantviz.board.schema import SchemaTooNew
 from quantviz.board.store import BoardError, BoardStore
 from quantviz.config import ConfigError
 from quantviz.config.board import BoardConfig, connection_url, load_board_config
-from quantviz.ui.ollama_common import plain
 
 TOKEN_KEY = "_quantviz_board_token"
 SUBMIT_TIMES_KEY = "_quantviz_board_submit_times"
 SUBMITTED_KEY = "quantviz_board_submitted"  # the display name this session submitted under
 BOARD_PAGE = "class-board"
 INSTRUCTOR_PAGE = "instructor"
-
-# The board pages escape student text with this one function (names, reasons).
-__all__ = ["plain"]
 
 
 @dataclass(frozen=True)

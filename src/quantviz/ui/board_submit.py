@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from quantviz.board.store import BoardError, resolve_class_code
 from quantviz.report.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 
@@ -45,7 +46,7 @@ def _submit(log: EvidenceLog, context: ReportContext) -> None:
     name = " ".join(str(st.session_state.get(NAME_KEY)).split())
     board_ui.note_submission(name)
     verb = "replaced your earlier submission" if result.replaced else "is on the class board"
-    st.session_state[FLASH_KEY] = ("success", f"Submitted as {board_ui.plain(name)}: {verb}.")
+    st.session_state[FLASH_KEY] = ("success", f"Submitted as {plain(name)}: {verb}.")
 
 
 def render_submit(log: EvidenceLog, context: ReportContext) -> None:

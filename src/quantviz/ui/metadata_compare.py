@@ -25,13 +25,13 @@ from quantviz.ollama.metadata import (
     tensor_type_mix,
 )
 from quantviz.quant.recipe import RecipeError, TensorChoice, q4_k_m
+from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
     endpoint_line,
     metadata_of,
-    plain,
     record_once,
     refresh_button,
     show_error,

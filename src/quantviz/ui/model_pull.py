@@ -18,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from quantviz.config import Settings
 from quantviz.ollama.client import Endpoint, PullTracker, find_model, pull
 from quantviz.ollama.errors import OllamaError
-from quantviz.text import code_span
+from quantviz.text import code_span, plain
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -27,7 +27,6 @@ from quantviz.ui.ollama_common import (
     forget,
     host_label,
     models_on,
-    plain,
     record_once,
     refresh_button,
     show_error,

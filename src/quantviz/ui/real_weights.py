@@ -24,11 +24,12 @@ from quantviz.config.weights import WeightsConfig, weights_config
 from quantviz.figures.weights import ProfilePoint, layer_profile, tile_figure, weight_histogram
 from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
+from quantviz.text import code_span, plain
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 from quantviz.ui.gguf_formats import block_fields, hex_dump
-from quantviz.ui.ollama_common import metadata_of, plain
+from quantviz.ui.ollama_common import metadata_of
 from quantviz.units import format_billions
 from quantviz.weights.digest import Digest, read_digest
 from quantviz.weights.errors import WeightsError
@@ -204,19 +205,14 @@ def _source(ctx: WidgetContext) -> Source | None:
     return None
 
 
-def _code(text: str) -> str:
-    """Text for inside a Markdown code span: shown as typed, so only a backtick could escape."""
-    return " ".join(text.replace("`", "'").split())
-
-
 def _how_to_enable(digest_path: Path, notes: list[str]) -> None:
     st.info(
         "This view needs the lab's two GGUF files, or a digest of them, on the app's machine; "
         "this deployment has neither. The rest of the page works without it.  \n"
         "**To enable it**, do one of these:\n"
         "1. Write a digest (a few MB) where the files are, and deploy it next to the lab:  \n"
-        f"`python -m quantviz digest Q4.gguf Q6.gguf -o labs/{_code(digest_path.name)}`\n"
-        "2. Name the files in the app's secrets:  \n"
+        + code_span(f"python -m quantviz digest Q4.gguf Q6.gguf -o labs/{digest_path.name}")
+        + "\n2. Name the files in the app's secrets:  \n"
         '`[weights]` `q4 = "/path/to/q4.gguf"` `q6 = "/path/to/q6.gguf"`\n'
         "3. Run the app on the machine of a local Ollama that has both tags pulled.",
         icon=":material/info:",

@@ -17,6 +17,7 @@ from quantviz.figures.ollama import storage_figure
 from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
+from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -24,7 +25,6 @@ from quantviz.ui.ollama_common import (
     endpoint_line,
     metadata_of,
     models_on,
-    plain,
     record_once,
     refresh_button,
     show_error,

@@ -17,6 +17,7 @@ from quantviz.figures.board import (
     sizes_figure,
     speed_figure,
 )
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 
@@ -28,7 +29,7 @@ def _fmt(value: float | int | None, spec: str, unit: str = "") -> str:
 def _own_summary(own: Submission) -> None:
     f = own.figures
     st.markdown(
-        f"**Your submission** as {board_ui.plain(own.name)}: "
+        f"**Your submission** as {plain(own.name)}: "
         f"Q4 {_fmt(f.q4.tokens_per_s, '.1f', ' tok/s')}, "
         f"Q6 {_fmt(f.q6.tokens_per_s, '.1f', ' tok/s')} · "
         f"decision: {DECISION_LABELS.get(f.decision or 'undecided', 'no decision')}"

@@ -27,6 +27,7 @@ from quantviz.figures.board import (
     paired_figure,
     speed_memory_figure,
 )
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 
 UNLOCKED_KEY = "_quantviz_instructor_unlocked"
@@ -88,7 +89,7 @@ def _gate(cfg: BoardConfig) -> bool:
         email = str(st.user.get("email") or "").lower()
         if email not in cfg.instructor_emails:
             st.error(
-                f"{board_ui.plain(email or 'This account')} is not an instructor of this class.",
+                f"{plain(email or 'This account')} is not an instructor of this class.",
                 icon=":material/block:",
             )
             st.button("Log out", key="instructor-logout", on_click=st.logout)
@@ -225,7 +226,7 @@ def _reasons(rows: list[Submission]) -> None:
         st.caption("No student has given a reason yet.")
     for r in given:
         decision = DECISION_LABELS.get(r.figures.decision or "undecided", "no decision")
-        st.markdown(f"- **{board_ui.plain(r.name)}** ({decision}): {board_ui.plain(r.reason)}")
+        st.markdown(f"- **{plain(r.name)}** ({decision}): {plain(r.reason)}")
 
 
 def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
