@@ -320,3 +320,14 @@ def test_builtin_text_layout_matches_the_published_e2b_file():
     assert specs["blk.15.ffn_down.weight"].shape == (12288, 1536)
     assert specs["blk.4.attn_k.weight"].shape == (1536, 512)
     assert specs["blk.5.attn_k.weight"].shape == (1536, 256)
+
+
+def test_the_built_in_recipe_is_computed_once_and_cannot_change() -> None:
+    """Every session's recipe view and the decision's built-in sizes read one computed result;
+    nothing can alter it in place (its choices are a tuple, its type mix read-only)."""
+    first = gemma4_e2b.recipe()
+    assert gemma4_e2b.recipe() is first
+    assert isinstance(first.choices, tuple) and len(first.choices) == 601
+    with pytest.raises(TypeError):
+        first.summary.by_type["Q4_K"] = first.summary.by_type["Q6_K"]  # type: ignore[index]
+    assert first.summary == recipe.summarize(recipe.q4_k_m(gemma4_e2b.text_tensors()))

@@ -31,20 +31,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from quantviz.quant import gemma4_e2b
-from quantviz.quant.recipe import expected_sizes
+from quantviz.quant.ggml import bytes_per_element
 from quantviz.units import format_bytes, format_tokens
 
-# Bytes per cached element. q8_0 and q4_0 store blocks of 32 values with an f16 scale
-# (34 and 18 bytes per block).
-BYTES_PER_ELEMENT: dict[str, Fraction] = {
-    "f32": Fraction(4),
-    "f16": Fraction(2),
-    "q8_0": Fraction(34, 32),
-    "q4_0": Fraction(18, 32),
-}
+# Bytes per cached element, from the GGUF type table (q8_0 and q4_0 store blocks of 32 values
+# with an f16 scale: 34 and 18 bytes per block). The cache types Ollama's OLLAMA_KV_CACHE_TYPE
+# accepts, and f32.
+BYTES_PER_ELEMENT: Mapping[str, Fraction] = MappingProxyType(
+    {name: bytes_per_element(name) for name in ("f32", "f16", "q8_0", "q4_0")}
+)
 DEFAULT_CACHE_TYPE = "f16"
 
 # Upper bound for "max context that fits" when the model states no context length.
@@ -381,7 +380,7 @@ def builtin_weights_bytes() -> dict[str, int]:
     The lab's files also carry the vision and audio towers and a GGUF header, so they are larger;
     `/api/tags` sizes replace these as soon as an endpoint answers.
     """
-    sizes = expected_sizes(gemma4_e2b.text_tensors(), gemma4_e2b.N_LAYER)
+    sizes = gemma4_e2b.recipe().expected
     return {"Q4": sizes.q4_k_m.n_bytes, "Q6": sizes.q6_k.n_bytes}
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+from gguf import LlamaFileType
 
 from quantviz.ollama.client import ModelMetadata, TensorInfo, arch_key, arch_value
+from quantviz.quant import ggml
 
 _MISSING = object()
 
@@ -190,12 +191,11 @@ class TypeShare:
 
 
 def tensor_bytes(tensor: TensorInfo) -> int | None:
-    """Bytes a tensor takes, from gguf's (block size, bytes per block) table."""
+    """Bytes a tensor takes (whole blocks of its type); None for a type gguf does not know."""
     try:
-        block, size = GGML_QUANT_SIZES[GGMLQuantizationType[tensor.type.upper()]]
-    except KeyError:
+        return ggml.tensor_bytes(tensor.type, tensor.n_elements)
+    except (KeyError, ValueError):
         return None
-    return tensor.n_elements // block * size
 
 
 def tensor_type_mix(tensors: Iterable[TensorInfo]) -> dict[str, TypeShare]:

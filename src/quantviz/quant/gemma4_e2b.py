@@ -10,9 +10,10 @@ file), so the built-in figures are the text model's, and say so.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from quantviz.quant.recipe import TensorSpec
+from quantviz.quant.recipe import RecipeReport, TensorSpec, recipe_report
 
 ARCH = "gemma4"
 N_LAYER = 35
@@ -112,3 +113,14 @@ LABEL = (
     "262144 per-layer embedding table); the vision and audio towers of the real file are not in "
     "this list"
 )
+
+
+@functools.cache
+def recipe() -> RecipeReport:
+    """llama.cpp's Q4_K_M recipe of the text model, computed once per process and shared.
+
+    The recipe view of Objective 1 shows it to every session and the deployment decision sizes
+    the built-in weights with it: 601 tensors, a few milliseconds each time it was recomputed
+    per page. The result is immutable (tuples, frozen dataclasses, a read-only type mix).
+    """
+    return recipe_report(text_tensors(), N_LAYER)

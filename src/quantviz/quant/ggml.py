@@ -5,8 +5,14 @@
 blocks are laid out in row order, and `qtype` is a name such as ``"Q4_K"`` or a
 `gguf.GGMLQuantizationType`.
 
-gguf-py already does most of the work: the format table (`GGML_QUANT_SIZES`), every
-dequantizer, and the Q8_0 and Q4_0 quantizers. What it lacks are the K-quant quantizers that
+`FORMATS` is the one description of the block types this app shows, one entry per type: its
+fields in byte order, the formula that turns them into weights, its quantizer and the unpacker
+that decodes one block. Adding a type is adding an entry. Sizes (block length, bytes per block)
+come from gguf-py's `GGML_QUANT_SIZES`, for these types and every other one a tensor may have
+(`type_sizes`, `tensor_bytes`, `bits_per_weight`, `bytes_per_element`).
+
+gguf-py already does most of the work: that size table, every dequantizer, and the Q8_0 and
+Q4_0 quantizers. What it lacks are the K-quant quantizers that
 `llama-quantize` runs when no importance matrix is given (`quantize_row_q{4,5,6}_K_ref` in
 `ggml/src/ggml-quants.c`). They are written here, vectorized across blocks, with the C code's
 float32 semantics kept exactly:
@@ -52,7 +58,10 @@ loop over the 16 or 32 positions of a sub-block is vectorized across all blocks 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
@@ -64,47 +73,9 @@ GROUP_MAX_EPS = np.float32(1e-15)  # below this a group counts as all zero (ggml
 _MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it leaves round(v) in the low mantissa bits
 _CHUNK_BLOCKS = 1024  # super-blocks per kernel call: keeps the temporaries in cache
 
-
-@dataclass(frozen=True)
-class GGMLFormat:
-    """One quantized block type: how many weights a block holds and how many bytes it takes."""
-
-    name: str
-    block_values: int
-    block_bytes: int
-    sub_block: int  # weights that share one scale (the whole block for Q4_0 and Q8_0)
-    layout: str  # the fields of one block, in byte order
-
-    @property
-    def qtype(self) -> GGMLQuantizationType:
-        return GGMLQuantizationType[self.name]
-
-    @property
-    def bits_per_weight(self) -> float:
-        """Storage per weight with the scales included: block_bytes * 8 / block_values."""
-        return self.block_bytes * 8 / self.block_values
-
-
-def _format(name: str, sub_block: int, layout: str) -> GGMLFormat:
-    block_values, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[name]]
-    return GGMLFormat(name, block_values, block_bytes, sub_block, layout)
-
-
-# The types this module quantizes, in order of bits per weight.
-FORMATS: dict[str, GGMLFormat] = {
-    f.name: f
-    for f in (
-        _format("Q4_0", 32, "d fp16 (2) · qs 4-bit (16)"),
-        _format("Q4_K", 32, "d fp16 (2) · dmin fp16 (2) · scales 6-bit (12) · qs 4-bit (128)"),
-        _format(
-            "Q5_K",
-            32,
-            "d fp16 (2) · dmin fp16 (2) · scales 6-bit (12) · qh 1-bit (32) · qs 4-bit (128)",
-        ),
-        _format("Q6_K", 16, "ql 4-bit (128) · qh 2-bit (64) · scales int8 (16) · d fp16 (2)"),
-        _format("Q8_0", 32, "d fp16 (2) · qs int8 (32)"),
-    )
-}
+QType = str | GGMLQuantizationType
+Kernel = Callable[[NDArray[np.float32]], NDArray[np.uint8]]  # rows -> their blocks' bytes
+Unpacker = Callable[[NDArray[np.uint8]], dict[str, Any]]  # one block's bytes -> its fields
 
 
 class NonFiniteWeightError(ValueError):
@@ -151,18 +122,27 @@ def _type_name(qtype: str | GGMLQuantizationType) -> str:
     return name
 
 
-def get_format(qtype: str | GGMLQuantizationType) -> GGMLFormat:
-    """The format of `qtype`; ValueError for an unknown type or one this module cannot quantize."""
-    name = _type_name(qtype)
-    if name not in FORMATS:
-        raise ValueError(f"{name} is not supported here; supported: {', '.join(FORMATS)}")
-    return FORMATS[name]
+def type_sizes(qtype: QType) -> tuple[int, int]:
+    """(weights per block, bytes per block) of any GGML type gguf knows (F32: (1, 4))."""
+    return GGML_QUANT_SIZES[GGMLQuantizationType[_type_name(qtype)]]
 
 
-def bits_per_weight(qtype: str | GGMLQuantizationType) -> float:
+def tensor_bytes(qtype: QType, n_weights: int) -> int:
+    """Bytes `n_weights` weights take in a tensor of this type: whole blocks of block_bytes."""
+    block_values, block_bytes = type_sizes(qtype)
+    return n_weights // block_values * block_bytes
+
+
+def bits_per_weight(qtype: QType) -> float:
     """Bits per weight of any GGML type in gguf's table (F32 32, Q8_0 8.5, Q4_K 4.5, ...)."""
-    block_values, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[_type_name(qtype)]]
+    block_values, block_bytes = type_sizes(qtype)
     return block_bytes * 8 / block_values
+
+
+def bytes_per_element(qtype: QType) -> Fraction:
+    """Exact bytes per value of any GGML type (f16: 2, q8_0: 34/32), as a KV cache stores them."""
+    block_values, block_bytes = type_sizes(qtype)
+    return Fraction(block_bytes, block_values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,93 +412,32 @@ def _quantize_q6_k(blocks: NDArray[np.float32]) -> NDArray[np.uint8]:
     return np.where(live, out, np.uint8(0))
 
 
-_KERNELS = {"Q4_K": _quantize_q4_k, "Q5_K": _quantize_q5_k, "Q6_K": _quantize_q6_k}
+def _by_blocks(kernel: Callable[[NDArray[np.float32]], NDArray[np.uint8]], name: str) -> Kernel:
+    """A super-block kernel applied to rows, a chunk of blocks at a time."""
+    block_bytes = type_sizes(name)[1]
+
+    def quantize_rows(rows: NDArray[np.float32]) -> NDArray[np.uint8]:
+        blocks = rows.reshape(-1, QK_K)  # (n_blocks, 256)
+        out = np.empty((blocks.shape[0], block_bytes), dtype=np.uint8)
+        for start in range(0, blocks.shape[0], _CHUNK_BLOCKS):
+            out[start : start + _CHUNK_BLOCKS] = kernel(blocks[start : start + _CHUNK_BLOCKS])
+        return out
+
+    return quantize_rows
 
 
-# ---------------------------------------------------------------------------------------------
-# public API
+def _gguf_kernel(name: str) -> Kernel:
+    """gguf-py's own quantizer, row by row (it works through rows, 16 at a time)."""
+    qtype = GGMLQuantizationType[name]
 
+    def quantize_rows(rows: NDArray[np.float32]) -> NDArray[np.uint8]:
+        if name == "Q4_0":
+            # C starts from max = +0.0, so an all-zero block stores d = +0.0 / -8 = -0.0;
+            # gguf-py takes the first value as max. Adding +0.0 turns -0.0 into +0.0.
+            rows = rows + np.float32(0)
+        return gguf_quants.quantize(rows, qtype)
 
-def quantize(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.uint8]:
-    """Quantize float weights to GGUF blocks, byte-identical to llama.cpp's reference.
-
-    `x` has any leading shape; its last axis must be a multiple of the block size (32 for
-    Q4_0/Q8_0, 256 for K-quants). The result has the same leading shape and, on the last axis,
-    `x.shape[-1] / block_values * block_bytes` bytes. Raises NonFiniteWeightError (a
-    ValueError) for a NaN or infinite weight, ValueError for a bad last axis or an unknown or
-    unsupported type.
-    """
-    fmt = get_format(qtype)
-    given = x
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: named below
-        x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 0 or x.shape[-1] % fmt.block_values:
-        raise ValueError(
-            f"{fmt.name} needs a last axis that is a multiple of {fmt.block_values}, "
-            f"got shape {x.shape}"
-        )
-    _require_finite(x, given, fmt)
-    out_shape = (*x.shape[:-1], x.shape[-1] // fmt.block_values * fmt.block_bytes)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
-        if fmt.name in _KERNELS:
-            kernel = _KERNELS[fmt.name]
-            blocks = x.reshape(-1, fmt.block_values)  # (n_blocks, 256)
-            out = np.empty((blocks.shape[0], fmt.block_bytes), dtype=np.uint8)
-            for start in range(0, blocks.shape[0], _CHUNK_BLOCKS):
-                out[start : start + _CHUNK_BLOCKS] = kernel(blocks[start : start + _CHUNK_BLOCKS])
-        elif x.size == 0:
-            out = np.zeros(out_shape, np.uint8)
-        else:
-            rows = x.reshape(-1, x.shape[-1])  # gguf-py works through rows, 16 at a time
-            if fmt.name == "Q4_0":
-                # C starts from max = +0.0, so an all-zero block stores d = +0.0 / -8 = -0.0;
-                # gguf-py takes the first value as max. Adding +0.0 turns -0.0 into +0.0.
-                rows = rows + np.float32(0)
-            out = gguf_quants.quantize(rows, fmt.qtype)
-    return out.reshape(out_shape)
-
-
-def _require_finite(x: NDArray[np.float32], given: ArrayLike, fmt: GGMLFormat) -> None:
-    """Raise NonFiniteWeightError for the first NaN or inf in `x` (the float32 of `given`)."""
-    finite = np.isfinite(x)
-    if finite.all():
-        return
-    bad = ~finite
-    first = np.unravel_index(int(np.argmax(bad)), x.shape)
-    index = tuple(int(i) for i in first)
-    value = float(np.asarray(given)[index])  # as given, before the cast to float32
-    block = int(np.ravel_multi_index(index, x.shape)) // fmt.block_values
-    raise NonFiniteWeightError(
-        fmt.name, index, value, block, fmt.block_values, int(np.count_nonzero(bad))
-    )
-
-
-def dequantize(data: ArrayLike | bytes, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
-    """Float32 weights from GGUF blocks (gguf-py's dequantizers, equal to llama.cpp's).
-
-    `data` is uint8 (or bytes) with a last axis that is a multiple of the block's byte size; the
-    result has the same leading shape. Raises ValueError for other data or an unknown type.
-    """
-    fmt = get_format(qtype)
-    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else np.asarray(data)
-    if data.dtype != np.uint8:
-        raise ValueError(f"quantized data must be uint8, got {data.dtype}")
-    if data.ndim == 0 or data.shape[-1] % fmt.block_bytes:
-        raise ValueError(
-            f"{fmt.name} data needs a last axis that is a multiple of {fmt.block_bytes} bytes, "
-            f"got shape {data.shape}"
-        )
-    out_shape = (*data.shape[:-1], data.shape[-1] // fmt.block_bytes * fmt.block_values)
-    if data.size == 0:
-        return np.zeros(out_shape, np.float32)
-    # a scale that overflowed fp16 decodes to inf or NaN, as in C: no warning for it
-    with np.errstate(over="ignore", invalid="ignore"):
-        return gguf_quants.dequantize(data, fmt.qtype)
-
-
-def roundtrip(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
-    """dequantize(quantize(x)): the weights as llama.cpp would compute with them."""
-    return dequantize(quantize(x, qtype), qtype)
+    return quantize_rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,61 +486,253 @@ def _nibbles_k(qs: NDArray[np.uint8]) -> NDArray[np.int16]:
     return np.stack([q & 0xF, q >> 4], axis=1).reshape(QK_K).astype(np.int16)
 
 
-def unpack_block(
-    data: ArrayLike | bytes, qtype: str | GGMLQuantizationType, index: int = 0
-) -> BlockFields:
+def _unpack_d_qs(b: NDArray[np.uint8], signed: bool) -> dict[str, Any]:
+    """Q4_0 / Q8_0: one fp16 d, then 32 codes (4-bit j / j+16 per byte, or int8)."""
+    qs = b[2:]
+    q = qs.view(np.int8) if signed else np.concatenate([qs & 0xF, qs >> 4])
+    return {"d": _half(b[:2]), "q": q.astype(np.int16)}
+
+
+def _unpack_q4_k(b: NDArray[np.uint8]) -> dict[str, Any]:
+    sc, m = _unpack_scale_min_k4(b[None, 4:16])  # (1, 8) each
+    return {"d": _half(b[:2]), "dmin": _half(b[2:4]), "scales": sc[0], "mins": m[0],
+            "q": _nibbles_k(b[16:144])}  # fmt: skip
+
+
+def _unpack_q5_k(b: NDArray[np.uint8]) -> dict[str, Any]:
+    sc, m = _unpack_scale_min_k4(b[None, 4:16])
+    bits = (b[16:48][None, :] >> np.arange(8, dtype=np.uint8)[:, None]) & 1  # (8, 32)
+    q = _nibbles_k(b[48:176]) + 16 * bits.reshape(QK_K).astype(np.int16)
+    return {"d": _half(b[:2]), "dmin": _half(b[2:4]), "scales": sc[0], "mins": m[0], "q": q}
+
+
+def _unpack_q6_k(b: NDArray[np.uint8]) -> dict[str, Any]:
+    # Per half of 128, ql byte j holds codes j (low) and j+64 (high), byte 32+j codes j+32 and
+    # j+96; qh byte j holds the top two bits of j, j+32, j+64, j+96.
+    ql = b[:128].reshape(2, 2, 32)  # (half, byte group, j)
+    qh = b[128:192].reshape(2, 1, 32)
+    low = np.stack([ql[:, 0] & 0xF, ql[:, 1] & 0xF, ql[:, 0] >> 4, ql[:, 1] >> 4], axis=1)
+    high = (qh >> np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 4, 1)) & 3  # (2, 4, 32)
+    return {"d": _half(b[208:210]), "scales": b[192:208].view(np.int8),
+            "q": (low | (high << 4)).reshape(QK_K).astype(np.int16)}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# the table: one entry per block type
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a block, in byte order: its name in ggml's C struct, bytes, and encoding."""
+
+    name: str  # d, dmin, scales, qh, qs, ql
+    n_bytes: int
+    encoding: str  # fp16, 6-bit, int8, 4-bit, ...
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.encoding} ({self.n_bytes})"
+
+
+@dataclass(frozen=True)
+class GGMLFormat:
+    """One quantized block type: its fields, its formula, how to write and read a block."""
+
+    name: str
+    sub_block: int  # weights that share one scale (the whole block for Q4_0 and Q8_0)
+    fields: tuple[Field, ...]  # in byte order
+    formula: str  # w = ... from the fields, i the weight's place in the block
+    zero_point: int  # subtracted from a stored code before scaling (Q8_0 codes are signed)
+    kernel: Kernel = field(repr=False, compare=False)
+    unpack: Unpacker = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if sum(f.n_bytes for f in self.fields) != self.block_bytes:
+            raise ValueError(f"the fields of {self.name} do not add up to its block size")
+
+    @property
+    def qtype(self) -> GGMLQuantizationType:
+        return GGMLQuantizationType[self.name]
+
+    @property
+    def block_values(self) -> int:
+        return type_sizes(self.name)[0]
+
+    @property
+    def block_bytes(self) -> int:
+        return type_sizes(self.name)[1]
+
+    @property
+    def bits_per_weight(self) -> float:
+        """Storage per weight with the scales included: block_bytes * 8 / block_values."""
+        return self.block_bytes * 8 / self.block_values
+
+    @property
+    def layout(self) -> str:
+        """The fields of one block, in byte order: 'd fp16 (2) · qs 4-bit (16)'."""
+        return " · ".join(str(f) for f in self.fields)
+
+
+def _fields(*spec: tuple[str, str, int]) -> tuple[Field, ...]:
+    return tuple(Field(name, n, encoding) for name, encoding, n in spec)
+
+
+_D = ("d", "fp16", 2)
+_DMIN = ("dmin", "fp16", 2)
+_K_SCALES = ("scales", "6-bit", 12)  # eight 6-bit scales and eight 6-bit mins, packed
+_K_FORMULA = "ŵ = d · sc[s] · q − dmin · m[s], s = i // 32"
+
+# The types this module quantizes, in order of bits per weight.
+FORMATS: dict[str, GGMLFormat] = {
+    f.name: f
+    for f in (
+        GGMLFormat(
+            name="Q4_0",
+            sub_block=32,
+            fields=_fields(_D, ("qs", "4-bit", 16)),
+            formula="ŵ = d · (q − 8), one d per block of 32",
+            zero_point=8,
+            kernel=_gguf_kernel("Q4_0"),
+            unpack=lambda b: _unpack_d_qs(b, signed=False),
+        ),
+        GGMLFormat(
+            name="Q4_K",
+            sub_block=32,
+            fields=_fields(_D, _DMIN, _K_SCALES, ("qs", "4-bit", 128)),
+            formula=_K_FORMULA,
+            zero_point=0,
+            kernel=_by_blocks(_quantize_q4_k, "Q4_K"),
+            unpack=_unpack_q4_k,
+        ),
+        GGMLFormat(
+            name="Q5_K",
+            sub_block=32,
+            fields=_fields(_D, _DMIN, _K_SCALES, ("qh", "1-bit", 32), ("qs", "4-bit", 128)),
+            formula=_K_FORMULA + " (q has 5 bits: 4 in qs, 1 in qh)",
+            zero_point=0,
+            kernel=_by_blocks(_quantize_q5_k, "Q5_K"),
+            unpack=_unpack_q5_k,
+        ),
+        GGMLFormat(
+            name="Q6_K",
+            sub_block=16,
+            fields=_fields(("ql", "4-bit", 128), ("qh", "2-bit", 64), ("scales", "int8", 16), _D),
+            formula="ŵ = d · sc[s] · (q − 32), s = i // 16 (q has 6 bits: 4 in ql, 2 in qh)",
+            zero_point=32,
+            kernel=_by_blocks(_quantize_q6_k, "Q6_K"),
+            unpack=_unpack_q6_k,
+        ),
+        GGMLFormat(
+            name="Q8_0",
+            sub_block=32,
+            fields=_fields(_D, ("qs", "int8", 32)),
+            formula="ŵ = d · q, one d per block of 32 (q is signed)",
+            zero_point=0,
+            kernel=_gguf_kernel("Q8_0"),
+            unpack=lambda b: _unpack_d_qs(b, signed=True),
+        ),
+    )
+}
+
+
+def get_format(qtype: QType) -> GGMLFormat:
+    """The format of `qtype`; ValueError for an unknown type or one this module cannot quantize."""
+    name = _type_name(qtype)
+    if name not in FORMATS:
+        raise ValueError(f"{name} is not supported here; supported: {', '.join(FORMATS)}")
+    return FORMATS[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def quantize(x: ArrayLike, qtype: QType) -> NDArray[np.uint8]:
+    """Quantize float weights to GGUF blocks, byte-identical to llama.cpp's reference.
+
+    `x` has any leading shape; its last axis must be a multiple of the block size (32 for
+    Q4_0/Q8_0, 256 for K-quants). The result has the same leading shape and, on the last axis,
+    `x.shape[-1] / block_values * block_bytes` bytes. Raises NonFiniteWeightError (a
+    ValueError) for a NaN or infinite weight, ValueError for a bad last axis or an unknown or
+    unsupported type.
+    """
+    fmt = get_format(qtype)
+    given = x
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: named below
+        x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 0 or x.shape[-1] % fmt.block_values:
+        raise ValueError(
+            f"{fmt.name} needs a last axis that is a multiple of {fmt.block_values}, "
+            f"got shape {x.shape}"
+        )
+    _require_finite(x, given, fmt)
+    out_shape = (*x.shape[:-1], x.shape[-1] // fmt.block_values * fmt.block_bytes)
+    if x.size == 0:
+        return np.zeros(out_shape, np.uint8)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
+        out = fmt.kernel(x.reshape(-1, x.shape[-1]))
+    return out.reshape(out_shape)
+
+
+def _require_finite(x: NDArray[np.float32], given: ArrayLike, fmt: GGMLFormat) -> None:
+    """Raise NonFiniteWeightError for the first NaN or inf in `x` (the float32 of `given`)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    bad = ~finite
+    first = np.unravel_index(int(np.argmax(bad)), x.shape)
+    index = tuple(int(i) for i in first)
+    value = float(np.asarray(given)[index])  # as given, before the cast to float32
+    block = int(np.ravel_multi_index(index, x.shape)) // fmt.block_values
+    raise NonFiniteWeightError(
+        fmt.name, index, value, block, fmt.block_values, int(np.count_nonzero(bad))
+    )
+
+
+def dequantize(data: ArrayLike | bytes, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
+    """Float32 weights from GGUF blocks (gguf-py's dequantizers, equal to llama.cpp's).
+
+    `data` is uint8 (or bytes) with a last axis that is a multiple of the block's byte size; the
+    result has the same leading shape. Raises ValueError for other data or an unknown type.
+    """
+    fmt = get_format(qtype)
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else np.asarray(data)
+    if data.dtype != np.uint8:
+        raise ValueError(f"quantized data must be uint8, got {data.dtype}")
+    if data.ndim == 0 or data.shape[-1] % fmt.block_bytes:
+        raise ValueError(
+            f"{fmt.name} data needs a last axis that is a multiple of {fmt.block_bytes} bytes, "
+            f"got shape {data.shape}"
+        )
+    out_shape = (*data.shape[:-1], data.shape[-1] // fmt.block_bytes * fmt.block_values)
+    if data.size == 0:
+        return np.zeros(out_shape, np.float32)
+    # a scale that overflowed fp16 decodes to inf or NaN, as in C: no warning for it
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gguf_quants.dequantize(data, fmt.qtype)
+
+
+def roundtrip(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
+    """dequantize(quantize(x)): the weights as llama.cpp would compute with them."""
+    return dequantize(quantize(x, qtype), qtype)
+
+
+def unpack_block(data: ArrayLike | bytes, qtype: QType, index: int = 0) -> BlockFields:
     """Decode block number `index` (in row order) of quantized `data` into its fields."""
     fmt = get_format(qtype)
     raw = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else np.asarray(data)
     if raw.dtype != np.uint8 or raw.size % fmt.block_bytes:
         raise ValueError(f"{fmt.name} data must be uint8 whole blocks of {fmt.block_bytes} bytes")
     b = raw.reshape(-1, fmt.block_bytes)[index]  # (block_bytes,)
-    name = fmt.name
-    common = {"qtype": name, "values": dequantize(b, name)}
+    fields = fmt.unpack(b)
     none = np.zeros(0, np.int16)
-    if name in ("Q4_0", "Q8_0"):
-        qs = b[2:]
-        q = np.concatenate([qs & 0xF, qs >> 4]) if name == "Q4_0" else qs.view(np.int8)
-        return BlockFields(
-            d=_half(b[:2]),
-            dmin=0.0,
-            scales=none,
-            mins=none,
-            q=q.astype(np.int16),
-            zero_point=8 if name == "Q4_0" else 0,
-            sub_block=32,
-            **common,
-        )
-    if name in ("Q4_K", "Q5_K"):
-        sc, m = _unpack_scale_min_k4(b[None, 4:16])  # (1, 8) each
-        if name == "Q4_K":
-            q = _nibbles_k(b[16:144])
-        else:
-            bits = (b[16:48][None, :] >> np.arange(8, dtype=np.uint8)[:, None]) & 1  # (8, 32)
-            q = _nibbles_k(b[48:176]) + 16 * bits.reshape(QK_K).astype(np.int16)
-        return BlockFields(
-            d=_half(b[:2]),
-            dmin=_half(b[2:4]),
-            scales=sc[0].astype(np.int16),
-            mins=m[0].astype(np.int16),
-            q=q,
-            zero_point=0,
-            sub_block=32,
-            **common,
-        )
-    # Q6_K: per half of 128, ql byte j holds codes j (low) and j+64 (high), byte 32+j codes
-    # j+32 and j+96; qh byte j holds the top two bits of j, j+32, j+64, j+96
-    ql = b[:128].reshape(2, 2, 32)  # (half, byte group, j)
-    qh = b[128:192].reshape(2, 1, 32)
-    low = np.stack([ql[:, 0] & 0xF, ql[:, 1] & 0xF, ql[:, 0] >> 4, ql[:, 1] >> 4], axis=1)
-    high = (qh >> np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 4, 1)) & 3  # (2, 4, 32)
     return BlockFields(
-        d=_half(b[208:210]),
-        dmin=0.0,
-        scales=b[192:208].view(np.int8).astype(np.int16),
-        mins=none,
-        q=(low | (high << 4)).reshape(QK_K).astype(np.int16),
-        zero_point=32,
-        sub_block=16,
-        **common,
+        qtype=fmt.name,
+        d=fields["d"],
+        dmin=fields.get("dmin", 0.0),
+        scales=np.asarray(fields.get("scales", none)).astype(np.int16),
+        mins=np.asarray(fields.get("mins", none)).astype(np.int16),
+        q=fields["q"],
+        zero_point=fmt.zero_point,
+        sub_block=fmt.sub_block,
+        values=dequantize(b, fmt.name),
     )

@@ -36,10 +36,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+from gguf import GGMLQuantizationType
 
-from quantviz.quant.ggml import bits_per_weight
+from quantviz.quant.ggml import bits_per_weight, tensor_bytes, type_sizes
+from quantviz.units import format_bytes
 
 FILE_TYPES = {"Q4_K_M": "Q4_K", "Q6_K": "Q6_K"}  # file type -> its default tensor type
 DEFAULT_TYPE = FILE_TYPES["Q4_K_M"]
@@ -127,8 +129,7 @@ class TensorChoice:
     @property
     def n_bytes(self) -> int:
         """Bytes in the GGUF file: rows of ne0 / block_values blocks of block_bytes each."""
-        block_values, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[self.qtype]]
-        return self.n_weights // block_values * block_bytes
+        return tensor_bytes(self.qtype, self.n_weights)
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,11 @@ class TypeTotals:
 
 @dataclass(frozen=True)
 class RecipeSummary:
-    """Size of a model under a recipe: totals and the tensor mix by type."""
+    """Size of a model under a recipe: totals and the tensor mix by type (largest first)."""
 
     n_weights: int
     n_bytes: int
-    by_type: dict[str, TypeTotals] = field(default_factory=dict)
+    by_type: Mapping[str, TypeTotals] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def bits_per_weight(self) -> float:
@@ -228,7 +229,7 @@ def kept_reason(spec: TensorSpec) -> str | None:
 
 
 def _block(qtype: str) -> int:
-    return GGML_QUANT_SIZES[GGMLQuantizationType[qtype]][0]
+    return type_sizes(qtype)[0]
 
 
 def _fallback(name: str, qtype: str, ne0: int, reason: str) -> tuple[str, str]:
@@ -356,7 +357,7 @@ def summarize(choices: Iterable[TensorChoice]) -> RecipeSummary:
         n_weights += c.n_weights
         n_bytes += c.n_bytes
     ordered = dict(sorted(by_type.items(), key=lambda kv: -kv[1].n_bytes))
-    return RecipeSummary(n_weights, n_bytes, ordered)
+    return RecipeSummary(n_weights, n_bytes, MappingProxyType(ordered))
 
 
 @dataclass(frozen=True)
@@ -392,4 +393,92 @@ def expected_sizes(
         q6_k=summarize(q6),
         q6_k_weights_in_q4=sum(c.n_weights for c in q4 if c.quantized and c.qtype == "Q6_K"),
         unchanged_weights=sum(c.n_weights for c in q4 if not c.quantized),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A recipe and what it means, for the recipe view (Objective 1) and the metadata widget
+
+
+@dataclass(frozen=True)
+class RecipeReport:
+    """The Q4_K_M type of every tensor of a list, its totals, and the size ratio it predicts."""
+
+    choices: tuple[TensorChoice, ...]
+    summary: RecipeSummary
+    expected: SizeExpectation
+
+
+def recipe_report(
+    tensors: Iterable[TensorSpec | Mapping | Sequence], n_layers: int | None = None
+) -> RecipeReport:
+    """`q4_k_m` and `expected_sizes` of one tensor list; RecipeError where llama-quantize stops."""
+    specs = [_as_spec(t) for t in tensors]
+    choices = tuple(q4_k_m(specs, n_layers))
+    return RecipeReport(choices, summarize(choices), expected_sizes(specs, n_layers))
+
+
+def type_mix_rows(summary: RecipeSummary) -> list[dict[str, object]]:
+    """One row per GGML type: tensors, weights, bytes and their shares, bits per weight."""
+    return [
+        {
+            "type": qtype,
+            "tensors": t.count,
+            "weights": t.n_weights,
+            "share of weights": t.n_weights / summary.n_weights if summary.n_weights else 0.0,
+            "bytes": t.n_bytes,
+            "share of bytes": t.n_bytes / summary.n_bytes if summary.n_bytes else 0.0,
+            "bits / weight": bits_per_weight(qtype),
+        }
+        for qtype, t in summary.by_type.items()
+    ]
+
+
+def _kept_group(name: str) -> str:
+    for prefix, group in (("v.", "vision tower"), ("a.", "audio tower"), ("mm.", "projectors")):
+        if name.startswith(prefix):
+            return group
+    return name.removesuffix(".weight")
+
+
+def average_note(report: RecipeReport) -> str:
+    """Where the average bits per weight comes from: the Q6_K share, the biggest Q6_K tensor's
+    part in it, Gemma's per-layer table, and the matrices left as they are."""
+    choices, summary = report.choices, report.summary
+    q6 = summary.by_type.get("Q6_K")
+    if q6 is None or not summary.n_weights:
+        return f"Average: {summary.bits_per_weight:.2f} bits per weight, scales included."
+    biggest = max((c for c in choices if c.qtype == "Q6_K"), key=lambda c: c.n_weights)
+    text = (
+        f"Q6_K holds {q6.n_weights / summary.n_weights:.1%} of the weights in {q6.count} "
+        f"tensors ({biggest.name} alone {biggest.n_weights / summary.n_weights:.1%}), which "
+        f"lifts the average from Q4_K's 4.5 to {summary.bits_per_weight:.2f} bits per weight."
+    )
+    if any(c.name == "per_layer_token_embd.weight" for c in choices):
+        text += (
+            " per_layer_token_embd is Gemma's per-layer embedding table: for every vocabulary "
+            "token, a small extra input to each of the layers. llama.cpp counts it as a token "
+            "embedding, so with tied embeddings it gets the output's Q6_K even in Q4_K_M."
+        )
+    kept = [c for c in choices if not c.quantized and c.n_weights > 1 and len(c.shape) > 1]
+    if kept:
+        text += (
+            f" {len(kept)} matrices stay as they are ("
+            + ", ".join(sorted({_kept_group(c.name) for c in kept}))
+            + ")."
+        )
+    return text
+
+
+def ratio_note(report: RecipeReport) -> str:
+    """Why the Q4_K_M / Q6_K size ratio is not the rule of thumb's 4.8 / 6.6 ≈ 0.73."""
+    expected, summary = report.expected, report.summary
+    unchanged = expected.unchanged_weights / summary.n_weights if summary.n_weights else 0.0
+    return (
+        f"The same tensors under Q6_K take {format_bytes(expected.q6_k.n_bytes)}: a Q4_K_M file "
+        f"should be about {expected.ratio:.2f} of the Q6_K file's size, not the 4.8 / 6.6 ≈ 0.73 "
+        f"of the rule of thumb, because {expected.q6_k_share:.0%} of the weights are Q6_K in both "
+        "files"
+        + (f" and {unchanged:.0%} are left as they are" if unchanged >= 0.005 else "")
+        + ". Objective 3 measures the real ratio."
     )

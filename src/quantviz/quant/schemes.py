@@ -302,12 +302,29 @@ class SchemeComparison:
         return f"{self.scheme} · {self.granularity_label}"
 
 
-def error_stats(w: ArrayLike, w_hat: ArrayLike) -> tuple[float, float]:
-    """`(rmse, max_error)` of a reconstruction."""
-    err = np.abs(np.asarray(w, dtype=np.float64) - np.asarray(w_hat, dtype=np.float64))
+class ErrorStats(NamedTuple):
+    """How far a reconstruction is from the weights."""
+
+    rmse: float
+    max_error: float
+    snr_db: float  # 10·log10(Σw² / Σ(w − ŵ)²); inf for an exact reconstruction
+
+
+def error_stats(w: ArrayLike, w_hat: ArrayLike) -> ErrorStats:
+    """RMSE, largest error and signal-to-noise ratio of a reconstruction (zeros when empty)."""
+    w = np.asarray(w, dtype=np.float64)
+    err = w - np.asarray(w_hat, dtype=np.float64)
     if err.size == 0:
-        return 0.0, 0.0
-    return float(np.sqrt(np.mean(err**2))), float(err.max())
+        return ErrorStats(0.0, 0.0, float("inf"))
+    noise = float(np.sum(err * err))
+    signal = float(np.sum(w * w))
+    if noise == 0:
+        snr = float("inf")
+    elif signal == 0:
+        snr = float("-inf")
+    else:
+        snr = float(10 * np.log10(signal / noise))
+    return ErrorStats(float(np.sqrt(noise / err.size)), float(np.abs(err).max()), snr)
 
 
 def compare_schemes(
@@ -322,7 +339,7 @@ def compare_schemes(
     for scheme in SCHEMES:
         for granularity in GRANULARITIES:
             res = quantize_grouped(w, bits, scheme, granularity, group_size, clip)
-            rmse, max_error = error_stats(w, res.w_hat)
+            stats = error_stats(w, res.w_hat)
             rows.append(
                 SchemeComparison(
                     scheme=scheme,
@@ -330,8 +347,8 @@ def compare_schemes(
                     bits=bits,
                     group_length=group_length(w.shape, granularity, group_size),
                     n_groups=res.n_groups,
-                    rmse=rmse,
-                    max_error=max_error,
+                    rmse=stats.rmse,
+                    max_error=stats.max_error,
                     clipped=int(res.clipped.sum()),
                     bits_per_weight=bits_per_weight(bits, w.size, res.n_groups, scheme),
                 )

@@ -126,7 +126,7 @@ def _explorer(key: str) -> None:
 
     res = settings.quantize(w, bits)
     _metrics(w, bits, settings, res)
-    rmse, max_error = error_stats(w, res.w_hat)
+    rmse, max_error, _ = error_stats(w, res.w_hat)
     save_button(
         f"{key}-save",
         f"Grid explorer: {bits} bits, {settings.label}",
@@ -306,7 +306,7 @@ def _metrics(w: NDArray[np.float64], bits: int, settings: Settings, res: Grouped
     """Scale, levels used, errors and storage; the seed's numbers in the default setting."""
     asymmetric = settings.scheme == "asymmetric"
     representable = code_max(bits) + 1 if asymmetric else 2 * qmax(bits) + 1
-    rmse, max_error = error_stats(w, res.w_hat)
+    rmse, max_error, _ = error_stats(w, res.w_hat)
     n_groups = res.n_groups
     storage = round(bits_per_weight(bits, w.size, n_groups, settings.scheme) * w.size)
     fp16, fp32 = w.size * 16, w.size * 32

@@ -8,7 +8,6 @@ dataframe, never Markdown or HTML. Below it, the tensor type mix read from `/api
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -24,10 +23,11 @@ from quantviz.ollama.metadata import (
     tensor_bytes,
     tensor_type_mix,
 )
-from quantviz.quant.recipe import RecipeError, TensorChoice, q4_k_m
+from quantviz.quant.recipe import RecipeError, recipe_report
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.gguf_formats import render_recipe
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
     endpoint_line,
@@ -238,21 +238,6 @@ def _q4_k_m(metas: Mapping[str, ModelMetadata]) -> tuple[str, ModelMetadata] | N
     return None
 
 
-def recipe_choices(meta: ModelMetadata) -> list[TensorChoice]:
-    """llama.cpp's Q4_K_M choice for every tensor of the file (RecipeError if it would stop)."""
-    blocks = arch_value(meta, "block_count")
-    return q4_k_m(_as_entries(meta.tensors), blocks if isinstance(blocks, int) else None)
-
-
-def recipe_mismatches(meta: ModelMetadata) -> list[tuple[str, str, str]]:
-    """(tensor, type in the file, type llama.cpp's Q4_K_M recipe gives it) where they differ."""
-    return [
-        (t.name, t.type, c.qtype)
-        for t, c in zip(meta.tensors, recipe_choices(meta), strict=True)
-        if t.type.upper() != c.qtype
-    ]
-
-
 def _as_entries(tensors: Sequence[TensorInfo]) -> list[dict[str, object]]:
     return [{"name": t.name, "type": t.type, "shape": list(t.shape)} for t in tensors]
 
@@ -260,11 +245,15 @@ def _as_entries(tensors: Sequence[TensorInfo]) -> list[dict[str, object]]:
 def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, object]:
     """Check the Q4_K_M file against llama.cpp's recipe, tensor by tensor; beside it, the
     recipe view of the GGUF-formats widget (`quantviz.ui.gguf_formats.render_recipe`)."""
+    blocks = arch_value(meta, "block_count")
     try:
-        choices = recipe_choices(meta)
+        report = recipe_report(
+            _as_entries(meta.tensors), blocks if isinstance(blocks, int) else None
+        )
     except RecipeError as exc:
         st.caption(f"llama-quantize would refuse this tensor list: {plain(exc)}")
         return {"label": label, "tensors": len(meta.tensors), "error": str(exc)}
+    choices = report.choices
     mismatches = [
         (t.name, t.type, c.qtype)
         for t, c in zip(meta.tensors, choices, strict=True)
@@ -295,19 +284,12 @@ def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, ob
             "llama.cpp treats it as a token embedding: with tied embeddings it gets Q6_K, so it "
             "is Q6_K in the Q4_K_M file too."
         )
-    try:
-        render_recipe = importlib.import_module("quantviz.ui.gguf_formats").render_recipe
-    except (ImportError, AttributeError):
-        render_recipe = None
-    if render_recipe is not None:
-        blocks = arch_value(meta, "block_count")
-        with st.expander(f"Compare {label} with llama.cpp's Q4_K_M recipe"):
-            render_recipe(
-                _as_entries(meta.tensors),
-                f"{ctx.key}-recipe",
-                f"The recipe applied to the real tensor list of {label} (`{meta.tag}`)",
-                blocks if isinstance(blocks, int) else None,
-            )
+    with st.expander(f"Compare {label} with llama.cpp's Q4_K_M recipe"):
+        render_recipe(
+            report,
+            f"{ctx.key}-recipe",
+            f"The recipe applied to the real tensor list of {label} (`{meta.tag}`)",
+        )
     return {
         "label": label,
         "tensors": len(meta.tensors),

@@ -24,11 +24,11 @@ from quantviz.config.weights import WeightsConfig, weights_config
 from quantviz.figures.weights import ProfilePoint, layer_profile, tile_figure, weight_histogram
 from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
+from quantviz.quant.superblock import block_fields, hex_dump, sub_block_rows
 from quantviz.text import code_span, plain
 from quantviz.ui import session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
-from quantviz.ui.gguf_formats import block_fields, hex_dump
 from quantviz.ui.ollama_common import metadata_of
 from quantviz.units import format_billions
 from quantviz.weights.digest import Digest, read_digest
@@ -459,19 +459,8 @@ def _block_view(ctx: WidgetContext, tile: Tile, which: str, qtype: str, r: int) 
         c2.metric("dmin (fp16)", f"{b.dmin:.4e}")
     if not b.scales.size:
         return
-    rows = [
-        {
-            "sub-block": s,
-            "weights": f"{tile.col0 + s * b.sub_block}–{tile.col0 + (s + 1) * b.sub_block - 1}",
-            "scale": int(b.scales[s]),
-            **({"min": int(b.mins[s])} if b.mins.size else {}),
-            "d·scale": float(b.sub_scales[s]),
-            **({"dmin·min": float(b.sub_mins[s])} if b.mins.size else {}),
-        }
-        for s in range(b.scales.size)
-    ]
     st.dataframe(
-        _table(rows),
+        _table(sub_block_rows(b, tile.col0, encodings=False)),
         hide_index=True,
         key=f"{ctx.key}-scales-{which}",
         column_config={

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader
+from gguf import GGMLQuantizationType, GGUFReader
 from gguf import quants as gguf_quants
 from numpy.typing import NDArray
 
+from quantviz.quant.ggml import type_sizes
 from quantviz.weights.errors import (
     DamagedFileError,
     MissingFileError,
@@ -60,11 +61,11 @@ class TensorInfo:
 
     @property
     def block_values(self) -> int:
-        return GGML_QUANT_SIZES[GGMLQuantizationType[self.qtype]][0]
+        return type_sizes(self.qtype)[0]
 
     @property
     def block_bytes(self) -> int:
-        return GGML_QUANT_SIZES[GGMLQuantizationType[self.qtype]][1]
+        return type_sizes(self.qtype)[1]
 
     @property
     def row_bytes(self) -> int:
@@ -96,7 +97,7 @@ def can_dequantize(qtype: str) -> bool:
         return False
     if gtype in (GGMLQuantizationType.F64,) or qtype.startswith("I"):
         return False  # integer and float64 tensors are not weights gguf dequantizes
-    block_values, block_bytes = GGML_QUANT_SIZES[gtype]
+    block_values, block_bytes = type_sizes(qtype)
     try:
         out = gguf_quants.dequantize(np.zeros((1, block_bytes), np.uint8), gtype)
     except (NotImplementedError, ValueError, TypeError):
