@@ -19,6 +19,7 @@ from streamlit_process import free_port
 from quantviz.chat.runs import ReplyRun
 from quantviz.chat.transcript import TranscriptStore
 from quantviz.ollama.client import Endpoint
+from quantviz.ui import session
 
 PAGE = "lab2-objective5"
 K = "lab2-objective5-objective5-chat-0"
@@ -440,6 +441,22 @@ def test_each_reply_is_recorded_as_evidence(app):
     assert payload["tag"] == Q4_TAG and payload["prompt"] == "Record me."
     assert payload["status"] == "complete" and payload["metrics"]["output_tokens"] > 0
     assert "Record me." in texts(app) or shown_messages(app)[0][1] == "Record me."
+
+
+def test_each_reply_speed_joins_the_sessions_measurements(app):
+    """A single reply and a side-by-side pair each add the speed the server reported, as typed
+    samples the deployment decision reads (one per reply, tagged with its tag and mode)."""
+    ask(app, "How fast?")
+    choose(app, "mode", "Side by side")
+    ask(app, "And both?")
+    samples = app.session_state[session.MEASUREMENTS].speeds
+    assert [(s.tag, s.label, s.source) for s in samples] == [
+        (Q4_TAG, "Q4", "chat"),
+        (Q4_TAG, "Q4", "side_by_side"),  # the pair is settled in the lab's label order
+        (Q6_TAG, "Q6", "side_by_side"),
+    ]
+    chat = app.session_state[session._EVIDENCE].filter("chat")[-1].payload["metrics"]
+    assert samples[0].tokens_per_s == chat["tokens_per_s"] > 0
 
 
 def test_the_transcript_is_parsed_once_per_message_not_on_every_rerun(app, monkeypatch):

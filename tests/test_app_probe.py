@@ -187,8 +187,10 @@ def test_cancelled_halfway_keeps_the_finished_results(server, monkeypatch):
     (record,) = _probe_records(at)
     assert record.title == "Quality probe: Q4 2/3, Q6 2/2 (cancelled after 2 of 8 prompts)"
     assert record.payload["status"] == "cancelled" and record.payload["completed"] == 2
-    last = at.session_state[quality_probe.LAST_PROBE]
-    assert last.run.cancelled and last.run.completed == 2
+    measured = at.session_state[session.MEASUREMENTS]  # what the decision reads of the run
+    q4, q6 = measured.probe_score(Q4_TAG), measured.probe_score(Q6_TAG)
+    assert q4 is not None and q6 is not None
+    assert (q4.passed, q4.total, q6.passed, q6.total) == (1, 2, 2, 2)  # the 2 finished prompts
 
     assert not [b for b in at.button if b.key == f"{KEY}-cancel"]
     at.button(key=f"{KEY}-run").click().run()

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from quantviz.decision.memory import BUILTIN_LAYOUT, fit
+from quantviz.decision.facts import BUILTIN_LAYOUT
+from quantviz.decision.memory import fit
 from quantviz.probe.battery import BUILTIN_BATTERY
 from quantviz.probe.run import run_all
 from quantviz.report.evidence import (

@@ -7,7 +7,8 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.decision.memory import BUILTIN_LAYOUT, builtin_weights_bytes, fit_tags
+from quantviz.decision.facts import BUILTIN_LAYOUT, builtin_weights_bytes
+from quantviz.decision.memory import fit_tags
 from quantviz.figures.probe import (
     logprob_diff_figure,
     memory_figure,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quantviz.decision.facts import BUILTIN_LAYOUT, builtin_weights_bytes
 from quantviz.decision.memory import (
-    BUILTIN_LAYOUT,
     OLLAMA,
     TEXTBOOK,
     KVLayout,
     LayoutError,
     assumptions,
-    builtin_weights_bytes,
     decision_text,
     fit,
     fit_tags,

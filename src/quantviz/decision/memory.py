@@ -20,13 +20,12 @@ Assumptions, stated wherever a figure is shown (`assumptions()`):
 - the context is the number of tokens the task needs per request, times `parallel` slots;
 - GB means 10^9 bytes.
 
-Without an endpoint, `BUILTIN_LAYOUT` and `builtin_weights_bytes()` stand in: Gemma 4 E2B's text
-model (`quantviz.quant.gemma4_e2b`), its sizes computed from llama.cpp's recipes.
+Without an endpoint, `quantviz.decision.facts` supplies a built-in layout and sizes (Gemma 4
+E2B's text model).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from quantviz.quant import gemma4_e2b
 from quantviz.quant.ggml import bytes_per_element
 from quantviz.units import format_bytes, format_tokens
 
@@ -364,24 +362,6 @@ def layout_from_model_info(
         source=source,
         notes=tuple(notes),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Built in (no endpoint): Gemma 4 E2B's text model
-
-BUILTIN_SOURCE = "built-in Gemma 4 E2B layout (its published config, not read from an endpoint)"
-BUILTIN_LAYOUT = layout_from_model_info(gemma4_e2b.model_info(), source=BUILTIN_SOURCE)
-
-
-@functools.cache
-def builtin_weights_bytes() -> dict[str, int]:
-    """Tensor bytes of Gemma 4 E2B's text model under llama.cpp's Q4_K_M and Q6_K recipes.
-
-    The lab's files also carry the vision and audio towers and a GGUF header, so they are larger;
-    `/api/tags` sizes replace these as soon as an endpoint answers.
-    """
-    sizes = gemma4_e2b.recipe().expected
-    return {"Q4": sizes.q4_k_m.n_bytes, "Q6": sizes.q6_k.n_bytes}
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from quantviz.ollama.client import TokenLogprob, metrics_dict
 from quantviz.probe.battery import Probe
 from quantviz.probe.checks import CheckResult, run_check
 from quantviz.probe.compare import Comparison, Logprobs, compare_outputs, normalize_logprobs
+from quantviz.report.measurements import ProbeScore, SpeedSample
 
 # Deterministic generation for a fair comparison; the UI passes these as Ollama `options`.
 PROBE_OPTIONS: dict[str, Any] = {"temperature": 0, "seed": 42}
@@ -326,3 +327,33 @@ def run_all(
     for _ in run_probes(battery, tags, ask, cancel=cancel, run=run):
         pass
     return run
+
+
+def probe_passes(run: ProbeRun) -> dict[str, tuple[int, int]]:
+    """tag -> (checks passed, probes answered) over probes both tags finished without error."""
+    out = {tag: (0, 0) for tag in run.tags}
+    for res in run.results:
+        if not res.complete or any(r.error for r in res.results.values()):
+            continue
+        for tag, r in res.results.items():
+            passed, total = out[tag]
+            out[tag] = (passed + int(r.check.passed), total + 1)
+    return {tag: counts for tag, counts in out.items() if counts[1]}
+
+
+def probe_scores(run: ProbeRun, labels: Mapping[str, str]) -> list[ProbeScore]:
+    """`probe_passes` as typed scores (tag -> label from `labels`), for the decision to read."""
+    return [
+        ProbeScore(tag, labels.get(tag, tag), passed, total)
+        for tag, (passed, total) in probe_passes(run).items()
+    ]
+
+
+def probe_speeds(run: ProbeRun, labels: Mapping[str, str]) -> list[SpeedSample]:
+    """The speed of every answer that reported one, as typed samples from the probe."""
+    return [
+        SpeedSample(tag, labels.get(tag, tag), r.tokens_per_s, None, "probe")
+        for res in run.results
+        for tag, r in res.results.items()
+        if r.tokens_per_s is not None and r.tokens_per_s > 0
+    ]

@@ -53,6 +53,7 @@ from quantviz.chat.transcript import (
 from quantviz.config import Caps, Limits, Settings
 from quantviz.ollama.errors import OllamaError, fixed_in_settings
 from quantviz.report.evidence import redact_host
+from quantviz.report.measurements import SpeedSource, speed_sample
 from quantviz.text import code_span, model_markdown, plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
@@ -440,13 +441,23 @@ def _stream_one(
             )
             raise
         stop_slot.empty()
-        _finish(ctx, run, reply, waiting, body, label)
+        _finish(ctx, run, reply, waiting, body, label, "chat")
     session.record("chat", f"{label} reply", _chat_record(cfg, prompt, reply))
 
 
-def _finish(ctx: WidgetContext, run: ReplyRun, reply: Message, waiting, body, label: str) -> None:
-    """A finished stream: settle it into the transcript and redraw it, with its error if any."""
+def _finish(
+    ctx: WidgetContext,
+    run: ReplyRun,
+    reply: Message,
+    waiting: Any,
+    body: Any,
+    label: str,
+    source: SpeedSource,
+) -> None:
+    """A finished stream: settle it into the transcript, keep its speed among the session's
+    measurements, and redraw it, with its error if any."""
     _settle(run, reply)
+    session.measurements().add_speed(speed_sample(run.metrics, reply.tag or "", label, source))
     waiting.empty()
     with body.container():
         if run.error is None:
@@ -513,7 +524,7 @@ def _stream_side_by_side(
         raise
     stop_slot.empty()
     for run, (_, reply), (waiting, body), label in zip(runs, turns, slots, labels, strict=True):
-        _finish(ctx, run, reply, waiting, body, label)
+        _finish(ctx, run, reply, waiting, body, label, "side_by_side")
     verdict, shared = overlap_verdict([run.timing for run in runs])
     summary = {
         "run_id": run_id,

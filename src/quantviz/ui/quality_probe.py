@@ -9,8 +9,8 @@ How a run works, and why it is not a fragment:
   Streamlit stop the script at that update (a fragment rerun would wait for the whole probe to
   end instead); every answered request is already in the run. The next run applies the click:
   Cancel ends the job with its finished answers, any other click lets it go on where it stopped.
-- When the job ends it becomes one `probe` evidence record and the session's last probe run,
-  which the deployment decision reads (`last_probe`, `probe_passes`).
+- When the job ends it becomes one `probe` evidence record, and its scores and answer speeds
+  become the session's typed measurements, which the deployment decision reads.
 
 Prompts go out at temperature 0 with a fixed seed (`PROBE_OPTIONS`, held within the
 instructor's caps) and ask for logprobs with the top 5 alternatives; an endpoint that returns
@@ -47,6 +47,9 @@ from quantviz.probe.run import (
     ProbeProgress,
     ProbeResult,
     ProbeRun,
+    probe_passes,
+    probe_scores,
+    probe_speeds,
     run_probes,
 )
 from quantviz.report.evidence import redact_host
@@ -54,7 +57,6 @@ from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 
-LAST_PROBE = "quantviz_last_probe"  # the session's latest ended ProbeJob
 PULL_MARKER = "model-pull"
 
 Status = Literal["running", "finished", "cancelled", "failed"]
@@ -86,26 +88,6 @@ class ProbeJob:
 class StartError:
     kind: ErrorKind
     markdown: str  # server text already escaped
-
-
-def last_probe() -> ProbeJob | None:
-    """The latest probe run of this session that has ended (finished, cancelled or failed)."""
-    job = st.session_state.get(LAST_PROBE)
-    # Duck-typed: when a source file changes, Streamlit re-imports the app's modules, and a job
-    # stored before keeps the class of the old module.
-    return job if hasattr(job, "run") and hasattr(job, "labels") else None
-
-
-def probe_passes(run: ProbeRun) -> dict[str, tuple[int, int]]:
-    """tag -> (checks passed, probes answered) over probes both tags finished without error."""
-    out = {tag: (0, 0) for tag in run.tags}
-    for res in run.results:
-        if not res.complete or any(r.error for r in res.results.values()):
-            continue
-        for tag, r in res.results.items():
-            passed, total = out[tag]
-            out[tag] = (passed + int(r.check.passed), total + 1)
-    return {tag: counts for tag, counts in out.items() if counts[1]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,7 +352,9 @@ def _finish(job: ProbeJob) -> None:
             return
         job.recorded = True
     session.record("probe", _title(job), _payload(job))
-    st.session_state[LAST_PROBE] = job
+    session.measurements().record_probe(
+        probe_scores(job.run, job.labels), probe_speeds(job.run, job.labels)
+    )
 
 
 def _title(job: ProbeJob) -> str:

@@ -25,12 +25,14 @@ from quantviz.lab import Lab
 from quantviz.ollama.client import Endpoint
 from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
+from quantviz.report.measurements import Measurements
 from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
 API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
 _MEMO = "_quantviz_settings_memo"
 _EVIDENCE = "_quantviz_evidence"
+MEASUREMENTS = "_quantviz_measurements"  # typed speeds and probe scores (report.measurements)
 SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
 _CONFIG_LOGGED = "_quantviz_config_logged"  # the problems this session has logged already
 KEEP_VERSIONS = 8  # hosts whose version the session remembers
@@ -140,3 +142,11 @@ def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | N
     except EvidenceFull as exc:
         st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
         return None
+
+
+def measurements() -> Measurements:
+    """This session's typed measurements: the chat and the probe add, the decision reads."""
+    current = st.session_state.get(MEASUREMENTS)
+    if not isinstance(current, Measurements):
+        current = st.session_state[MEASUREMENTS] = Measurements()
+    return current

@@ -5,9 +5,10 @@ built-in Gemma 4 E2B text-model size computed from llama.cpp's recipes; the KV c
 tag's `/api/show` metadata (asked again with `verbose` when the per-layer arrays came back null)
 through `layout_from_model_info`, else from the built-in E2B layout, sized as Ollama runs
 llama.cpp (`memory.OLLAMA`). Every fallback is said where the figures are shown. Beside the
-memory: the speed measured in this session (chat and side-by-side evidence records, else the
-quality probe's answers) and the last probe run's pass counts, ending in `decision_text`.
-"Save decision to evidence" records it all.
+memory: the speed measured in this session and the last probe run's pass counts, read from the
+session's typed measurements (`quantviz.report.measurements`: the chat and the probe add them),
+ending in `decision_text`. "Save decision to evidence" records it all. The figures themselves
+are computed in the core: `quantviz.decision.facts` (sizes, layouts) and `.memory` (the fit).
 
 What the endpoint reports is read once per session and endpoint (a button re-reads it); the
 budget and context inputs live in a fragment, so moving them reruns only this widget.
@@ -15,137 +16,34 @@ budget and context inputs live in a fragment, so moving them reruns only this wi
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from quantviz.config import Settings
+from quantviz.decision.facts import EndpointFacts, TagFacts, fetch_facts
 from quantviz.decision.memory import (
-    BUILTIN_LAYOUT,
     BYTES_PER_ELEMENT,
     DEFAULT_CACHE_TYPE,
     OLLAMA,
     FitResult,
-    KVLayout,
-    LayoutError,
     assumptions,
-    builtin_weights_bytes,
     decision_text,
     fit_tags,
-    layout_from_model_info,
     recommend,
 )
 from quantviz.figures.probe import memory_figure
-from quantviz.ollama.client import CONNECT_TIMEOUT, find_model, list_models, normalize_tag
-from quantviz.ollama.errors import OllamaError
-from quantviz.report.evidence import EvidenceRecord, redact_host
+from quantviz.report.measurements import MeasuredSpeed
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
-from quantviz.ui.quality_probe import last_probe, probe_passes
 from quantviz.units import GB, format_bytes, format_tokens
 
 DEFAULT_BUDGET_GB = 4.0
 DEFAULT_CONTEXT = 8192
-SPEED_KINDS = ("chat", "side_by_side")
-
-
-@dataclass(frozen=True)
-class TagFacts:
-    """What the decision knows about one tag, and where each figure came from."""
-
-    label: str
-    tag: str
-    weights_bytes: int | None
-    weights_source: str
-    layout: KVLayout
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class EndpointFacts:
-    host: str  # redacted
-    reachable: bool
-    problem: OllamaError | None
-    tags: tuple[TagFacts, ...]
-    missing: tuple[str, ...] = ()  # labels of tags the endpoint does not have
-
-
-# --------------------------------------------------------------------------------------------
-# Facts: sizes and layouts, from the endpoint or built in
-
-
-BUILTIN_WEIGHTS_SOURCE = (
-    "built-in: Gemma 4 E2B's text weights under llama.cpp's recipe (the file's vision and "
-    "audio towers not counted)"
-)
-
-
-def builtin_weights(label: str, tag: str) -> int | None:
-    """The built-in size for a Q4 or Q6 tag, matched on its label, else on its tag name."""
-    sizes = builtin_weights_bytes()
-    for name, size in sizes.items():
-        if name.lower() == label.strip().lower():
-            return size
-    suffix = tag.rsplit(":", 1)[-1].lower()
-    for name, size in sizes.items():
-        if re.search(rf"(^|[^a-z0-9]){name.lower()}([^0-9]|$)", suffix):
-            return size
-    return None
-
-
-def _builtin(label: str, tag: str, why: str) -> TagFacts:
-    size = builtin_weights(label, tag)
-    source = (
-        BUILTIN_WEIGHTS_SOURCE if size is not None else "unknown: no built-in size for this tag"
-    )
-    return TagFacts(label, tag, size, source, BUILTIN_LAYOUT, (why,))
-
-
-def _layout_for(endpoint: Any, tag: str) -> tuple[KVLayout, tuple[str, ...]]:
-    """The tag's KV layout from /api/show, asked verbosely when the arrays came back null.
-
-    The answer comes from the session's shared cache (`ollama_common.metadata_of`), so the
-    metadata, storage and decision widgets fetch a tag's verbose answer once between them.
-    """
-    source = f"{tag} metadata (/api/show)"
-    try:
-        meta = metadata_of(endpoint, tag)
-        if isinstance(meta, OllamaError):
-            raise meta
-        return layout_from_model_info(meta.model_info, source=source), ()
-    except (OllamaError, LayoutError) as exc:
-        return BUILTIN_LAYOUT, (
-            f"{tag}: the metadata gave no KV layout ({exc}); the built-in Gemma 4 E2B layout "
-            "stands in",
-        )
-
-
-def fetch_facts(settings: Settings, models: Sequence[tuple[str, str]]) -> EndpointFacts:
-    """Sizes from /api/tags and layouts from /api/show; built-in figures where they fail."""
-    endpoint = settings.endpoint
-    host = redact_host(settings.host)
-    try:
-        listing = list_models(endpoint, timeout=CONNECT_TIMEOUT)
-    except OllamaError as exc:
-        why = "no endpoint answered"
-        return EndpointFacts(host, False, exc, tuple(_builtin(lb, t, why) for lb, t in models))
-    facts: list[TagFacts] = []
-    missing: list[str] = []
-    for label, tag in models:
-        entry = find_model(listing, tag)
-        if entry is None:
-            missing.append(label)
-            facts.append(_builtin(label, tag, f"{tag} is not on this endpoint"))
-            continue
-        layout, notes = _layout_for(endpoint, tag)
-        facts.append(TagFacts(label, tag, entry.size, "/api/tags", layout, notes))
-    return EndpointFacts(host, True, None, tuple(facts), tuple(missing))
 
 
 def _facts(key: str, settings: Settings, models: Sequence[tuple[str, str]]) -> EndpointFacts:
@@ -156,72 +54,9 @@ def _facts(key: str, settings: Settings, models: Sequence[tuple[str, str]]) -> E
     if memo is not None and memo[0] == memo_key:
         return memo[1]
     with st.spinner("Reading sizes and layouts from the endpoint…"):
-        facts = fetch_facts(settings, models)
+        facts = fetch_facts(settings, models, partial(metadata_of, settings.endpoint))
     st.session_state[f"{key}-facts"] = (memo_key, facts)
     return facts
-
-
-# --------------------------------------------------------------------------------------------
-# Measured speed and quality from this session
-
-
-def _resolver(models: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Label, tag and normalised tag -> tag, to recognise a model named in a payload."""
-    out: dict[str, str] = {}
-    for label, tag in models:
-        out[label] = tag
-        out[tag] = tag
-        out[normalize_tag(tag)] = tag
-    return out
-
-
-def _walk_speeds(value: Any, tag: str | None, known: Mapping[str, str], out: dict) -> None:
-    if isinstance(value, Mapping):
-        for name in ("tag", "model", "label"):
-            named = value.get(name)
-            if isinstance(named, str) and named in known:
-                tag = known[named]
-        for k, v in value.items():
-            speed = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if k == "tokens_per_s" and speed and v > 0 and tag is not None:
-                out.setdefault(tag, []).append(float(v))
-            else:
-                _walk_speeds(v, known.get(str(k), tag), known, out)
-    elif isinstance(value, list):
-        for item in value:
-            _walk_speeds(item, tag, known, out)
-
-
-def measured_speeds(
-    records: Iterable[EvidenceRecord], models: Sequence[tuple[str, str]]
-) -> dict[str, list[float]]:
-    """tag -> every tokens/s figure in chat and side-by-side records that names that tag.
-
-    A figure belongs to the tag named by the nearest enclosing `tag`, `model` or `label` field,
-    or by a mapping key equal to a label or tag (`{"Q4": {"metrics": {...}}}`).
-    """
-    known = _resolver(models)
-    out: dict[str, list[float]] = {}
-    for record in records:
-        if record.kind in SPEED_KINDS:
-            _walk_speeds(record.payload, None, known, out)
-    return out
-
-
-def _speeds(models: Sequence[tuple[str, str]]) -> tuple[dict[str, float], dict[str, str]]:
-    """tag -> tokens/s and tag -> where it was measured (chat first, else the probe)."""
-    speeds: dict[str, float] = {}
-    sources: dict[str, str] = {}
-    for tag, values in measured_speeds(session.evidence(), models).items():
-        speeds[tag] = sum(values) / len(values)
-        sources[tag] = f"chat, mean of {len(values)}"
-    job = last_probe()
-    if job is not None:
-        for tag, value in job.run.summary().mean_tokens_per_s.items():
-            if tag not in speeds and value:
-                speeds[tag] = value
-                sources[tag] = "quality probe answers"
-    return speeds, sources
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,14 +152,13 @@ def _inputs(key: str) -> tuple[float, int, str, float, int]:
 def _table(
     fits: Sequence[FitResult],
     facts: Mapping[str, TagFacts],
-    speeds: Mapping[str, float],
-    sources: Mapping[str, str],
+    measured: Mapping[str, MeasuredSpeed],
     passes: Mapping[str, tuple[int, int]],
 ) -> pd.DataFrame:
     rows = []
     for f in fits:
         tag_facts = facts[f.tag]
-        speed = speeds.get(f.tag)
+        speed = measured.get(f.tag)
         quality = passes.get(f.tag)
         rows.append(
             {
@@ -339,7 +173,7 @@ def _table(
                 + (" (model limit)" if f.max_context_is_model_limit else ""),
                 "tokens/s": "not measured"
                 if speed is None
-                else f"{speed:.1f} ({sources.get(f.tag, '')})",
+                else f"{speed.tokens_per_s:.1f} ({speed.text})",
                 "probe checks": "probe not run"
                 if quality is None
                 else f"{quality[0]} of {quality[1]}",
@@ -391,10 +225,12 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
         parallel=parallel,
         sizing=OLLAMA,
     )
-    models = [(f.label, f.tag) for f in usable]
-    speeds, sources = _speeds(models)
-    job = last_probe()
-    passes = {t: c for t, c in probe_passes(job.run).items() if t in by_tag} if job else {}
+    measurements = session.measurements()
+    measured = measurements.speeds_of(by_tag)
+    speeds = {tag: m.tokens_per_s for tag, m in measured.items()}
+    sources = {tag: m.text for tag, m in measured.items()}
+    scores = {tag: s for tag in by_tag if (s := measurements.probe_score(tag)) is not None}
+    passes = {tag: (s.passed, s.total) for tag, s in scores.items()}
 
     limits = {f.layout.context_length for f in usable if f.layout.context_length}
     if limits and context > min(limits):
@@ -403,7 +239,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
             f"{format_tokens(context)} is more than they can use."
         )
     st.plotly_chart(memory_figure(fits), key=f"{key}-fig-memory")
-    st.dataframe(_table(fits, by_tag, speeds, sources, passes), hide_index=True)
+    st.dataframe(_table(fits, by_tag, measured, passes), hide_index=True)
 
     lines = _assumption_lines(usable, cache_type, overhead, parallel)
     st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in lines))
