@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from quantviz.config import (
     DEFAULT_MODELS,
@@ -118,7 +119,6 @@ def test_the_key_is_never_shown() -> None:
 
 def test_example_secrets_file_loads_and_documents_every_key() -> None:
     """secrets.toml.example parses, loads, and mentions every key the loader reads."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     secrets = tomllib.loads(EXAMPLE.read_text())
     s = load_settings(secrets, {})
     assert s.host == "https://ollama.example.edu:443" and not s.allow_pull
@@ -233,7 +233,6 @@ def test_a_typo_fails_closed_and_names_the_key() -> None:
 
 def test_a_good_configuration_has_no_problems() -> None:
     """The documented example and a plain local run (no secrets) have no problem to report."""
-    tomllib = pytest.importorskip("tomllib")
     example = instructor_config(tomllib.loads(EXAMPLE.read_text()), {})
     assert example.problems == () and example.report() is None
     assert not example.settings.failed_closed and example.settings.allow_custom_endpoint

@@ -30,7 +30,14 @@ def _panels(w: np.ndarray) -> list[Panel]:
     toy = w - np.round(w / (np.abs(w).max() / 7)) * (np.abs(w).max() / 7)
     panels = [Panel("toy", toy, 256, 256)]
     for name, fmt in ggml.FORMATS.items():
-        panels.append(Panel(name, w - ggml.roundtrip(w, name), fmt.block_values, fmt.sub_block))
+        panels.append(
+            Panel(
+                name,
+                w - ggml.dequantize(ggml.quantize(w, name), name),
+                fmt.block_values,
+                fmt.sub_block,
+            )
+        )
     return panels
 
 

@@ -6,6 +6,7 @@ import json
 
 import plotly.graph_objects as go
 import pytest
+from probe_runs import run_to_end
 
 from quantviz.decision.facts import BUILTIN_LAYOUT, builtin_weights_bytes
 from quantviz.decision.memory import fit_tags
@@ -18,7 +19,7 @@ from quantviz.figures.probe import (
 )
 from quantviz.probe.battery import load_battery
 from quantviz.probe.compare import simple_tokens
-from quantviz.probe.run import ProbeRun, run_all
+from quantviz.probe.run import ProbeRun
 from quantviz.units import GB
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
@@ -69,7 +70,7 @@ def make_run(with_logprobs: bool) -> ProbeRun:
             ]
         return text, lps, None
 
-    return run_all(PROBES, ["q4", "q6"], ask)
+    return run_to_end(PROBES, ["q4", "q6"], ask)
 
 
 def test_pass_figure_counts_per_tag_and_category() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
+from quantviz.chat.runs import collect_reply
 from quantviz.decision.storage import bits_per_weight
 from quantviz.ollama.client import (
     ChatMetrics,
@@ -18,7 +19,6 @@ from quantviz.ollama.client import (
     PullTracker,
     TensorInfo,
     TokenChunk,
-    chat_once,
     chat_stream,
     check_connection,
     find_model,
@@ -37,6 +37,7 @@ from quantviz.ollama.metadata import (
 )
 
 HELLO = [{"role": "user", "content": "What does quantization do?"}]
+REPLY_LIMIT = 1_000_000  # characters: far above any reply here
 
 
 @pytest.fixture
@@ -419,7 +420,9 @@ def test_chat_options_reach_the_server(ollama_server: OllamaTestServer) -> None:
 
 def test_chat_logprobs_present_when_supported(ollama_endpoint: Endpoint) -> None:
     """With logprobs, every chunk carries its token's logprob and the top-k alternatives."""
-    reply = chat_once(ollama_endpoint, Q4_TAG, HELLO, logprobs=True, top_logprobs=3)
+    reply = collect_reply(
+        ollama_endpoint, Q4_TAG, HELLO, max_chars=REPLY_LIMIT, logprobs=True, top_logprobs=3
+    )
     assert reply.metrics.logprobs_returned
     assert "".join(lp.token for lp in reply.logprobs) == reply.text
     assert all(len(lp.top) == 3 and lp.top[0].token == lp.token for lp in reply.logprobs)
@@ -429,13 +432,20 @@ def test_chat_logprobs_present_when_supported(ollama_endpoint: Endpoint) -> None
 def test_chat_logprobs_absent_on_an_older_server(ollama_server: OllamaTestServer) -> None:
     """A server without logprob support answers normally; logprobs_returned is False."""
     ollama_server.set_supports_logprobs(False)
-    reply = chat_once(Endpoint(ollama_server.url), Q4_TAG, HELLO, logprobs=True, top_logprobs=3)
+    reply = collect_reply(
+        Endpoint(ollama_server.url),
+        Q4_TAG,
+        HELLO,
+        max_chars=REPLY_LIMIT,
+        logprobs=True,
+        top_logprobs=3,
+    )
     assert reply.text and reply.logprobs == () and not reply.metrics.logprobs_returned
 
 
 def test_chat_logprobs_not_requested_are_not_sent(ollama_server: OllamaTestServer) -> None:
     """Without logprobs=True the request carries no logprob fields."""
-    chat_once(Endpoint(ollama_server.url), Q4_TAG, HELLO)
+    collect_reply(Endpoint(ollama_server.url), Q4_TAG, HELLO, max_chars=REPLY_LIMIT)
     body = ollama_server.requests_to("/api/chat")[-1].body
     assert "logprobs" not in body and "top_logprobs" not in body
 
@@ -524,7 +534,7 @@ def test_stop_closes_the_connection_and_next_chat_works(ollama_server: OllamaTes
         assert time.monotonic() < deadline, "server still streaming after Stop"
         time.sleep(0.02)
     ollama_server.set_delays(token_delay=0.0)
-    assert chat_once(ep, Q4_TAG, HELLO).metrics.done_reason == "stop"
+    assert collect_reply(ep, Q4_TAG, HELLO, max_chars=REPLY_LIMIT).metrics.done_reason == "stop"
 
 
 def _side_by_side(ep: Endpoint) -> tuple[list[tuple[float, float]], float]:
@@ -532,7 +542,7 @@ def _side_by_side(ep: Endpoint) -> tuple[list[tuple[float, float]], float]:
 
     def run(tag: str) -> None:
         started = time.monotonic()
-        chat_once(ep, tag, HELLO, options={"num_predict": 8})
+        collect_reply(ep, tag, HELLO, max_chars=REPLY_LIMIT, options={"num_predict": 8})
         spans.append((started, time.monotonic()))
 
     threads = [threading.Thread(target=run, args=(tag,)) for tag in (Q4_TAG, Q6_TAG)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import ollama
 import pytest
+from probe_runs import run_to_end
 
 from quantviz.chat.svg import SvgPart, first_svg
 from quantviz.ollama.client import TokenLogprob
@@ -23,7 +24,7 @@ from quantviz.probe.battery import (
 )
 from quantviz.probe.checks import CHECK_KINDS, CheckSpec, last_number, run_check
 from quantviz.probe.compare import compare_outputs, normalize_logprobs, simple_tokens
-from quantviz.probe.run import ProbeRun, check_answer, run_all, run_probes
+from quantviz.probe.run import ProbeRun, check_answer, run_probes
 
 BUILTIN = {p.id: p for p in BUILTIN_BATTERY}
 
@@ -497,7 +498,7 @@ class FakeEndpoint:
 
 def test_full_run_summarises_passes_similarity_and_logprobs() -> None:
     """A full run checks every answer, compares the tags and summarises the figures."""
-    run = run_all(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint())
+    run = run_to_end(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint())
     summary = run.summary()
     n = len(BUILTIN_BATTERY)
     assert run.finished and not run.cancelled and summary.completed == n
@@ -516,7 +517,7 @@ def test_full_run_summarises_passes_similarity_and_logprobs() -> None:
 
 def test_endpoint_without_logprobs_is_named_and_the_rest_works() -> None:
     """With no logprobs, comparisons use words and the summary says logprobs are unsupported."""
-    run = run_all(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint(logprobs=False))
+    run = run_to_end(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint(logprobs=False))
     summary = run.summary()
     assert summary.logprobs_supported is False
     assert "not supported" in summary.logprob_text
@@ -581,7 +582,7 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on() -> None:
             raise ConnectionError("connection refused")
         return endpoint(tag, prompt)
 
-    run = run_all(BUILTIN_BATTERY[:2], ["q4", "q6"], ask)
+    run = run_to_end(BUILTIN_BATTERY[:2], ["q4", "q6"], ask)
     failed = run.results[0].results["q4"]
     assert failed.error == "ConnectionError: connection refused"
     assert not failed.check.passed and "connection refused" in failed.check.reason
@@ -592,7 +593,7 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on() -> None:
 
 def test_single_tag_run_has_no_comparison() -> None:
     """A run on one tag checks answers without comparing anything."""
-    run = run_all(BUILTIN_BATTERY[:2], ["q6"], FakeEndpoint())
+    run = run_to_end(BUILTIN_BATTERY[:2], ["q6"], FakeEndpoint())
     assert all(r.comparison is None for r in run.results)
     assert run.summary().logprobs_supported is None
 
@@ -606,7 +607,7 @@ def test_tokens_per_s_is_derived_from_eval_counts() -> None:
     probes = load_battery(
         [{"id": "a", "prompt": "2+2?", "check": {"kind": "number", "expected": 4}}]
     )
-    run = run_all(probes, ["q4"], ask)
+    run = run_to_end(probes, ["q4"], ask)
     assert run.results[0].results["q4"].tokens_per_s == pytest.approx(25.0)
 
 
@@ -628,7 +629,7 @@ def test_tokens_per_s_property_of_a_metrics_object_is_used() -> None:
             return 12.5
 
     probes = load_battery([{"id": "a", "prompt": "p", "check": {"kind": "all_caps"}}])
-    run = run_all(probes, ["q4"], lambda tag, prompt: ("OK", None, ChatMetricsLike(3)))
+    run = run_to_end(probes, ["q4"], lambda tag, prompt: ("OK", None, ChatMetricsLike(3)))
     result = run.results[0].results["q4"]
     assert result.tokens_per_s == 12.5 and result.metrics == {"eval_count": 3, "tokens_per_s": 12.5}
 

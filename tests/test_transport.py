@@ -21,9 +21,10 @@ import pytest
 from apptest_utils import open_page
 from ollama_server import Q4_TAG
 
+from quantviz.chat.runs import collect_reply
 from quantviz.ollama import client as ollama_api
 from quantviz.ollama import endpoint as endpoint_module
-from quantviz.ollama.client import Endpoint, chat_once, check_connection, list_models, pull, show
+from quantviz.ollama.client import Endpoint, check_connection, list_models, pull, show
 from quantviz.ollama.endpoint import check_endpoint, normalize_url
 from quantviz.ollama.errors import OllamaError
 
@@ -96,7 +97,7 @@ def test_rebinding_to_a_private_address_is_refused_on_a_public_only_deployment(d
         "tags": lambda: list_models(endpoint),
         "show": lambda: show(endpoint, Q4_TAG),
         "pull": lambda: list(pull(endpoint, Q4_TAG)),
-        "chat": lambda: chat_once(endpoint, Q4_TAG, hello),
+        "chat": lambda: collect_reply(endpoint, Q4_TAG, hello, max_chars=10**6),
     }
     for name, call in calls.items():
         with pytest.raises(OllamaError) as info:

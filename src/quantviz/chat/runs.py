@@ -231,7 +231,7 @@ def collect_reply(
     stream_fn: StreamFn = chat_stream,
     **kwargs: Any,
 ) -> ChatReply:
-    """A whole reply, like `ollama.client.chat_once`, never holding more than `max_chars` of it.
+    """A whole reply (text, logprobs, metrics), never holding more than `max_chars` of it.
 
     A longer reply closes the stream at the limit (the server stops generating) and raises
     OllamaError "too_large": an answer cut short is not one to score.

@@ -205,21 +205,6 @@ def _heatmap_panels(
     return data, layout
 
 
-def layer_heatmaps(w: ArrayLike, w_hat: ArrayLike, clipped: ArrayLike | None = None) -> go.Figure:
-    """Original, reconstruction (one shared colour scale) and error, values printed in cells.
-
-    The three heatmaps share the axes x/y, side by side (`x0` = 0, n+1, 2(n+1) for n columns).
-    With a `clipped` mask (clipping is on), a fourth trace, a scatter named "clipped", puts an ×
-    over every clipped weight of the original.
-    """
-    w = np.asarray(w, dtype=np.float64)
-    w_hat = np.asarray(w_hat, dtype=np.float64)
-    data, layout = _heatmap_panels(w, w_hat, clipped, [0, 1], [0, 1])
-    return figure(
-        data, {"height": 330, "showlegend": False, "uirevision": "layer-heatmaps", **layout}
-    )
-
-
 def _bucket_traces(
     buckets: NDArray[np.int64], counts: NDArray[np.int64], scale: float | None, zero_point: int
 ) -> list[Spec]:
@@ -253,27 +238,6 @@ def _count_axis(top: int) -> Spec:
     return {"dtick": 1} if top <= 8 else {}
 
 
-def bucket_histogram(
-    buckets: ArrayLike, counts: ArrayLike, scale: float | None, zero_point: int = 0
-) -> go.Figure:
-    """How many weights each stored integer q holds, with a dot on every representable code.
-
-    The hover gives each bucket's value ``(q - zero_point) * scale``; pass ``scale=None`` when the
-    layer has several scales, so one bucket stands for several values.
-    """
-    buckets = np.asarray(buckets, dtype=np.int64)
-    counts = np.asarray(counts, dtype=np.int64)
-    layout = {
-        "height": 240,
-        "xaxis": {"title": {"text": "stored integer q"}},
-        "yaxis": {"title": {"text": "weights"}, **_count_axis(int(counts.max(initial=0)))},
-        "bargap": 0.15,
-        "showlegend": False,
-        "uirevision": "bucket-histogram",
-    }
-    return figure(_bucket_traces(buckets, counts, scale, zero_point), layout)
-
-
 def layer_overview(
     w: ArrayLike,
     w_hat: ArrayLike,
@@ -288,10 +252,13 @@ def layer_overview(
 ) -> go.Figure:
     """The grid explorer's layer in one figure, panels titled with `OVERVIEW_TITLES`.
 
-    Top row: the `layer_heatmaps` panels on x/y, then a histogram of w − ŵ on x2/y2 with dashed
-    lines at ±`bound` ("±scale/2"). Bottom row: weights per stored code on x3/y3 (as
-    `bucket_histogram`: traces "weights per code" and "representable codes") and a histogram of
-    the weights on x4/y4 with a red line at every representable level (trace "levels").
+    Top row: three heatmaps (w and ŵ on one colour axis, w − ŵ on another) side by side on x/y
+    (`x0` = 0, n+1, 2(n+1) for n columns), with a scatter "clipped" putting an × on every
+    clipped weight when a `clipped` mask is given; then a histogram of w − ŵ on x2/y2 with dashed
+    lines at ±`bound` ("±scale/2"). Bottom row: weights per stored code on x3/y3 (traces
+    "weights per code", whose hover gives each code's value (q − zero_point) · scale unless
+    `scale` is None, and "representable codes") and a histogram of the weights on x4/y4 with a
+    red line at every representable level (trace "levels").
     """
     w = np.asarray(w, dtype=np.float64)
     w_hat = np.asarray(w_hat, dtype=np.float64)

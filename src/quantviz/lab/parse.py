@@ -207,12 +207,6 @@ def _split_sections(body: str) -> list[tuple[str | None, tuple[Block, ...]]]:
     ]
 
 
-def parse_blocks(text: str) -> tuple[Block, ...]:
-    """Split Markdown into Markdown, callouts and widget markers (no section headings)."""
-    tokens = _parser().parse(text)
-    return _section_blocks(tokens, text.split("\n"), len(text.split("\n")))
-
-
 def _shown(value: Any) -> str:
     """A frontmatter value for an error message: its kind for containers, else a short repr."""
     if isinstance(value, Mapping):

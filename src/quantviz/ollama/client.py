@@ -847,21 +847,3 @@ def chat_stream(
         raise error from exc
     finally:
         _close(stream, client)
-
-
-def chat_once(
-    endpoint: Endpoint,
-    tag: str,
-    messages: Sequence[Mapping[str, Any]],
-    **kwargs: Any,
-) -> ChatReply:
-    """Run `chat_stream` to the end and return the whole reply (for probes and scripts)."""
-    text: list[str] = []
-    lps: list[TokenLogprob] = []
-    for event in chat_stream(endpoint, tag, messages, **kwargs):
-        if isinstance(event, TokenChunk):
-            text.append(event.text)
-            lps.extend(event.logprobs)
-        else:
-            return ChatReply("".join(text), tuple(lps), event)
-    raise OllamaError("stream", f"The reply from {tag} ended without metrics.")

@@ -319,16 +319,6 @@ def run_probes(
     )
 
 
-def run_all(
-    battery: Sequence[Probe], tags: Sequence[str], ask: AskFn, *, cancel: CancelSignal = None
-) -> ProbeRun:
-    """Run `run_probes` to the end and return the run."""
-    run = ProbeRun(tags=tuple(tags), probes=tuple(battery))
-    for _ in run_probes(battery, tags, ask, cancel=cancel, run=run):
-        pass
-    return run
-
-
 def probe_passes(run: ProbeRun) -> dict[str, tuple[int, int]]:
     """tag -> (checks passed, probes answered) over probes both tags finished without error."""
     out = {tag: (0, 0) for tag in run.tags}

@@ -10,7 +10,6 @@ benchmarks share one implementation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -56,55 +55,6 @@ def levels(bits: int, scale: float) -> NDArray[np.float64]:
     """Every value the symmetric scheme can reconstruct: -qmax*scale ... +qmax*scale."""
     top = qmax(bits)
     return np.arange(-top, top + 1, dtype=np.float64) * scale
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    """What quantizing a toy layer did, as the grid explorer reports it."""
-
-    bits: int
-    scale: float
-    representable_levels: int
-    used_levels: int
-    rmse: float
-    max_error: float
-    storage_bits: int
-    fp16_bits: int
-    fp32_bits: int
-
-    @property
-    def ratio_vs_fp16(self) -> float:
-        return self.fp16_bits / self.storage_bits
-
-    @property
-    def ratio_vs_fp32(self) -> float:
-        return self.fp32_bits / self.storage_bits
-
-
-def layer_stats(w: ArrayLike, bits: int, scale_bits: int = 16) -> LayerStats:
-    """Quantize a layer and measure it. Storage counts the codes plus one fp16 scale."""
-    w = np.asarray(w, dtype=np.float64)
-    q, scale, w_hat = quantize_symmetric(w, bits)
-    err = np.abs(w - w_hat)
-    return LayerStats(
-        bits=bits,
-        scale=float(scale),
-        representable_levels=2 * qmax(bits) + 1,
-        used_levels=int(np.unique(q).size),
-        rmse=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
-        max_error=float(err.max()) if err.size else 0.0,
-        storage_bits=w.size * bits + scale_bits,
-        fp16_bits=w.size * 16,
-        fp32_bits=w.size * 32,
-    )
-
-
-def bucket_counts(q: ArrayLike, bits: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """How many weights land in each bucket: `(buckets, counts)` over every representable q."""
-    top = qmax(bits)
-    buckets = np.arange(-top, top + 1)
-    counts = np.bincount(np.asarray(q, dtype=np.int64).ravel() + top, minlength=buckets.size)
-    return buckets, counts
 
 
 def toy_layer(

@@ -75,11 +75,6 @@ def decode_bits(raw: ArrayLike, fmt: FloatFormat) -> NDArray[np.float64]:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def round_to_format(w: ArrayLike, fmt: FloatFormat) -> NDArray[np.float64]:
-    """`w` as `fmt` stores it, back in float64 (vectorized, for a whole layer)."""
-    return decode_bits(format_bits(w, fmt), fmt)
-
-
 class BitCell(NamedTuple):
     """One cell of a bit strip: the bit (0 or 1) and the field it belongs to."""
 

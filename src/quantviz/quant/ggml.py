@@ -711,11 +711,6 @@ def dequantize(data: ArrayLike | bytes, qtype: str | GGMLQuantizationType) -> ND
         return gguf_quants.dequantize(data, fmt.qtype)
 
 
-def roundtrip(x: ArrayLike, qtype: str | GGMLQuantizationType) -> NDArray[np.float32]:
-    """dequantize(quantize(x)): the weights as llama.cpp would compute with them."""
-    return dequantize(quantize(x, qtype), qtype)
-
-
 def unpack_block(data: ArrayLike | bytes, qtype: QType, index: int = 0) -> BlockFields:
     """Decode block number `index` (in row order) of quantized `data` into its fields."""
     fmt = get_format(qtype)

@@ -38,34 +38,10 @@ Q6_K_CHUNK = 128  # values per Q6_K half super-block (one ql/qh interleave unit)
 SCALE_BITS = 16
 
 
-@dataclass(frozen=True)
-class GgmlFormat:
-    """A llama.cpp block format, for comparing the toy packing with the real thing."""
-
-    name: str
-    block_size: int  # weights per block
-    type_size: int  # bytes per block, scales included
-
-    @property
-    def bits_per_weight(self) -> float:
-        return self.type_size * 8 / self.block_size
-
-
-GGML_FORMATS: dict[str, GgmlFormat] = {
-    "Q4_0": GgmlFormat("Q4_0", block_size=32, type_size=2 + 16),  # d (fp16) + qs
-    "Q6_K": GgmlFormat("Q6_K", block_size=256, type_size=128 + 64 + 16 + 2),  # ql, qh, scales, d
-}
-
-
 def to_unsigned(q: ArrayLike, bits: int) -> NDArray[np.uint8]:
     """Signed codes → stored codes: ``q + 2^(bits-1)``; raises if a code does not fit."""
     u = np.asarray(q, dtype=np.int64) + 2 ** (bits - 1)
     return _as_codes(u, bits)
-
-
-def from_unsigned(codes: ArrayLike, bits: int) -> NDArray[np.int64]:
-    """Stored codes → signed codes: ``u - 2^(bits-1)``."""
-    return np.asarray(codes, dtype=np.int64) - 2 ** (bits - 1)
 
 
 def _as_codes(codes: ArrayLike, bits: int) -> NDArray[np.uint8]:

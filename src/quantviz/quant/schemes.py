@@ -75,32 +75,6 @@ def _asymmetric_kernel(
     return q, scale, zero_point, (q - zero_point) * scale
 
 
-def quantize_asymmetric(
-    w: ArrayLike, bits: int, w_min: float | None = None, w_max: float | None = None
-) -> tuple[NDArray[np.int64], np.float64, np.int64, NDArray[np.float64]]:
-    """Quantize `w` with one min-max scale and a zero-point.
-
-    Returns `(q, scale, zero_point, w_hat)`; `q` (codes 0 .. 2^bits - 1) and `w_hat` have the
-    shape of `w`. `w_min` / `w_max` default to the min and max of `w`; the range is widened to
-    contain 0. Values outside the range are clamped to the end codes. An all-zero layer has
-    scale 0 and zero-point 0 and reconstructs to zeros.
-    """
-    w = np.asarray(w, dtype=np.float64)
-    lo = float(np.min(w)) if w_min is None else float(w_min)
-    hi = float(np.max(w)) if w_max is None else float(w_max)
-    if lo > hi:
-        raise ValueError(f"w_min ({lo}) must not exceed w_max ({hi})")
-    q, scale, zero_point, w_hat = _asymmetric_kernel(
-        w.reshape(1, -1), np.array([[lo]]), np.array([[hi]]), bits
-    )
-    return (
-        q.reshape(w.shape),
-        np.float64(scale[0, 0]),
-        np.int64(zero_point[0, 0]),
-        w_hat.reshape(w.shape),
-    )
-
-
 @dataclass(frozen=True)
 class ClipSpec:
     """How to narrow each group's range: not at all, at a percentile of |w|, or at k sigma."""
@@ -354,3 +328,62 @@ def compare_schemes(
                 )
             )
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# A quantized layer in numbers (the grid explorer's metrics and its codes panel)
+
+
+def code_range(bits: int, scheme: Scheme = "symmetric") -> tuple[int, int]:
+    """The lowest and highest stored code: -qmax..qmax (symmetric), 0..2^bits - 1 (asymmetric)."""
+    if scheme == "symmetric":
+        return -qmax(bits), qmax(bits)
+    if scheme == "asymmetric":
+        return 0, code_max(bits)
+    raise ValueError(f"unknown scheme {scheme!r}")
+
+
+def bucket_counts(
+    q: ArrayLike, bits: int, scheme: Scheme = "symmetric"
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """How many weights hold each representable code: `(codes, counts)`, every code listed."""
+    low, high = code_range(bits, scheme)
+    counts = np.bincount(np.asarray(q, dtype=np.int64).ravel() - low, minlength=high - low + 1)
+    return np.arange(low, high + 1), counts
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """What quantizing a layer did: levels, errors and storage against FP16 and FP32."""
+
+    representable_levels: int
+    used_levels: int
+    errors: ErrorStats
+    storage_bits: int  # the codes plus each group's fp16 scale (and zero-point)
+    fp16_bits: int
+    fp32_bits: int
+
+    @property
+    def ratio_vs_fp16(self) -> float:
+        return self.fp16_bits / self.storage_bits
+
+    @property
+    def ratio_vs_fp32(self) -> float:
+        return self.fp32_bits / self.storage_bits
+
+
+def summarize_layer(
+    w: ArrayLike, result: GroupedQuant, bits: int, scheme: Scheme = "symmetric"
+) -> LayerSummary:
+    """Levels used of those representable, errors and stored bits of a quantized layer."""
+    w = np.asarray(w, dtype=np.float64)
+    low, high = code_range(bits, scheme)
+    per_weight = bits_per_weight(bits, w.size, result.n_groups, scheme)
+    return LayerSummary(
+        representable_levels=high - low + 1,
+        used_levels=int(np.unique(result.q).size),
+        errors=error_stats(w, result.w_hat),
+        storage_bits=round(per_weight * w.size),
+        fp16_bits=w.size * 16,
+        fp32_bits=w.size * 32,
+    )

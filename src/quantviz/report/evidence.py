@@ -298,14 +298,6 @@ class EvidenceLog:
     def from_list(cls, items: Iterable[Mapping[str, Any]]) -> EvidenceLog:
         return cls(EvidenceRecord.from_dict(item) for item in items)
 
-    @classmethod
-    def from_report_json(cls, text: str) -> EvidenceLog:
-        """The records of a report made by `report_json`."""
-        data = json.loads(text)
-        if data.get("format") != REPORT_FORMAT:
-            raise ValueError(f"not a quantviz evidence report (format {data.get('format')!r})")
-        return cls.from_list(data["records"])
-
     def __len__(self) -> int:
         return len(self._records)
 
@@ -351,5 +343,5 @@ def report_dict(log: EvidenceLog, context: ReportContext | None = None) -> dict[
 
 
 def report_json(log: EvidenceLog, context: ReportContext | None = None) -> str:
-    """The report as JSON text (UTF-8 safe, indented); `EvidenceLog.from_report_json` reads it."""
+    """The report as JSON text (UTF-8 safe, indented)."""
     return json.dumps(report_dict(log, context), indent=2, ensure_ascii=False, allow_nan=False)

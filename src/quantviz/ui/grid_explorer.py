@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from quantviz.figures.explorers import layer_overview
 from quantviz.figures.schemes import comparison_figure
 from quantviz.quant import packing
-from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, qmax, toy_layer
+from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, toy_layer
 from quantviz.quant.schemes import (
     GRANULARITIES,
     NO_CLIP,
@@ -31,11 +31,11 @@ from quantviz.quant.schemes import (
     GroupedQuant,
     Scheme,
     all_levels,
-    bits_per_weight,
-    code_max,
+    bucket_counts,
     compare_schemes,
     error_stats,
     quantize_grouped,
+    summarize_layer,
 )
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
@@ -126,7 +126,7 @@ def _explorer(key: str) -> None:
 
     res = settings.quantize(w, bits)
     _metrics(w, bits, settings, res)
-    rmse, max_error, _ = error_stats(w, res.w_hat)
+    errors = error_stats(w, res.w_hat)
     save_button(
         f"{key}-save",
         f"Grid explorer: {bits} bits, {settings.label}",
@@ -137,8 +137,8 @@ def _explorer(key: str) -> None:
             "scheme": settings.label,
             "weights": w.round(6).tolist(),
             "codes": res.q.tolist(),
-            "rmse": rmse,
-            "max_error": max_error,
+            "rmse": errors.rmse,
+            "max_error": errors.max_error,
             "scales": len(res.scale),
         },
     )
@@ -149,7 +149,7 @@ def _explorer(key: str) -> None:
             "the few buckets around zero."
         )
     st.caption(note)
-    buckets, counts = _bucket_counts(res.q, bits, settings.scheme)
+    buckets, counts = bucket_counts(res.q, bits, settings.scheme)
     one_scale = res.n_groups == 1
     st.plotly_chart(
         layer_overview(
@@ -305,11 +305,8 @@ def _settings(key: str) -> Settings:
 def _metrics(w: NDArray[np.float64], bits: int, settings: Settings, res: GroupedQuant) -> None:
     """Scale, levels used, errors and storage; the seed's numbers in the default setting."""
     asymmetric = settings.scheme == "asymmetric"
-    representable = code_max(bits) + 1 if asymmetric else 2 * qmax(bits) + 1
-    rmse, max_error, _ = error_stats(w, res.w_hat)
+    summary = summarize_layer(w, res, bits, settings.scheme)
     n_groups = res.n_groups
-    storage = round(bits_per_weight(bits, w.size, n_groups, settings.scheme) * w.size)
-    fp16, fp32 = w.size * 16, w.size * 32
     if n_groups == 1:
         scale_value = f"{res.scale[0]:.5f}"
         zero_points = f"zero-point {res.zero_point[0]}"
@@ -326,36 +323,26 @@ def _metrics(w: NDArray[np.float64], bits: int, settings: Settings, res: Grouped
         delta_arrow="off",
         help=scale_help if n_groups > 1 else None,
     )
-    row.metric("levels used", f"{np.unique(res.q).size} of {representable}")
+    row.metric("levels used", f"{summary.used_levels} of {summary.representable_levels}")
     rest = None  # with clipping on: the RMSE of the weights that were not clipped
     if settings.clip.method != "none":
         kept = ~res.clipped
         n_clipped = w.size - int(kept.sum())
-        rest = f"{error_stats(w[kept], res.w_hat[kept])[0]:.5f} without the {n_clipped} clipped"
-    row.metric("RMSE", f"{rmse:.5f}", rest, delta_color="off", delta_arrow="off")
-    row.metric("max error", f"{max_error:.5f}")
+        rest = f"{error_stats(w[kept], res.w_hat[kept]).rmse:.5f} without the {n_clipped} clipped"
+    row.metric("RMSE", f"{summary.errors.rmse:.5f}", rest, delta_color="off", delta_arrow="off")
+    row.metric("max error", f"{summary.errors.max_error:.5f}")
     extras = f"{n_groups} FP16 scale{'s' if n_groups > 1 else ''}"
     if asymmetric:
         extras += f" + {n_groups} zero-point{'s' if n_groups > 1 else ''} of {bits} bits"
     row.metric(
         "storage",
-        f"{storage} bits",
-        f"{fp16 / storage:.1f}× smaller than FP16",
+        f"{summary.storage_bits} bits",
+        f"{summary.ratio_vs_fp16:.1f}× smaller than FP16",
         delta_color="off",
         delta_arrow="off",
-        help=f"{w.size} codes × {bits} bits + {extras}. FP16: {fp16} bits, "
-        f"FP32: {fp32} bits ({fp32 / storage:.1f}× smaller).",
+        help=f"{w.size} codes × {bits} bits + {extras}. FP16: {summary.fp16_bits} bits, "
+        f"FP32: {summary.fp32_bits} bits ({summary.ratio_vs_fp32:.1f}× smaller).",
     )
-
-
-def _bucket_counts(
-    q: NDArray[np.int64], bits: int, scheme: Scheme
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """How many weights hold each representable code: symmetric -qmax..qmax, else 0..2^b-1."""
-    low = -qmax(bits) if scheme == "symmetric" else 0
-    high = qmax(bits) if scheme == "symmetric" else code_max(bits)
-    counts = np.bincount(q.ravel() - low, minlength=high - low + 1)
-    return np.arange(low, high + 1), counts
 
 
 def _comparison(key: str, w: NDArray[np.float64], bits: int, settings: Settings) -> None:
