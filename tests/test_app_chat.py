@@ -1,4 +1,4 @@
-"""AppTest of the compare chat (`data-objective5-chat`) through the Ollama-protocol test server."""
+"""AppTest of the compare chat (`data-compare-chat`) through the Ollama-protocol test server."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from quantviz.chat.runs import ReplyRun
 from quantviz.chat.transcript import TranscriptStore
 from quantviz.ollama.client import Endpoint
 from quantviz.ui import session
+from quantviz.ui.context import widget_key
 
 PAGE = "lab2-objective5"
-K = "lab2-objective5-objective5-chat-0"
+K = widget_key("lab2-objective5", "compare-chat")
 STORE = "quantviz_chat_transcripts"
 HOSTILE_SVG_REPLY = (
     "Here is your drawing:\n\n```svg\n"

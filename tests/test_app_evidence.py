@@ -12,11 +12,12 @@ from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.util import calc_hash
 
 from quantviz.ui import session
+from quantviz.ui.context import widget_key
 
 STUDENT_KEY = "sk-student-7f3a9c1e"
 INSTRUCTOR_KEY = "sk-instructor-42d8b0aa"
-PROBE_KEY = "lab2-objective5-quality-probe-0"
-DECISION_KEY = "lab2-objective6-tradeoff-decision-0"
+PROBE_KEY = widget_key("lab2-objective5", "quality-probe")
+DECISION_KEY = widget_key("lab2-objective6", "tradeoff-decision")
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ import json
 import numpy as np
 from apptest_utils import open_page
 
+from quantviz.ui.context import widget_key
+
 PAGE = "lab2-objective1"
-KEY = "lab2-objective1-gguf-formats-0"
-RECIPE_KEY = "lab2-objective1-gguf-formats-1-recipe"
+KEY = widget_key("lab2-objective1", "gguf-formats")
+RECIPE_KEY = widget_key("lab2-objective1", "gguf-formats", 1) + "-recipe"
 
 
 # --- the page --------------------------------------------------------------------------------

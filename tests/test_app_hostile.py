@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from quantviz.chat.transcript import Message, TranscriptExport, transcript_markdown
 from quantviz.report.evidence import EvidenceLog, ReportContext
 from quantviz.report.markdown import report_markdown
+from quantviz.ui.context import widget_key
 
 ATTACKER = "http://127.0.0.1:9"
 IMG = f"![x]({ATTACKER}/x.png)"
@@ -89,13 +90,13 @@ def test_widget_pages_send_nothing_that_fetches(hostile, page):
 def test_chat_and_probe_send_nothing_that_fetches(hostile):
     """A hostile reply in the chat (one model and side by side) and as every probe answer."""
     at = open_page("lab2-objective5")
-    k = "lab2-objective5-objective5-chat-0"
+    k = widget_key("lab2-objective5", "compare-chat")
     at.chat_input(key=f"{k}-input").set_value("Show me.").run()
     assert_inert(at)
     at.radio(key=f"{k}-mode").set_value("Side by side").run()
     at.chat_input(key=f"{k}-input").set_value("Both of you.").run()
     assert_inert(at)
-    at.button(key="lab2-objective5-quality-probe-0-run").click().run()
+    at.button(key=widget_key("lab2-objective5", "quality-probe") + "-run").click().run()
     assert_inert(at)
     assert any("[image: logo]" in md.value.replace("\\", "") for md in at.markdown)
 
@@ -104,7 +105,9 @@ def test_an_error_mid_stream_is_shown_inert(hostile):
     """An error line from the server mid-reply (its own words) is escaped in the notice."""
     hostile.error_after(2, f"model crashed {IMG}")
     at = open_page("lab2-objective5")
-    at.chat_input(key="lab2-objective5-objective5-chat-0-input").set_value("Hi").run()
+    at.chat_input(key=widget_key("lab2-objective5", "compare-chat") + "-input").set_value(
+        "Hi"
+    ).run()
     assert_inert(at)
     assert any("model crashed" in e.value for e in at.error)
 

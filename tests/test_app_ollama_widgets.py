@@ -9,11 +9,12 @@ from apptest_utils import open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.util import calc_hash
 
+from quantviz.ui.context import widget_key
 from quantviz.ui.session import API_KEY
 
-PULL = "lab2-objective2-model-pull-0"
-STORAGE = "lab2-objective3-storage-savings-0"
-META = "lab2-objective4-metadata-compare-0"
+PULL = widget_key("lab2-objective2", "model-pull")
+STORAGE = widget_key("lab2-objective3", "storage-savings")
+META = widget_key("lab2-objective4", "metadata-compare")
 
 TYPO_LAB = """---
 order: 9
@@ -122,7 +123,7 @@ def test_pull_of_a_misspelt_tag_shows_ollamas_manifest_error(server, monkeypatch
     (tmp_path / "lab-09.md").write_text(TYPO_LAB)
     monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(tmp_path))
     at = open_page("lab9-objective1")
-    key = "lab9-objective1-model-pull-0"
+    key = widget_key("lab9-objective1", "model-pull")
     at.button(key=f"{key}-pull-Q4").click().run()
     assert not at.exception
     assert "pull model manifest: file does not exist" in _errors(at).replace("\\", "")

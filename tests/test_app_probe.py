@@ -13,9 +13,10 @@ from ollama_server import Q4_TAG, Q6_TAG
 from streamlit_process import free_port
 
 from quantviz.ui import quality_probe, session
+from quantviz.ui.context import widget_key
 
 PAGE = "lab2-objective5"
-KEY = "lab2-objective5-quality-probe-0"
+KEY = widget_key("lab2-objective5", "quality-probe")
 
 # Both tags answer these right (the pelican SVG comes from the server's default replies).
 RIGHT = {

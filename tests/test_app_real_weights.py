@@ -16,12 +16,13 @@ from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
 import quantviz.weights.digest as digest_module
 from quantviz.quant.recipe import TensorSpec
+from quantviz.ui.context import widget_key
 from quantviz.weights.digest import build_digest, write_digest
 from quantviz.weights.gguf_file import open_gguf
 from quantviz.weights.pair import pair_models
 
 PAGE = "lab2-objective4"
-KEY = "lab2-objective4-real-weights-0"
+KEY = widget_key("lab2-objective4", "real-weights")
 LAB = ROOT / "labs" / "lab-02-quantization-tradeoffs.md"
 DEFAULT = "blk.0.attn_q.weight"
 

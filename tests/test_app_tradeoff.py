@@ -15,14 +15,15 @@ from quantviz.decision.facts import BUILTIN_LAYOUT, BUILTIN_WEIGHTS_SOURCE, buil
 from quantviz.decision.memory import kv_cache_bytes
 from quantviz.report.measurements import SpeedSample
 from quantviz.ui import session
+from quantviz.ui.context import widget_key
 from quantviz.units import GB
 
 PAGE = "lab2-objective6"
 # Gemma 4 E2B at 8192 tokens in f16 as Ollama runs llama.cpp, by hand (tests/test_memory.py):
 # 3 full layers × 8192 cells × 1024 × 2 B + 12 sliding layers × 1024 cells × 512 × 2 B.
 E2B_KV_8K = 3 * 8192 * 1024 * 2 + 12 * 1024 * 512 * 2  # 62,914,560 bytes
-KEY = "lab2-objective6-tradeoff-decision-0"
-PROBE_KEY = "lab2-objective5-quality-probe-0"
+KEY = widget_key("lab2-objective6", "tradeoff-decision")
+PROBE_KEY = widget_key("lab2-objective5", "quality-probe")
 
 
 def _unescaped(text: str) -> str:

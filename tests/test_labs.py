@@ -117,7 +117,7 @@ def test_the_project_lab_has_every_objective_and_marker():
         "model-pull",
         "storage-savings",
         "metadata-compare",
-        "objective5-chat",
+        "compare-chat",
         "quality-probe",
     } <= markers
 
@@ -291,3 +291,14 @@ def test_a_fence_line_with_an_info_string_inside_a_code_block_does_not_close_it(
     code = objective.blocks[0]
     assert isinstance(code, Markdown)
     assert "```python\n<div data-quantization-explorer></div>\n## not a section" in code.text
+
+
+def test_a_renamed_markers_old_name_reads_as_its_new_one():
+    """`data-objective5-chat` (the seed lab's) is the compare chat: the same marker, keys and
+    links as `data-compare-chat`."""
+    text = "---\norder: 1\n---\n## Objective 1: a\n<div data-objective5-chat></div>\n"
+    (section,) = parse_lab(text, Path("x.md")).sections[1:]
+    assert section.markers == ["compare-chat"]
+    seed = FIXTURES.parent / "seed" / "lab2-quantization-tradeoffs.md"
+    lab = parse_lab(seed.read_text(), seed)
+    assert lab.section_with_marker("compare-chat") is lab.sections[1]

@@ -23,9 +23,10 @@ from quantviz.config import ConfigError, Limits, load_settings
 from quantviz.ollama.client import Endpoint, list_models, show
 from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
+from quantviz.ui.context import widget_key
 
 CHAT = "lab2-objective5"
-K = "lab2-objective5-objective5-chat-0"
+K = widget_key("lab2-objective5", "compare-chat")
 STORE = "quantviz_chat_transcripts"
 LONG = " ".join(f"word{i}" for i in range(400))  # 3,089 characters
 
@@ -298,7 +299,7 @@ def test_a_pull_announcing_too_many_layers_stops(endpoint_env):
         content_type="application/x-ndjson",
     )
     at = open_page("lab2-objective2")
-    at.button(key="lab2-objective2-model-pull-0-pull-Q4").click().run()
+    at.button(key=widget_key("lab2-objective2", "model-pull") + "-pull-Q4").click().run()
     errors = "\n".join(e.value for e in at.error).replace("\\", "")
     assert "more than 64 layers" in errors
     assert len(at.get("progress")) <= 64 + 1  # the layer bars and the overall bar

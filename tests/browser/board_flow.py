@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 
-DECISION_SAVE = ".st-key-lab2-objective6-tradeoff-decision-0-save button"
+from quantviz.ui.context import widget_key
+
+DECISION_SAVE = f".st-key-{widget_key('lab2-objective6', 'tradeoff-decision')}-save button"
 PASSCODE = "pleaseletmein"
 # RFC 7914's published scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1) key.
 PASSCODE_HASH = (

@@ -8,7 +8,9 @@ import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit_process import streamlit_app
 
-K = "lab2-objective5-objective5-chat-0"
+from quantviz.ui.context import widget_key
+
+K = widget_key("lab2-objective5", "compare-chat")
 WIDGET = f".st-key-{K}-box"
 INPUT = f'.st-key-{K}-input [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{WIDGET} [data-testid="stChatMessage"]'

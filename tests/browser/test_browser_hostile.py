@@ -15,7 +15,9 @@ import pytest
 from hit_recorder import HitRecorder
 from ollama_server import Q4_TAG, OllamaTestServer
 
-K = "lab2-objective5-objective5-chat-0"
+from quantviz.ui.context import widget_key
+
+K = widget_key("lab2-objective5", "compare-chat")
 CHAT = f".st-key-{K}-box"
 CHAT_INPUT = f'.st-key-{K}-input [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{CHAT} [data-testid="stChatMessage"]'

@@ -11,7 +11,8 @@ as ```python is code, not the end of the block (a closing fence has no info stri
 
 * the text before the first `## ` heading is the overview; every ATX `## ` heading starts a
   section (`## Objective N: ...` sections are objectives); headings of other levels stay text;
-* raw HTML blocks are read line by line: `<div data-NAME></div>` is a widget marker, a
+* raw HTML blocks are read line by line: `<div data-NAME></div>` is a widget marker (a renamed
+  marker's old name reads as its new one, `MARKER_ALIASES`), a
   `<div class="lab-callout ...">` up to its `</div>` a callout (`info`, `warning`, `success`,
   `danger`/`error`), anything else stays Markdown;
 * HTML comments are style hints and are dropped, except inside code;
@@ -67,6 +68,9 @@ _CALLOUT_OPEN = re.compile(
 )
 _CALLOUT_CLOSE = re.compile(r"</div>\s*$")
 _CODE = ("fence", "code_block")
+# Marker names that were renamed: the old name keeps working and reads as the new one, so the
+# widget, its keys and links to it are the same whichever name a lab file uses.
+MARKER_ALIASES = {"objective5-chat": "compare-chat"}
 
 # Frontmatter keys quantviz reads; other keys are kept in `Lab.meta` and ignored, unless they look
 # like a misspelt one of these (a `model:` would silently leave the lab on the default tags).
@@ -136,7 +140,8 @@ def _html_lines(lines: Sequence[str], out: _Blocks, rest: Sequence[str]) -> int:
             out.markdown("\n".join(buffer))
             buffer = []
             attrs = {a["k"]: a["v"] or "" for a in _ATTR.finditer(m["attrs"])}
-            out.add(WidgetMarker(m["name"], attrs))
+            name = MARKER_ALIASES.get(m["name"], m["name"])
+            out.add(WidgetMarker(name, attrs))
         elif m := _CALLOUT_OPEN.match(line):
             out.markdown("\n".join(buffer))
             buffer = []

@@ -1,4 +1,5 @@
-"""Compare chat (`data-objective5-chat`): the same prompts through each configured tag.
+"""Compare chat (`data-compare-chat`, formerly `data-objective5-chat`): the same prompts through
+each configured tag.
 
 One transcript per (endpoint, tag) lives in this session's state, so switching models (or
 endpoints) and back finds each conversation where it was. "One model" streams a reply into one

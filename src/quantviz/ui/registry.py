@@ -24,7 +24,7 @@ WIDGETS: dict[str, str] = {
     "real-weights": "quantviz.ui.real_weights",
     "quality-probe": "quantviz.ui.quality_probe",
     "tradeoff-decision": "quantviz.ui.tradeoff",
-    "objective5-chat": "quantviz.ui.chat",
+    "compare-chat": "quantviz.ui.chat",  # also `data-objective5-chat` (lab.parse aliases)
 }
 
 

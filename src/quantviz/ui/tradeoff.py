@@ -245,7 +245,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in lines))
     if not speeds:
         st.caption("No speed measured yet: a side-by-side chat in Objective 5 records one.")
-        nav.link_to_marker(ctx.lab, "objective5-chat", "Measure speed in the chat")
+        nav.link_to_marker(ctx.lab, "compare-chat", "Measure speed in the chat")
     if not passes:
         st.caption("No probe results yet: the quality probe in Objective 5 counts checks.")
         nav.link_to_marker(ctx.lab, "quality-probe", "Run the quality probe")
