@@ -714,6 +714,7 @@ class RecordedRequest:
     received: float = field(default_factory=time.monotonic)
     started: float | None = None  # after the serial lock, when answering begins
     finished: float | None = None
+    chunks_sent: int = 0  # NDJSON lines of a stream written so far
 
 
 # --------------------------------------------------------------------------- the server
@@ -1084,6 +1085,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 raise _Cut
             self._chunk(line)
+            self._current.chunks_sent += 1
         self._end_stream()
 
     # -- dispatch
@@ -1116,6 +1118,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         self.owner._record(record)
+        self._current = record
         try:
             self._route(path, body, record)
         except _Cut:

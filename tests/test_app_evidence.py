@@ -137,6 +137,6 @@ def test_save_button_records_explorer_settings():
     assert at.markdown[0].value == "saved=False records=0"
     at.button(key="demo-save").click().run()
     assert at.markdown[0].value == "saved=True records=1"
-    (record,) = at.session_state[session._EVIDENCE]
+    (record,) = at.session_state[session.EVIDENCE]
     assert (record.kind, record.title) == ("explorer", "Grid explorer: 4 bits")
     assert record.payload == {"bits": 4, "error": 0.012}

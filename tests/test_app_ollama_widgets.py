@@ -9,6 +9,7 @@ from apptest_utils import open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.util import calc_hash
 
+from quantviz.ui import session
 from quantviz.ui.context import widget_key
 from quantviz.ui.session import API_KEY
 
@@ -48,7 +49,7 @@ def _metric(at, label: str) -> str:
 
 
 def _evidence(at, kind: str) -> list:
-    log = at.session_state["_quantviz_evidence"]
+    log = at.session_state[session.EVIDENCE]
     return log.filter(kind)
 
 
@@ -347,7 +348,7 @@ def test_metadata_type_mix_chart_counts_tensors_and_bytes_by_type(server):
     assert "tensors of Q4 has the type llama.cpp's Q4_K_M recipe gives it" in page
     assert "differ from llama.cpp's" not in page
     assert "in the vision and audio towers" in page
-    assert "per\\_layer\\_token\\_embd" in page or "per_layer_token_embd" in page
+    assert "per_layer_token_embd.weight is Gemma's per-layer embedding table" in page
     assert "Compare Q4 with llama.cpp's Q4_K_M recipe" in [e.label for e in at.expander]
     check = _evidence(at, "metadata")[0].payload["q4_k_m_recipe_check"]
     assert check["mismatches"] == [] and check["kept"] > 0

@@ -79,7 +79,7 @@ def _figures(at) -> dict[str, dict]:
 
 
 def _probe_records(at):
-    return [r for r in at.session_state[session._EVIDENCE] if r.kind == "probe"]
+    return [r for r in at.session_state[session.EVIDENCE] if r.kind == "probe"]
 
 
 def test_full_probe_run_scores_compares_and_records(server):

@@ -45,7 +45,7 @@ def _table(at):
 
 
 def _decisions(at):
-    return [r for r in at.session_state[session._EVIDENCE] if r.kind == "decision"]
+    return [r for r in at.session_state[session.EVIDENCE] if r.kind == "decision"]
 
 
 def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypatch):

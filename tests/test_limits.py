@@ -8,13 +8,13 @@ bound and the notice.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import tomllib
 from apptest_utils import open_page
+from concurrency import wait_for
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
@@ -23,11 +23,12 @@ from quantviz.config import ConfigError, Limits, load_settings
 from quantviz.ollama.client import Endpoint, list_models, show
 from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
+from quantviz.ui import chat, session
 from quantviz.ui.context import widget_key
 
 CHAT = "lab2-objective5"
 K = widget_key("lab2-objective5", "compare-chat")
-STORE = "quantviz_chat_transcripts"
+STORE = chat.STORE_KEY
 LONG = " ".join(f"word{i}" for i in range(400))  # 3,089 characters
 
 
@@ -105,7 +106,7 @@ def test_a_reply_is_cut_at_the_reply_limit_and_the_part_kept(endpoint_env):
     reply = stored(at, Q4_TAG)[-1]
     assert reply.status == "capped" and reply.content == LONG[:100]
     assert "Cut short: the reply reached this class's limit of 100 characters" in warnings(at)
-    record = at.session_state["_quantviz_evidence"].filter("chat")[-1]
+    record = at.session_state[session.EVIDENCE].filter("chat")[-1]
     assert record.payload["status"] == "capped" and len(record.payload["reply"]) == 100
 
 
@@ -121,10 +122,7 @@ def test_reply_run_closes_the_stream_at_the_limit(ollama_server):
     list(run.display_updates())
     assert run.capped and run.text == "".join(tokens)[:60]
     request = ollama_server.requests_to("/api/chat")[-1]
-    deadline = time.monotonic() + 5  # the whole reply would take 10 s
-    while request.finished is None:
-        assert time.monotonic() < deadline, "the server is still streaming past the limit"
-        time.sleep(0.05)
+    wait_for(lambda: request.finished is not None, timeout=5)  # the whole reply would take 10 s
 
 
 def test_side_by_side_replies_are_each_cut_at_the_limit(endpoint_env):
@@ -219,7 +217,7 @@ def test_a_full_evidence_log_says_so_on_the_page(endpoint_env):
     at = chat_page(evidence_records=1)
     ask(at, "first")
     ask(at, "second")
-    assert len(at.session_state["_quantviz_evidence"]) == 1
+    assert len(at.session_state[session.EVIDENCE]) == 1
     assert "Not saved to your evidence: The evidence log holds 1 records" in warnings(at)
     assert len(stored(at, Q4_TAG)) == 4
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from concurrency import wait_for
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
 from quantviz.chat.runs import collect_reply
@@ -100,11 +101,12 @@ def test_check_connection_refused(closed_port: int) -> None:
     assert err.kind == "refused" and "connection refused" in err.message
 
 
+@pytest.mark.timeout(60)
 def test_check_connection_timeout(silent_port: int) -> None:
-    """A server that never answers is kind timeout, within the timeout."""
-    started = time.monotonic()
+    """A server that never answers is kind timeout (without the client's timeout the call
+    would wait for ever, and this test time out)."""
     err = kind_of(lambda: check_connection(Endpoint(f"127.0.0.1:{silent_port}"), timeout=0.3))
-    assert err.kind == "timeout" and time.monotonic() - started < 2
+    assert err.kind == "timeout"
 
 
 def test_check_connection_401_then_success_with_key(ollama_server: OllamaTestServer) -> None:
@@ -400,12 +402,11 @@ def test_chat_stream_yields_text_then_metrics(ollama_endpoint: Endpoint) -> None
     metrics = events[-1]
     assert isinstance(metrics, ChatMetrics)
     assert metrics.output_tokens == len(events) - 1
-    assert metrics.tokens_per_s == pytest.approx(
-        metrics.output_tokens / (metrics.eval_s or 1), rel=1e-9
-    )
+    assert metrics.eval_s is not None and metrics.total_s is not None
+    assert metrics.tokens_per_s == pytest.approx(metrics.output_tokens / metrics.eval_s, rel=1e-9)
     assert metrics.done_reason == "stop" and metrics.prompt_tokens and metrics.load_s
-    assert metrics.total_s and metrics.total_s > (metrics.eval_s or 0)
-    assert 0 <= (metrics.ttft_s or 0) <= metrics.wall_s
+    assert metrics.total_s > metrics.eval_s
+    assert metrics.ttft_s is not None and 0 <= metrics.ttft_s <= metrics.wall_s
     assert not metrics.logprobs_returned
 
 
@@ -479,14 +480,15 @@ def test_stream_without_final_chunk_is_stream(ollama_server: OllamaTestServer) -
     assert err.kind == "stream" and err.partial_text == "Hi"
 
 
+@pytest.mark.timeout(60)
 def test_chat_timeout_with_a_slow_server(ollama_server: OllamaTestServer) -> None:
-    """A first token slower than the timeout raises kind timeout, promptly."""
-    ollama_server.set_delays(initial_delay=1.5)
-    started = time.monotonic()
+    """A first token slower than the timeout raises kind timeout (the server would hold it for
+    an hour: without the timeout this test times out)."""
+    ollama_server.set_delays(initial_delay=3600)
     err = kind_of(
         lambda: collect(chat_stream(Endpoint(ollama_server.url), Q4_TAG, HELLO, timeout=0.25))
     )
-    assert err.kind == "timeout" and time.monotonic() - started < 1.2
+    assert err.kind == "timeout"
 
 
 def test_chat_timeout_between_tokens_keeps_partial_text(ollama_server: OllamaTestServer) -> None:
@@ -529,10 +531,8 @@ def test_stop_closes_the_connection_and_next_chat_works(ollama_server: OllamaTes
     first = next(stream)
     assert isinstance(first, TokenChunk)
     stream.close()
-    deadline = time.monotonic() + 2
-    while ollama_server.requests_to("/api/chat")[-1].finished is None:
-        assert time.monotonic() < deadline, "server still streaming after Stop"
-        time.sleep(0.02)
+    request = ollama_server.requests_to("/api/chat")[-1]
+    wait_for(lambda: request.finished is not None, timeout=2)  # the server stopped streaming
     ollama_server.set_delays(token_delay=0.0)
     assert collect_reply(ep, Q4_TAG, HELLO, max_chars=REPLY_LIMIT).metrics.done_reason == "stop"
 

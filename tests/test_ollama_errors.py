@@ -35,9 +35,9 @@ def test_every_kind_the_layer_raises_is_a_declared_kind():
 def test_what_each_kind_means_for_a_student():
     """A wrong key or address is fixed on the settings page and ends a probe run; an unknown
     tag ends it too but is fixed by a pull; a broken stream is worth another try."""
-    assert fixed_in_settings("auth") and fatal("auth") and "API key" in (hint("auth") or "")
+    assert fixed_in_settings("auth") and fatal("auth") and "API key" in str(hint("auth"))
     assert fixed_in_settings("refused") and fatal("refused")
     assert fixed_in_settings("not_ollama") and not fatal("not_ollama")
     assert fatal("not_found") and not fixed_in_settings("not_found")
     assert not fatal("stream") and not fixed_in_settings("stream")
-    assert "Try again" in (hint("stream") or "")
+    assert "Try again" in str(hint("stream"))

@@ -27,6 +27,7 @@ from quantviz.ollama import endpoint as endpoint_module
 from quantviz.ollama.client import Endpoint, check_connection, list_models, pull, show
 from quantviz.ollama.endpoint import check_endpoint, normalize_url
 from quantviz.ollama.errors import OllamaError
+from quantviz.ui.pages import settings
 
 
 class ScriptedDNS:
@@ -144,7 +145,7 @@ def test_settings_page_refuses_a_saved_endpoint_that_rebinds(dns, ollama_server)
     says it is refused, without sending anything."""
     dns.set("class.test", ["127.0.0.1"])
     at = open_page("settings")
-    at.text_input(key="settings-host").input(f"http://class.test:{ollama_server.port}")
+    at.text_input(key=settings.HOST_INPUT).input(f"http://class.test:{ollama_server.port}")
     at.button(key="FormSubmitter:settings-form-Save").click().run()
     assert any("Saved." in s.value for s in at.success), [e.value for e in at.error]
     at.button(key="settings-check").click().run()

@@ -31,7 +31,7 @@ from quantviz.text import plain
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
 API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
 _MEMO = "_quantviz_settings_memo"
-_EVIDENCE = "_quantviz_evidence"
+EVIDENCE = "_quantviz_evidence"  # this session's EvidenceLog
 MEASUREMENTS = "_quantviz_measurements"  # typed speeds and probe scores (report.measurements)
 SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
 _CONFIG_LOGGED = "_quantviz_config_logged"  # the problems this session has logged already
@@ -123,10 +123,10 @@ def remember_version(host: str, version: str) -> None:
 def evidence() -> EvidenceLog:
     """This session's evidence log (refreshing the page starts a new session and a new log),
     held to the instructor's `[limits]` evidence_records and evidence_bytes."""
-    log = st.session_state.get(_EVIDENCE)
+    log = st.session_state.get(EVIDENCE)
     if log is None:
         limits = instructor_settings().limits
-        log = st.session_state[_EVIDENCE] = EvidenceLog(
+        log = st.session_state[EVIDENCE] = EvidenceLog(
             max_records=limits.evidence_records, max_bytes=limits.evidence_bytes
         )
     return log
