@@ -21,7 +21,7 @@ SEED = 7  # the grid explorer's first layer
 
 def _prefix(at: AppTest, marker: str) -> str:
     """The widget's key prefix (`ctx.key`), read off its bits slider."""
-    return next(s.key for s in at.slider if f"-{marker}-" in s.key).removesuffix("-bits")
+    return next(str(s.key) for s in at.slider if f"-{marker}-" in str(s.key)).removesuffix("-bits")
 
 
 @pytest.fixture

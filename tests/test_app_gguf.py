@@ -90,6 +90,7 @@ def test_toy_bits_slider_changes_only_the_toy_row_and_new_draw_all() -> None:
     assert after == {k: v for k, v in before.items() if k.startswith("Q")}
 
     seed = at.number_input(key=f"{KEY}-seed").value
+    assert seed is not None
     at.button(key=f"{KEY}-new").click().run()
     assert at.number_input(key=f"{KEY}-seed").value == seed + 1
     assert _rows(at)["Q4_K"]["RMSE"] != after["Q4_K"]["RMSE"]
@@ -198,7 +199,7 @@ def _recipe_app() -> None:
         {"name": "output.weight", "type": "Q6_K", "shape": [512, 1000]},
     ]
     summary = render_recipe(tensors, "real", "from the endpoint")
-    st.session_state["bits"] = summary.bits_per_weight
+    st.session_state["bits"] = summary.bits_per_weight if summary else None
 
 
 def test_render_recipe_takes_api_show_entries_and_returns_the_summary() -> None:

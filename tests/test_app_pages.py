@@ -103,7 +103,7 @@ def _heatmap_z(at, key_part: str) -> list:
 def test_grid_explorer_bits_change_numbers_and_heatmap():
     """Moving the grid's bits slider changes its levels, RMSE and the reconstruction heatmap."""
     at = open_page("lab2-objective1")
-    key = next(s.key for s in at.slider if s.key.endswith("grid-explorer-0-bits"))
+    key = widget_key("lab2-objective1", "quantization-grid-explorer") + "-bits"
     before = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
     at.slider(key=key).set_value(2).run()
     after = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from quantviz.config import ConfigError
 from quantviz.config.board import connection_url, load_board_config

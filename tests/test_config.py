@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from quantviz.config import (
     DEFAULT_MODELS,
@@ -23,7 +23,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml.exa
 
 
 def instructor(**overrides: object) -> dict[str, object]:
-    section = {"host": "https://ollama.example.org", "api_key": "sk-instructor"}
+    section: dict[str, object] = {"host": "https://ollama.example.org", "api_key": "sk-instructor"}
     section.update(overrides)
     return {"ollama": section}
 
@@ -228,7 +228,7 @@ def test_a_typo_fails_closed_and_names_the_key() -> None:
     with pytest.raises(OllamaError) as info:
         with_session(s, "http://127.0.0.1:8080", None)
     assert info.value.kind == "blocked"
-    assert "allow_pull must be true or false" in config.report()
+    assert "allow_pull must be true or false" in str(config.report())
 
 
 def test_a_good_configuration_has_no_problems() -> None:
@@ -287,7 +287,7 @@ def test_the_api_key_value_is_never_part_of_a_problem() -> None:
         "its value is not shown",
     )
     for config in (wrong_type, misspelt):
-        assert "sk-" not in config.report() and _closed(config.settings)
+        assert "sk-" not in str(config.report()) and _closed(config.settings)
         assert config.settings.api_key is None
 
 

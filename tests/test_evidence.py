@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -65,7 +65,7 @@ def test_to_jsonable_converts_numpy_and_non_finite_values() -> None:
         "nan": float("nan"),
         "inf": np.float64("inf"),
         "p": Point(np.float32(1.5), ("q4",)),
-        "when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        "when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
         3: {"s": {2, 1}},
     }
     out = to_jsonable(value)

@@ -84,7 +84,8 @@ def test_error_grid_has_a_heatmap_per_grid_and_two_boundary_paths(w) -> None:
     assert types == ["heatmap"] * 7 + ["scatter"] * 2
     np.testing.assert_allclose(fig.data[0].z, w.reshape(16, 16), rtol=1e-6)
     for trace, panel in zip(fig.data[1:7], panels, strict=True):
-        np.testing.assert_allclose(trace.z, panel.z.reshape(16, 16), rtol=1e-5, atol=1e-9)
+        want = np.asarray(panel.z).reshape(16, 16)
+        np.testing.assert_allclose(trace.z, want, rtol=1e-5, atol=1e-9)
         assert trace.name == panel.title
     offsets = {(t.x0, t.y0) for t in fig.data[:7]}
     assert len(offsets) == 7  # side by side, none on top of another

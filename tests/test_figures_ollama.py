@@ -43,8 +43,8 @@ def test_savings_order_does_not_depend_on_argument_order():
 def test_bits_per_weight_is_size_times_eight_over_parameters():
     """Estimated bits per weight = size × 8 / parameter count; no count means no estimate."""
     assert Q4.bits_per_weight == pytest.approx(1_721_349_614 * 8 / 2_665_786_880)
-    assert round(Q4.bits_per_weight, 2) == 5.17
-    assert round(Q6.bits_per_weight, 2) == 6.58
+    assert Q4.bits_per_weight == pytest.approx(5.17, abs=0.005)
+    assert Q6.bits_per_weight == pytest.approx(6.58, abs=0.005)
     assert StorageRow("x", "x", 100, None).bits_per_weight is None
     assert StorageRow("x", "x", 100, 0).bits_per_weight is None
 
@@ -95,8 +95,9 @@ def test_type_mix_figure_stacks_every_type_for_every_tag():
     assert by_name[("F32", "count")] == {"Q4": 211, "Q6": 211}
     for label, mix in mixes.items():
         total_gb = sum(by_name[(t, "bytes")][label] for t in type_order(mixes))
-        assert total_gb == pytest.approx(sum(s.n_bytes for s in mix.values()) / 1e9)
-    assert sum(t.showlegend is not False for t in fig.data) == 3  # one legend entry per type
+        known = [s.n_bytes for s in mix.values() if s.n_bytes is not None]
+        assert total_gb == pytest.approx(sum(known) / 1e9) and len(known) == len(mix)
+    assert sum(bool(t.showlegend is not False) for t in fig.data) == 3  # a legend entry per type
 
 
 def test_type_mix_figure_with_an_unknown_type_plots_zero_bytes_but_counts_it():

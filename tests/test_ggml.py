@@ -488,7 +488,11 @@ def test_weight_beyond_float32_range_is_named_as_given():
 def test_largest_finite_weights_quantize_without_warnings():
     """float32's largest values are finite input: quantized with no error and no numpy warning."""
     big = np.finfo(np.float32).max
-    x = np.random.default_rng(6).choice([-big, big, 1.0, 0.0], (4, 256)).astype(np.float32)
+    x = (
+        np.random.default_rng(6)
+        .choice(np.array([-big, big, 1.0, 0.0]), (4, 256))
+        .astype(np.float32)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for qtype in TYPES:

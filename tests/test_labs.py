@@ -165,7 +165,7 @@ def test_good_frontmatter_is_read_into_typed_fields():
     text = _lab("order: '3'\ntitle: 2024\nmodels: {Q4: ' a:q4 ', 8: 'a:q8'}")
     lab = parse_lab(text, Path("x.md"))
     assert (lab.order, lab.title) == (3, "2024")
-    assert dict(lab.models) == {"Q4": "a:q4", "8": "a:q8"}
+    assert lab.models is not None and dict(lab.models) == {"Q4": "a:q4", "8": "a:q8"}
     assert lab.sections[1].url_path == "lab3-objective1"
     assert parse_lab(_lab("order: 0"), Path("x.md")).models is None
 

@@ -8,11 +8,11 @@ bound and the notice.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
-import tomllib
 from apptest_utils import open_page
 from concurrency import wait_for
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
@@ -236,15 +236,22 @@ def test_an_answer_over_response_bytes_is_not_read_further(ollama_server):
 
 
 def _cache_script() -> None:
+    from functools import partial
+
     import streamlit as st
 
     from quantviz.ollama.client import Endpoint
     from quantviz.ui.ollama_common import CACHE_KEY, cached
 
     endpoint = Endpoint("http://127.0.0.1:9")
-    loads = st.session_state.setdefault("loads", [])
+    loads: list[str] = st.session_state.setdefault("loads", [])
+
+    def load(what: str) -> str:
+        loads.append(what)
+        return what
+
     for what in ("a", "b", "a", "c", "a", "d"):
-        cached(endpoint, (what,), lambda what=what: loads.append(what) or what)
+        cached(endpoint, (what,), partial(load, what))
     st.session_state["kept"] = [key[-1] for key in st.session_state[CACHE_KEY]]
 
 

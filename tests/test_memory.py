@@ -303,7 +303,8 @@ def test_decision_prefers_quality_when_both_fit() -> None:
         fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (6, 8), "q6": (8, 8)}
     )
     assert "Choose Q6: both fit, and Q6 passes more probe checks (8 vs 6)" in text
-    assert recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)}).tag == "q6"
+    choice = recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)})
+    assert choice is not None and choice.tag == "q6"
 
 
 def test_decision_with_equal_quality_picks_the_faster() -> None:

@@ -17,6 +17,7 @@ from quantviz.decision.storage import bits_per_weight
 from quantviz.ollama.client import (
     ChatMetrics,
     Endpoint,
+    PullProgress,
     PullTracker,
     TensorInfo,
     TokenChunk,
@@ -69,8 +70,8 @@ def collect(events: Iterator[object]) -> tuple[str, ChatMetrics | None]:
     for event in events:
         if isinstance(event, TokenChunk):
             text += event.text
-        else:
-            metrics = event  # type: ignore[assignment]
+        elif isinstance(event, ChatMetrics):
+            metrics = event
     return text, metrics
 
 
@@ -240,7 +241,7 @@ def test_pull_unknown_tag_is_not_found_with_ollamas_text(ollama_endpoint: Endpoi
 def test_pull_dropped_connection_is_stream(ollama_server: OllamaTestServer) -> None:
     """A connection dropped mid-pull is kind stream, after the progress already yielded."""
     ollama_server.cut_stream_after(4, path="/api/pull")
-    seen = []
+    seen: list[PullProgress] = []
     with pytest.raises(OllamaError) as info:
         seen.extend(pull(Endpoint(ollama_server.url), Q6_TAG))
     assert info.value.kind == "stream" and len(seen) == 4

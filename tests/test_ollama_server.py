@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import ollama
@@ -22,20 +23,20 @@ HELLO = [{"role": "user", "content": "What does quantization do?"}]
 SSL = httpx.create_ssl_context()  # one context: building one per client costs ~40 ms
 
 
-def make_client(url: str, **kwargs: object) -> ollama.Client:
+def make_client(url: str, **kwargs: Any) -> ollama.Client:
     """The real ollama client, as an app would build it."""
     return ollama.Client(host=url, verify=SSL, **kwargs)
 
 
-def get(url: str, **kwargs: object) -> httpx.Response:
+def get(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.get(url, verify=SSL, **kwargs)
 
 
-def post(url: str, **kwargs: object) -> httpx.Response:
+def post(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.post(url, verify=SSL, **kwargs)
 
 
-def chat_text(client: ollama.Client, model: str, messages: list[dict], **kwargs: object) -> str:
+def chat_text(client: ollama.Client, model: str, messages: list[dict], **kwargs: Any) -> str:
     return "".join(
         p.message.content or "" for p in client.chat(model, messages, stream=True, **kwargs)
     )
@@ -57,9 +58,10 @@ def test_list_reports_both_tags_with_details(ollama_server: OllamaTestServer) ->
     """/api/tags lists the installed tags with size, digest and quantization level."""
     models = {m.model: m for m in make_client(ollama_server.url).list().models}
     assert set(models) == {Q4_TAG, Q6_TAG}
-    assert models[Q4_TAG].details.quantization_level == "Q4_K_M"
-    assert models[Q6_TAG].details.quantization_level == "Q6_K"
-    assert 0 < models[Q4_TAG].size < models[Q6_TAG].size
+    q4, q6 = models[Q4_TAG], models[Q6_TAG]
+    assert q4.details is not None and q4.details.quantization_level == "Q4_K_M"
+    assert q6.details is not None and q6.details.quantization_level == "Q6_K"
+    assert q4.size is not None and q6.size is not None and 0 < q4.size < q6.size
     raw = get(f"{ollama_server.url}/api/tags").json()["models"][0]
     assert {"name", "model", "modified_at", "size", "digest", "details"} <= set(raw)
 
@@ -69,8 +71,8 @@ def test_show_through_the_client_drops_tensors_but_raw_has_them(
 ) -> None:
     """The client's show() parses details and model_info; the raw body also carries tensors."""
     shown = make_client(ollama_server.url).show(Q4_TAG)
-    assert shown.details.family == "gemma4"
-    assert shown.modelinfo["gemma4.block_count"] == 35
+    assert shown.details is not None and shown.details.family == "gemma4"
+    assert shown.modelinfo is not None and shown.modelinfo["gemma4.block_count"] == 35
     assert "tensors" not in shown.model_dump()
     raw = post(f"{ollama_server.url}/api/show", json={"model": Q4_TAG}).json()
     assert raw["model_info"]["tokenizer.ggml.tokens"] is None  # elided like Ollama does
@@ -194,7 +196,7 @@ def test_pull_streams_layers_then_success_and_lists_the_tag() -> None:
         assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
         layers = [p for p in lines if p.digest]
         assert len({p.digest for p in layers}) == 4
-        assert all(p.status == f"pulling {p.digest[7:19]}" for p in layers)
+        assert all(p.status == f"pulling {str(p.digest)[7:19]}" for p in layers)
         assert layers[0].completed is None  # Ollama omits a zero `completed`
         assert layers[3].completed == layers[3].total
         assert [m.model for m in client.list().models] == [Q4_TAG]
@@ -234,7 +236,8 @@ def test_logprobs_shape_when_supported(ollama_server: OllamaTestServer) -> None:
             Q4_TAG, HELLO, stream=True, logprobs=True, top_logprobs=2
         )
     )
-    assert parts[0].logprobs and len(parts[0].logprobs[0].top_logprobs) == 2
+    top = parts[0].logprobs[0].top_logprobs if parts[0].logprobs else None
+    assert top is not None and len(top) == 2
 
 
 def test_logprobs_ignored_when_unsupported(ollama_server: OllamaTestServer) -> None:

@@ -9,6 +9,7 @@ from gguf import GGMLQuantizationType, quants
 from quantviz.quant import ggml
 from quantviz.quant.absmax import quantize_symmetric, toy_layer
 from quantviz.quant.packing import (
+    Layout,
     bits_per_weight,
     fp16_bytes,
     fp16_hex,
@@ -68,7 +69,7 @@ def test_ggml_nibbles_split_the_block_in_halves() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [16, 32, 96])
-def test_4bit_round_trip(layout: str, n: int) -> None:
+def test_4bit_round_trip(layout: Layout, n: int) -> None:
     """unpack_4bit(pack_4bit(codes)) == codes, in both layouts."""
     codes = _codes(4, n, n)
     packed = pack_4bit(codes, layout)
@@ -102,7 +103,7 @@ def test_6bit_sequential_known_bytes() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [16, 128, 256])
-def test_6bit_round_trip(layout: str, n: int) -> None:
+def test_6bit_round_trip(layout: Layout, n: int) -> None:
     """unpack_6bit(pack_6bit(codes)) == codes; ql is n/2 bytes and qh n/4 bytes."""
     codes = _codes(6, n, n)
     ql, qh = pack_6bit(codes, layout)
@@ -152,7 +153,7 @@ def test_bits_per_weight_includes_the_scale() -> None:
     ("bits", "layout"),
     [(b, "sequential") for b in range(2, 9)] + [(4, "ggml"), (6, "ggml")],
 )
-def test_pack_layer_round_trips_the_toy_layer(bits: int, layout: str) -> None:
+def test_pack_layer_round_trips_the_toy_layer(bits: int, layout: Layout) -> None:
     """The toy layer's signed codes survive pack_layer → unpack → minus the 2^(bits-1) offset."""
     q, scale, _ = quantize_symmetric(toy_layer(5), bits)
     packed = pack_layer(q, bits, scale, layout)

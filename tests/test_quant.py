@@ -72,4 +72,4 @@ def test_toy_layer_is_seeded():
     assert np.array_equal(toy_layer(5), toy_layer(5))
     assert not np.array_equal(toy_layer(5), toy_layer(6))
     with pytest.raises(ValueError):
-        toy_layer(1, "uniform")
+        toy_layer(1, "uniform")  # type: ignore[arg-type]  # on purpose

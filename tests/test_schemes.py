@@ -13,6 +13,8 @@ from quantviz.quant.schemes import (
     NO_CLIP,
     SCHEMES,
     ClipSpec,
+    Granularity,
+    Scheme,
     all_levels,
     bits_per_weight,
     bucket_counts,
@@ -89,14 +91,14 @@ def test_asymmetric_rejects_bad_bits() -> None:
 
 def test_asymmetric_scalar_keeps_zero_d_shape() -> None:
     """A scalar weight gives 0-d q and w_hat."""
-    q, scale, _, w_hat = _per_tensor_asymmetric(np.float64(0.156347), 4)
+    q, scale, _, w_hat = _per_tensor_asymmetric(np.asarray(0.156347), 4)
     assert q.shape == () and w_hat.shape == ()
     assert abs(0.156347 - float(w_hat)) <= scale / 2
 
 
 @pytest.mark.parametrize("value", [0.0, 0.37, -0.42])
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
-def test_constant_layer_is_finite(value: float, scheme: str, granularity: str) -> None:
+def test_constant_layer_is_finite(value: float, scheme: Scheme, granularity: Granularity) -> None:
     """A constant (or all-zero) layer gives finite output, exact reconstruction, no NaN."""
     w = np.full((4, 4), value)
     res = quantize_grouped(w, 4, scheme, granularity, group_size=4)
@@ -119,7 +121,7 @@ def test_all_zero_asymmetric_has_zero_scale_and_zero_point() -> None:
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
 @pytest.mark.parametrize("group_size", [2, 3, 4, 8])
 def test_grouped_round_trip_within_own_scale(
-    bits: int, scheme: str, granularity: str, group_size: int
+    bits: int, scheme: Scheme, granularity: Granularity, group_size: int
 ) -> None:
     """Without clipping, each weight is within half its own group's scale of w_hat."""
     w = np.random.default_rng(100 + bits).normal(0, 0.3, size=(4, 6))
@@ -129,7 +131,9 @@ def test_grouped_round_trip_within_own_scale(
 
 
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
-def test_clipped_round_trip_bound_holds_inside_range(scheme: str, granularity: str) -> None:
+def test_clipped_round_trip_bound_holds_inside_range(
+    scheme: Scheme, granularity: Granularity
+) -> None:
     """With clipping, unclipped weights stay within scale/2; clipped ones land on the edge."""
     w = toy_layer(7, "outlier", shape=(4, 8))
     res = quantize_grouped(w, 4, scheme, granularity, 8, ClipSpec.percentile(80))
@@ -367,8 +371,8 @@ def test_layer_summary_storage_and_levels() -> None:
 
 def test_outlier_crushes_the_rest_into_few_buckets() -> None:
     """With one outlier, the other 15 weights use fewer distinct buckets than without it."""
-    normal, outlier = (quantize_grouped(toy_layer(11, d), 4) for d in ("normal", "outlier"))
-    assert outlier.scale[0] > 5 * normal.scale[0]
-    used = [summarize_layer(toy_layer(11, d), r, 4).used_levels
-            for d, r in (("normal", normal), ("outlier", outlier))]  # fmt: skip
-    assert used[1] < used[0]
+    normal, outlier = toy_layer(11, "normal"), toy_layer(11, "outlier")
+    q_normal, q_outlier = quantize_grouped(normal, 4), quantize_grouped(outlier, 4)
+    assert q_outlier.scale[0] > 5 * q_normal.scale[0]
+    used_normal = summarize_layer(normal, q_normal, 4).used_levels
+    assert summarize_layer(outlier, q_outlier, 4).used_levels < used_normal

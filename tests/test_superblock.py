@@ -30,7 +30,7 @@ def test_draw_is_seeded_and_the_outlier_stands_out() -> None:
     outlier = draw_superblock(4, "outlier")
     assert 0.2 <= np.abs(outlier).max() <= 0.4
     with pytest.raises(ValueError):
-        draw_superblock(4, "uniform")
+        draw_superblock(4, "uniform")  # type: ignore[arg-type]  # on purpose
 
 
 def test_gguf_result_is_llama_cpp_bytes_and_its_decoded_blocks() -> None:

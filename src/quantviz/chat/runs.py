@@ -25,7 +25,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from quantviz.chat.transcript import StreamFilter, StreamTiming
@@ -43,7 +43,7 @@ from quantviz.ollama.errors import OllamaError
 
 TICK_S = 0.2  # longest the script thread waits without a chance to update the page
 MIN_UPDATE_S = 0.04  # at most 25 redraws a second of a streaming reply (see bench_chat.py)
-StreamFn = Callable[..., Iterator[ChatEvent]]
+StreamFn = Callable[..., Generator[ChatEvent, None, None]]  # closable: chat_stream
 
 _END = object()
 

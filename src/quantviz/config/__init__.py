@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import math
 import os
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,11 +29,6 @@ from typing import Any, Literal
 from quantviz.ollama.client import Endpoint
 from quantviz.ollama.endpoint import check_endpoint, normalize_url
 from quantviz.ollama.errors import OllamaError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10; the pinned Streamlit needs 3.11 anyway
-    tomllib = None  # type: ignore[assignment]
 
 DEFAULT_HOST = "http://localhost:11434"
 DEFAULT_MODELS: Mapping[str, str] = MappingProxyType(
@@ -299,8 +295,6 @@ def _ollama_sources(secrets_files: Sequence[str]) -> tuple[str, ...]:
             if os.path.isdir(path):  # Kubernetes-style: one folder per top-level secret
                 if os.path.isdir(os.path.join(path, "ollama")):
                     found.append(path)
-                continue
-            if tomllib is None:
                 continue
             try:
                 with open(path, "rb") as f:

@@ -437,15 +437,16 @@ def fit(
     if budget_bytes < 0 or weights_bytes < 0 or overhead_bytes < 0:
         raise ValueError("budget, weights and overhead must not be negative")
     available = budget_bytes - weights_bytes - overhead_bytes
-    kv = {"cache_type": cache_type, "parallel": parallel, "sizing": sizing}
-    best = max_context(layout, available, **kv)
+    best = max_context(layout, available, cache_type=cache_type, parallel=parallel, sizing=sizing)
     return FitResult(
         tag=tag,
         label=label if label is not None else tag,
         context=context,
         budget_bytes=budget_bytes,
         weights_bytes=weights_bytes,
-        kv_bytes=kv_cache_bytes(layout, context, **kv),
+        kv_bytes=kv_cache_bytes(
+            layout, context, cache_type=cache_type, parallel=parallel, sizing=sizing
+        ),
         overhead_bytes=overhead_bytes,
         max_context=best,
         max_context_is_model_limit=(

@@ -54,7 +54,9 @@ def _annotation(text: str, y: float) -> Spec:
     }
 
 
-def _sub_block_lines(col0: int, cols: int, sub_block: int, rows: tuple[float, float], axes: Spec):
+def _sub_block_lines(
+    col0: int, cols: int, sub_block: int, rows: tuple[float, float], axes: Spec
+) -> Spec:
     """Dotted vertical lines at the sub-block boundaries inside the tile, one trace."""
     x: list[float | None] = []
     y: list[float | None] = []

@@ -28,7 +28,7 @@ import math
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -669,7 +669,9 @@ def find_model(models: Mapping[str, ModelEntry], tag: str) -> ModelEntry | None:
     return next((m for name, m in models.items() if normalize_tag(name) == wanted), None)
 
 
-def pull(endpoint: Endpoint, tag: str, *, timeout: float = PULL_TIMEOUT) -> Iterator[PullProgress]:
+def pull(
+    endpoint: Endpoint, tag: str, *, timeout: float = PULL_TIMEOUT
+) -> Generator[PullProgress, None, None]:
     """Stream /api/pull progress; ends after "success" or raises OllamaError.
 
     An unknown tag raises kind "not_found" with Ollama's text
@@ -787,7 +789,7 @@ def chat_stream(
     logprobs: bool = False,
     top_logprobs: int = 0,
     timeout: float = CHAT_TIMEOUT,
-) -> Iterator[ChatEvent]:
+) -> Generator[ChatEvent, None, None]:
     """Stream a chat reply: `TokenChunk`s, then one `ChatMetrics`.
 
     Closing the iterator early (a Stop button) closes the connection, which ends the generation

@@ -76,6 +76,8 @@ _CHUNK_BLOCKS = 1024  # super-blocks per kernel call: keeps the temporaries in c
 QType = str | GGMLQuantizationType
 Kernel = Callable[[NDArray[np.float32]], NDArray[np.uint8]]  # rows -> their blocks' bytes
 Unpacker = Callable[[NDArray[np.uint8]], dict[str, Any]]  # one block's bytes -> its fields
+# float32 arrays, as numpy computes them; its type stubs widen float32 arithmetic to float64
+Floats = NDArray[np.floating[Any]]
 
 
 class NonFiniteWeightError(ValueError):
@@ -123,7 +125,10 @@ def _type_name(qtype: str | GGMLQuantizationType) -> str:
 
 
 def type_sizes(qtype: QType) -> tuple[int, int]:
-    """(weights per block, bytes per block) of any GGML type gguf knows (F32: (1, 4))."""
+    """(weights per block, bytes per block) of any GGML type gguf knows (F32: (1, 4)).
+
+    ValueError for a type gguf does not know.
+    """
     return GGML_QUANT_SIZES[GGMLQuantizationType[_type_name(qtype)]]
 
 
@@ -157,7 +162,7 @@ def _seq_sum(a: NDArray[np.float32]) -> NDArray[np.float32]:
     return s
 
 
-def _nearest_int(v: NDArray[np.float32], out: NDArray | None = None) -> NDArray[np.int32]:
+def _nearest_int(v: Floats, out: NDArray[np.float32] | None = None) -> NDArray[np.int32]:
     """ggml's nearest_int: the low mantissa bits of v + 1.5*2^23, as int32.
 
     That is round half to even for |v| < 2^22 (C asserts |v| <= 4194303) and, beyond, the same
@@ -207,7 +212,7 @@ def _make_qkx2_quants(
     q = np.empty_like(x)  # (n, m) codes of the current try, as float (C: Laux)
     err = np.empty_like(x)
 
-    def codes(iscale: NDArray[np.float32], mn: NDArray[np.float32]) -> NDArray[np.int32]:
+    def codes(iscale: Floats, mn: Floats) -> NDArray[np.int32]:
         v = np.subtract(x, mn, out=err)
         v *= iscale
         q = _nearest_int(v, out=v)
@@ -221,7 +226,7 @@ def _make_qkx2_quants(
         diff *= w
         return _seq_sum(diff)
 
-    iscale = _div_where(f32(nmax), mx - mn, ~flat)
+    iscale: Floats = _div_where(f32(nmax), mx - mn, ~flat)
     scale = _div_where(f32(1), iscale, ~flat)
     best_iscale, best_mn = iscale, mn  # the codes are recomputed from these at the end
     q[:] = codes(iscale, mn)
@@ -273,7 +278,9 @@ def _unpack_scale_min_k4(scales: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], 
     return sc, m
 
 
-def _quantize_qkx(blocks: NDArray[np.float32], nmax: int, rmin: float, rdelta: float, nstep: int):
+def _quantize_qkx(
+    blocks: NDArray[np.float32], nmax: int, rmin: float, rdelta: float, nstep: int
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """What Q4_K and Q5_K share: codes (n_blocks, 256) in 0..nmax and d, dmin, packed scales."""
     f32 = np.float32
     n_blocks = blocks.shape[0]
@@ -303,10 +310,10 @@ def _quantize_qkx(blocks: NDArray[np.float32], nmax: int, rmin: float, rdelta: f
     sub_m = sub_m.reshape(1, -1)
     has_d = sub_d != 0
     q = _nearest_int((x + sub_m) / np.where(has_d, sub_d, f32(1)))
-    L = np.where(has_d, np.clip(q, 0, nmax), L).astype(np.uint8)  # (32, n_blocks * 8)
+    codes = np.where(has_d, np.clip(q, 0, nmax), L).astype(np.uint8)  # (32, n_blocks * 8)
 
-    L = L.T.reshape(n_blocks, QK_K)
-    return L, d.view(np.uint8), dmin.view(np.uint8), _pack_scale_min_k4(ls, lm)
+    codes = codes.T.reshape(n_blocks, QK_K)
+    return codes, d.view(np.uint8), dmin.view(np.uint8), _pack_scale_min_k4(ls, lm)
 
 
 def _quantize_q4_k(blocks: NDArray[np.float32]) -> NDArray[np.uint8]:
@@ -348,7 +355,7 @@ def _make_qx_quants(x: NDArray[np.float32], nmax: int) -> tuple[NDArray[np.int8]
     wx = w * x  # C: w*x[i]*l == (w*x[i])*l
     q = np.empty_like(x)  # (n, m) levels of the current try, as float (C: l)
 
-    def levels(iscale: NDArray[np.float32]) -> NDArray[np.float32]:
+    def levels(iscale: Floats) -> NDArray[np.float32]:
         # here |iscale * x| <= nmax + 1, where nearest_int is rint
         np.multiply(iscale, x, out=q)
         np.rint(q, out=q)

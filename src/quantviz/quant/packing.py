@@ -84,7 +84,7 @@ def pack_4bit(codes: ArrayLike, layout: Layout = "sequential") -> NDArray[np.uin
     if layout == "ggml":
         span = _ggml_span(c.size, Q4_0_BLOCK, 2)
         halves = c.reshape(-1, 2, span // 2)  # (n_blocks, 2, span/2)
-        return (halves[:, 0] | (halves[:, 1] << 4)).ravel()
+        return (halves[:, 0] | (halves[:, 1] << 4)).ravel().astype(np.uint8, copy=False)
     raise ValueError(f"unknown layout {layout!r}")
 
 
@@ -96,7 +96,8 @@ def unpack_4bit(data: ArrayLike, n: int, layout: Layout = "sequential") -> NDArr
     if layout == "ggml":
         span = _ggml_span(n, Q4_0_BLOCK, 2)
         d = d.reshape(-1, 1, span // 2) >> np.array([0, 4], dtype=np.uint8).reshape(1, 2, 1)
-        return (d & 0x0F).ravel()  # (n_blocks, 2, span/2): low nibbles, then high nibbles
+        nibbles = (d & 0x0F).ravel()  # (n_blocks, 2, span/2): low nibbles, then high nibbles
+        return nibbles.astype(np.uint8, copy=False)
     raise ValueError(f"unknown layout {layout!r}")
 
 
@@ -116,7 +117,7 @@ def pack_6bit(
     if layout == "ggml":
         span = _ggml_span(c.size, Q6_K_CHUNK, 4)
         low = low.reshape(-1, 2, span // 2)  # (n_chunks, 2, span/2)
-        ql = (low[:, 0] | (low[:, 1] << 4)).ravel()
+        ql = (low[:, 0] | (low[:, 1] << 4)).ravel().astype(np.uint8, copy=False)
         high = high.reshape(-1, 4, span // 4)  # (n_chunks, 4, span/4)
         qh = np.bitwise_or.reduce(high << shifts.reshape(1, 4, 1), axis=1).astype(np.uint8)
         return ql, qh.ravel()
@@ -132,12 +133,12 @@ def unpack_6bit(
     if layout == "sequential":
         low = unpack_bitstream(ql, 4, n)
         high = ((qh[:, None] >> shifts) & 0x03).ravel()[:n]
-        return low | (high << 4)
+        return (low | (high << 4)).astype(np.uint8, copy=False)
     if layout == "ggml":
         span = _ggml_span(n, Q6_K_CHUNK, 4)
-        low = ql.reshape(-1, 1, span // 2) >> np.array([0, 4], dtype=np.uint8).reshape(1, 2, 1)
-        high = qh.reshape(-1, 1, span // 4) >> shifts.reshape(1, 4, 1)
-        return ((low & 0x0F).ravel() | ((high & 0x03).ravel() << 4)).astype(np.uint8)
+        nibbles = ql.reshape(-1, 1, span // 2) >> np.array([0, 4], dtype=np.uint8).reshape(1, 2, 1)
+        pairs = qh.reshape(-1, 1, span // 4) >> shifts.reshape(1, 4, 1)
+        return ((nibbles & 0x0F).ravel() | ((pairs & 0x03).ravel() << 4)).astype(np.uint8)
     raise ValueError(f"unknown layout {layout!r}")
 
 

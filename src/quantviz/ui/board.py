@@ -15,6 +15,7 @@ import secrets as token_source
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.engine import make_url
@@ -61,7 +62,7 @@ def not_configured() -> bool:
 def _connect(cfg: BoardConfig) -> BoardStore:
     url = connection_url(st.secrets, cfg.connection)
     parsed = make_url(url)
-    kwargs: dict[str, object] = {"url": url}
+    kwargs: dict[str, Any] = {"url": url}
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:

@@ -657,9 +657,9 @@ def render(ctx: WidgetContext) -> None:
         pending = _admit(st.session_state.pop(f"{k}-pending", None), cfg, s)
         if mode == ONE:
             tag = models[label]
-            ask = pending and pending["mode"] == ONE and pending["labels"][0] == label
-            _render_history(s.messages(cfg.host, tag), label, generating=bool(ask))
-            if ask:
+            ask = pending is not None and pending["mode"] == ONE and pending["labels"][0] == label
+            _render_history(s.messages(cfg.host, tag), label, generating=ask)
+            if pending is not None and ask:
                 with _generation() as run_id:
                     _stream_one(ctx, cfg, label, pending["prompt"], options, run_id)
             last = s.last_prompt(cfg.host, tag)
@@ -692,7 +692,7 @@ def render(ctx: WidgetContext) -> None:
                 with column:
                     st.markdown(f"**{name}** · `{models[name]}`")
                     _render_history(s.messages(cfg.host, models[name]), name, bool(ask))
-            if ask:
+            if pending is not None and ask:
                 with _generation() as run_id:
                     _stream_side_by_side(
                         ctx, cfg, labels, pending["prompt"], options, columns, stop_slot, run_id

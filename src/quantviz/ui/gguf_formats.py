@@ -103,7 +103,7 @@ def _explorer(key: str) -> None:
         list(DISTRIBUTIONS),
         help="Normal: 256 draws of normal(0, 0.02). Outlier: one of them replaced by ±0.2 to "
         "0.4, 10 to 20 standard deviations.",
-        format_func=DISTRIBUTIONS.get,
+        format_func=lambda d: DISTRIBUTIONS[d],
         default="normal",
         required=True,
         key=f"{key}-dist",

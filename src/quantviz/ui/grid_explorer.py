@@ -40,7 +40,7 @@ from quantviz.quant.schemes import (
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 
-DISTRIBUTIONS = {"normal": "normal", "outlier": "normal + one outlier"}
+DISTRIBUTIONS: dict[Distribution, str] = {"normal": "normal", "outlier": "normal + one outlier"}
 SCHEME_LABELS: dict[Scheme, str] = {
     "symmetric": "symmetric absmax",
     "asymmetric": "asymmetric min-max",
@@ -99,7 +99,7 @@ def _explorer(key: str) -> None:
     dist = top.segmented_control(
         "distribution",
         list(DISTRIBUTIONS),
-        format_func=DISTRIBUTIONS.get,
+        format_func=lambda v: DISTRIBUTIONS[v],
         default="normal",
         key=f"{key}-dist",
         required=True,
@@ -223,7 +223,7 @@ def _scheme_controls(key: str) -> None:
     first.segmented_control(
         "scheme",
         SCHEMES,
-        format_func=SCHEME_LABELS.get,
+        format_func=lambda v: SCHEME_LABELS[v],
         default="symmetric",
         required=True,
         key=f"{key}-scheme",
@@ -235,7 +235,7 @@ def _scheme_controls(key: str) -> None:
     first.segmented_control(
         "scale granularity",
         GRANULARITIES,
-        format_func=GRANULARITY_LABELS.get,
+        format_func=lambda v: GRANULARITY_LABELS[v],
         default="tensor",
         required=True,
         key=f"{key}-granularity",
@@ -256,7 +256,7 @@ def _scheme_controls(key: str) -> None:
     method = second.segmented_control(
         "clipping",
         list(CLIP_LABELS),
-        format_func=CLIP_LABELS.get,
+        format_func=lambda v: CLIP_LABELS[v],
         default="none",
         required=True,
         key=f"{key}-clip",
@@ -366,7 +366,7 @@ def _packing(
     layout = st.segmented_control(
         "byte order",
         list(LAYOUT_LABELS),
-        format_func=LAYOUT_LABELS.get,
+        format_func=lambda v: LAYOUT_LABELS[v],
         default="sequential",
         required=True,
         key=f"{key}-layout",

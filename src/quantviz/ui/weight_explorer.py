@@ -43,8 +43,8 @@ def _explorer(key: str) -> None:
     )
     bits = inputs.slider("bits", MIN_BITS, MAX_BITS, 4, key=f"{key}-bits")
 
-    q, scale, w_hat = quantize_symmetric(w, bits, max_abs)
-    q, w_hat = int(q), float(w_hat)
+    codes, scale, reconstruction = quantize_symmetric(w, bits, max_abs)
+    q, w_hat = int(codes), float(reconstruction)
     err = abs(w - w_hat)
     if abs(w) > max_abs:
         st.warning(f"|w| exceeds the layer's max|w|, so q is clamped to ±{qmax(bits)}.")

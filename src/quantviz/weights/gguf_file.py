@@ -17,8 +17,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from gguf import GGMLQuantizationType, GGUFReader
 from gguf import quants as gguf_quants
 from numpy.typing import NDArray
@@ -127,7 +129,13 @@ class _BoundedReader(GGUFReader):
     follow (a failed reshape, an IndexError) do not say the file is cut short. This check does.
     """
 
-    def _get(self, offset, dtype, count=1, override_order=None):  # type: ignore[override]
+    def _get(
+        self,
+        offset: int,
+        dtype: npt.DTypeLike,
+        count: int = 1,
+        override_order: Literal["I", "S", "<"] | None = None,
+    ) -> npt.NDArray[Any]:
         end = int(offset) + int(np.dtype(dtype).itemsize) * int(count)
         if end > self.data.size:
             raise _PastEndError(end)

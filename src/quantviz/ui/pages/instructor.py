@@ -233,7 +233,7 @@ def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
     with st.popover("Delete one submission", icon=":material/delete:", disabled=not rows):
         names = {r.id: f"#{r.id} {r.name}" for r in rows}
         st.selectbox(
-            "Submission", options=list(names), format_func=names.get,
+            "Submission", options=list(names), format_func=lambda i: names[i],
             key="instructor-delete-choice",
         )  # fmt: skip
         st.button(
