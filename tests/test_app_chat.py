@@ -19,8 +19,9 @@ from streamlit_process import free_port
 from quantviz.chat.runs import ReplyRun
 from quantviz.chat.transcript import TranscriptStore
 from quantviz.ollama.client import Endpoint
-from quantviz.ui import chat, session
+from quantviz.ui import session
 from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import chat
 
 PAGE = "lab2-objective5"
 K = widget_key("lab2-objective5", "compare-chat")
@@ -459,7 +460,7 @@ def test_each_reply_speed_joins_the_sessions_measurements(app):
 def test_the_transcript_is_parsed_once_per_message_not_on_every_rerun(app, monkeypatch):
     """Drawing a reply parses it as CommonMark (about 0.1 s for a long one); a rerun that
     changes nothing draws the transcript again without parsing it again."""
-    from quantviz.ui import chat
+    from quantviz.ui.widgets import chat
 
     parsed: list[str] = []
     real = chat.model_markdown

@@ -164,7 +164,7 @@ def test_recipe_gives_q6_k_to_the_tied_embedding_and_f32_to_norms() -> None:
 
 def test_explorer_names_a_non_finite_weight_instead_of_failing(monkeypatch) -> None:
     """A draw holding NaN shows the quantizer's message (type, weight, block), no traceback."""
-    from quantviz.ui import gguf_formats
+    from quantviz.ui.widgets import gguf_formats
 
     real = gguf_formats.draw_superblock
 
@@ -188,7 +188,7 @@ def test_explorer_names_a_non_finite_weight_instead_of_failing(monkeypatch) -> N
 def _recipe_app() -> None:
     import streamlit as st
 
-    from quantviz.ui.gguf_formats import render_recipe
+    from quantviz.ui.widgets.gguf_formats import render_recipe
 
     tensors = [
         {"name": "token_embd.weight", "type": "Q4_K", "shape": [512, 1000]},

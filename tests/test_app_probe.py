@@ -12,8 +12,9 @@ from apptest_utils import open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG
 from streamlit_process import free_port
 
-from quantviz.ui import quality_probe, session
+from quantviz.ui import session
 from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import quality_probe
 
 PAGE = "lab2-objective5"
 KEY = widget_key("lab2-objective5", "quality-probe")

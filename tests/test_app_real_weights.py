@@ -258,7 +258,7 @@ def test_the_bytes_view_opens_on_the_outliers_super_block(tiny_pair: TinyModel) 
 
 def test_a_large_pair_computes_its_profile_on_request(tiny_pair: TinyModel, monkeypatch) -> None:
     """Above the automatic limit the profile waits for a click, then stays for the session."""
-    from quantviz.ui import real_weights
+    from quantviz.ui.widgets import real_weights
 
     monkeypatch.setattr(real_weights, "AUTO_STATS_WEIGHTS", 1000)
     at = open_page(PAGE, secrets=_files(tiny_pair))

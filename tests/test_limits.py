@@ -23,8 +23,9 @@ from quantviz.config import ConfigError, Limits, load_settings
 from quantviz.ollama.client import Endpoint, list_models, show
 from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
-from quantviz.ui import chat, session
+from quantviz.ui import session
 from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import chat
 
 CHAT = "lab2-objective5"
 K = widget_key("lab2-objective5", "compare-chat")

@@ -20,16 +20,16 @@ RAISE_ENV = "QUANTVIZ_WIDGET_ERRORS"
 
 # `<div data-NAME></div>` -> module with a `render(ctx: WidgetContext) -> None`.
 WIDGETS: dict[str, str] = {
-    "quantization-explorer": "quantviz.ui.weight_explorer",
-    "quantization-grid-explorer": "quantviz.ui.grid_explorer",
-    "gguf-formats": "quantviz.ui.gguf_formats",
-    "model-pull": "quantviz.ui.model_pull",
-    "storage-savings": "quantviz.ui.storage_savings",
-    "metadata-compare": "quantviz.ui.metadata_compare",
-    "real-weights": "quantviz.ui.real_weights",
-    "quality-probe": "quantviz.ui.quality_probe",
-    "tradeoff-decision": "quantviz.ui.tradeoff",
-    "compare-chat": "quantviz.ui.chat",  # also `data-objective5-chat` (lab.parse aliases)
+    "quantization-explorer": "quantviz.ui.widgets.weight_explorer",
+    "quantization-grid-explorer": "quantviz.ui.widgets.grid_explorer",
+    "gguf-formats": "quantviz.ui.widgets.gguf_formats",
+    "model-pull": "quantviz.ui.widgets.model_pull",
+    "storage-savings": "quantviz.ui.widgets.storage_savings",
+    "metadata-compare": "quantviz.ui.widgets.metadata_compare",
+    "real-weights": "quantviz.ui.widgets.real_weights",
+    "quality-probe": "quantviz.ui.widgets.quality_probe",
+    "tradeoff-decision": "quantviz.ui.widgets.tradeoff",
+    "compare-chat": "quantviz.ui.widgets.chat",  # also `data-objective5-chat` (lab.parse aliases)
 }
 
 

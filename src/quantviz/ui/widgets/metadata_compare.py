@@ -27,7 +27,6 @@ from quantviz.quant.recipe import RecipeError, recipe_report
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.context import WidgetContext
-from quantviz.ui.gguf_formats import render_recipe
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
     endpoint_line,
@@ -36,6 +35,7 @@ from quantviz.ui.ollama_common import (
     refresh_button,
     show_error,
 )
+from quantviz.ui.widgets.gguf_formats import render_recipe
 from quantviz.units import format_bytes
 
 SAME, DIFFERENT, UNKNOWN = "✓ identical", "≠ differs", "? not reported"
@@ -244,7 +244,7 @@ def _as_entries(tensors: Sequence[TensorInfo]) -> list[dict[str, object]]:
 
 def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, object]:
     """Check the Q4_K_M file against llama.cpp's recipe, tensor by tensor; beside it, the
-    recipe view of the GGUF-formats widget (`quantviz.ui.gguf_formats.render_recipe`)."""
+    recipe view of the GGUF-formats widget (`quantviz.ui.widgets.gguf_formats.render_recipe`)."""
     blocks = arch_value(meta, "block_count")
     try:
         report = recipe_report(
