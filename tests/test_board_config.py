@@ -47,7 +47,7 @@ def test_full_section():
             }
         }
     )
-    assert cfg.enabled and cfg.class_code == "QV-2025-A" and cfg.has_passcode
+    assert cfg.enabled and cfg.class_code == "QV-2025-A" and cfg.passcode_hash is not None
     assert cfg.instructor_emails == ("prof@school.edu",) and cfg.connection == "classdb"
     limits = cfg.limits
     assert (limits.max_report_bytes, limits.max_name_chars, limits.max_reason_chars) == (
@@ -63,7 +63,7 @@ def test_full_section():
 def test_defaults():
     """Only a class code: no passcode, the `board` connection and the default limits."""
     cfg = load_board_config({"board": {"class_code": "QV1"}})
-    assert not cfg.has_passcode and cfg.connection == "board"
+    assert cfg.passcode_hash is None and cfg.connection == "board"
     assert (cfg.limits.max_report_bytes, cfg.limits.max_name_chars) == (512 * 1024, 40)
     assert (cfg.limits.rate_limit_seconds, cfg.limits.max_submissions) == (20.0, 500)
 

@@ -15,11 +15,12 @@ import httpx
 import pytest
 from apptest_utils import open_page
 from concurrency import wait_for
+from config_utils import load_settings
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
 from quantviz.chat.runs import ReplyRun, collect_reply
-from quantviz.config import ConfigError, Limits, load_settings
+from quantviz.config import ConfigError, Limits
 from quantviz.ollama.client import Endpoint, list_models, show
 from quantviz.ollama.errors import OllamaError
 from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size

@@ -5,7 +5,7 @@
 when they are wrong: any problem (a value of the wrong kind, an unknown or misplaced key, a
 secrets file that exists but cannot be read) fails closed, that is, private endpoints refused
 and custom endpoints and pulls off, and comes back as a message naming the key (never the value
-of `api_key` or of an unknown key). `load_settings` is the strict form that raises instead.
+of `api_key` or of an unknown key).
 `with_lab_models` applies a lab's `models:` frontmatter; `with_session` applies what a student
 typed on the settings page, only where the instructor allows it. Everything is pure (no
 streamlit): pass mappings in, get a frozen `Settings` out.
@@ -107,7 +107,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the app uses now. Build with `load_settings`; derive with `with_*`."""
+    """What the app uses now. Build with `instructor_config`; derive with `with_*`."""
 
     host: str  # normalised URL the requests go to
     api_key: str | None = field(default=None, repr=False)
@@ -140,10 +140,6 @@ class Settings:
             "instructor": "the instructor's API key (hidden)",
             "student": "your API key (hidden)",
         }[self.key_source]
-
-    @property
-    def has_instructor_key(self) -> bool:
-        return bool(self.instructor_api_key)
 
 
 def _shown(value: Any) -> str:
@@ -464,14 +460,6 @@ def instructor_config(
             failed_closed=True,
         )
     return InstructorConfig(settings, tuple(problems))
-
-
-def load_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-    """Like `instructor_config`, but strict: raises ConfigError naming every problem."""
-    config = instructor_config(secrets, env)
-    if config.problems:
-        raise ConfigError("; ".join(config.problems))
-    return config.settings
 
 
 def with_lab_models(settings: Settings, lab_meta: Mapping[str, Any]) -> Settings:

@@ -50,10 +50,6 @@ class BoardConfig:
     connection: str = DEFAULT_CONNECTION
     limits: Limits = field(default_factory=Limits)
 
-    @property
-    def has_passcode(self) -> bool:
-        return self.passcode_hash is not None
-
 
 def _int(cfg: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = cfg.get(key, default)

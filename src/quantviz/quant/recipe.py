@@ -44,7 +44,6 @@ from quantviz.quant.ggml import bits_per_weight, tensor_bytes, type_sizes
 from quantviz.units import format_bytes
 
 FILE_TYPES = {"Q4_K_M": "Q4_K", "Q6_K": "Q6_K"}  # file type -> its default tensor type
-DEFAULT_TYPE = FILE_TYPES["Q4_K_M"]
 MORE_BITS_TYPE = "Q6_K"
 # tensor_type_fallback: the 32-value type a K-quant falls back to when ne0 % 256 != 0
 FALLBACK = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}
