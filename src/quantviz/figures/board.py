@@ -12,7 +12,7 @@ are students' text: they go through `plotly_text` so plotly's HTML-like label ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -33,6 +33,7 @@ DECISION_COLORS = {
     "undecided": "#CCCCCC",
 }
 PAIR_LINE = "#B0B0B0"
+OUTLINE = {"width": 1, "color": "#333333"}
 MARGIN = {"t": 50}
 
 
@@ -58,6 +59,39 @@ def _pass_rate(s: SideFigures) -> float | None:
     return 100.0 * s.probe_passed / s.probe_total
 
 
+def _side_marker(side: str, size: int = 10, **more: Any) -> Spec:
+    """A side's marker: its colour and its shape (Q4 circle, Q6 diamond), outlined."""
+    return {"color": COLORS[side], "symbol": SYMBOLS[side], "size": size, **more, "line": OUTLINE}
+
+
+def _name(row: Submission, names: bool) -> str:
+    """The student's name as inert label text, or nothing on an anonymous figure."""
+    return plotly_text(row.name) if names else ""
+
+
+Point = tuple[Any, Any, str]  # x, y, hover text
+
+
+def _collect(
+    rows: Sequence[Submission], point: Callable[[int, Submission], Point | None]
+) -> tuple[list[Any], list[Any], list[str], list[Any], list[Any]]:
+    """xs, ys and texts of the rows `point(index, row)` places, then the x and y of the asking
+    student's own point(s)."""
+    xs, ys, texts, own_x, own_y = [], [], [], [], []
+    for i, row in enumerate(rows):
+        p = point(i, row)
+        if p is None:
+            continue
+        x, y, text = p
+        xs.append(x)
+        ys.append(y)
+        texts.append(text)
+        if row.own:
+            own_x.append(x)
+            own_y.append(y)
+    return xs, ys, texts, own_x, own_y
+
+
 def _own_trace(xs: list[Any], ys: list[Any]) -> list[Spec]:
     if not xs:
         return []
@@ -78,30 +112,19 @@ def _points(
     rows: Sequence[Submission], side: str, x_of: Any, y_of: Any, names: bool, hover: str
 ) -> tuple[Spec, list[Any], list[Any]]:
     """One side's trace, plus the x and y of the asking student's own point(s)."""
-    xs, ys, text, own_x, own_y = [], [], [], [], []
-    for row in rows:
+
+    def point(_: int, row: Submission) -> Point | None:
         x, y = x_of(row, side), y_of(row, side)
-        if x is None or y is None:
-            continue
-        xs.append(x)
-        ys.append(y)
-        text.append(plotly_text(row.name) if names else "")
-        if row.own:
-            own_x.append(x)
-            own_y.append(y)
+        return None if x is None or y is None else (x, y, _name(row, names))
+
+    xs, ys, text, own_x, own_y = _collect(rows, point)
     trace: Spec = {
         "type": "scatter",
         "mode": "markers",
         "name": SIDE_LABELS[side],
         "x": xs,
         "y": ys,
-        "marker": {
-            "color": COLORS[side],
-            "symbol": SYMBOLS[side],
-            "size": 10,
-            "opacity": 0.85,
-            "line": {"width": 1, "color": "#333333"},
-        },
+        "marker": _side_marker(side, opacity=0.85),
         "hovertemplate": ("%{text}<br>" if names else "")
         + hover
         + "<extra>%{fullData.name}</extra>",
@@ -141,17 +164,12 @@ def sizes_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figur
 
 def speed_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
     """Each student's Q4 tokens/s against their Q6 tokens/s; the diagonal is "same speed"."""
-    xs, ys, text, own_x, own_y = [], [], [], [], []
-    for row in rows:
+
+    def point(_: int, row: Submission) -> Point | None:
         q4, q6 = row.figures.q4.tokens_per_s, row.figures.q6.tokens_per_s
-        if q4 is None or q6 is None:
-            continue
-        xs.append(q4)
-        ys.append(q6)
-        text.append(plotly_text(row.name) if names else "")
-        if row.own:
-            own_x.append(q4)
-            own_y.append(q6)
+        return None if q4 is None or q6 is None else (q4, q6, _name(row, names))
+
+    xs, ys, text, own_x, own_y = _collect(rows, point)
     top = max([*xs, *ys, 1.0]) * 1.1
     students: Spec = {
         "type": "scatter",
@@ -159,7 +177,7 @@ def speed_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figur
         "name": "a student's machine",
         "x": xs,
         "y": ys,
-        "marker": {"color": OKABE_ITO["sky"], "size": 10, "line": {"width": 1, "color": "#333333"}},
+        "marker": {"color": OKABE_ITO["sky"], "size": 10, "line": OUTLINE},
         "hovertemplate": ("%{text}<br>" if names else "")
         + "Q4 %{x:.1f} tok/s, Q6 %{y:.1f} tok/s<extra></extra>",
     }
@@ -196,21 +214,18 @@ def probe_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figur
     own_x: list[float] = []
     own_y: list[float] = []
     for pos, side in enumerate(SIDES):
-        xs, ys, text = [], [], []
-        for i, row in enumerate(rows):
-            rate = _pass_rate(_side(row, side))
-            if rate is None:
-                continue
-            xs.append(pos + _jitter(i))
-            ys.append(rate)
+
+        def point(i: int, row: Submission, pos: int = pos, side: str = side) -> Point | None:
             s = _side(row, side)
-            text.append(
-                (plotly_text(row.name) + "<br>" if names else "")
-                + f"{s.probe_passed}/{s.probe_total} checks passed"
-            )
-            if row.own:
-                own_x.append(pos + _jitter(i))
-                own_y.append(rate)
+            rate = _pass_rate(s)
+            if rate is None:
+                return None
+            name = _name(row, names) + "<br>" if names else ""
+            return pos + _jitter(i), rate, f"{name}{s.probe_passed}/{s.probe_total} checks passed"
+
+        xs, ys, text, ox, oy = _collect(rows, point)
+        own_x += ox
+        own_y += oy
         data.append(
             {
                 "type": "scatter",
@@ -219,12 +234,7 @@ def probe_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figur
                 "x": xs,
                 "y": ys,
                 "text": text,
-                "marker": {
-                    "color": COLORS[side],
-                    "symbol": SYMBOLS[side],
-                    "size": 10,
-                    "line": {"width": 1, "color": "#333333"},
-                },
+                "marker": _side_marker(side),
                 "hovertemplate": "%{text}<extra>%{fullData.name}</extra>",
             }
         )
@@ -343,12 +353,7 @@ def paired_figure(
                 "name": SIDE_LABELS[side],
                 "x": xs,
                 "y": ys,
-                "marker": {
-                    "color": COLORS[side],
-                    "symbol": SYMBOLS[side],
-                    "size": 11,
-                    "line": {"width": 1, "color": "#333333"},
-                },
+                "marker": _side_marker(side, size=11),
                 "hovertemplate": "%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
             }
         )

@@ -52,10 +52,8 @@ def _submit(log: EvidenceLog, context: ReportContext) -> None:
 def render_submit(log: EvidenceLog, context: ReportContext) -> None:
     """The form, or a line saying why there is none (no board configured, board closed)."""
     st.markdown("**Submit to the class board**")
-    active = board_ui.board()
+    active = board_ui.board(lambda: st.caption("There is no class board on this deployment."))
     if active is None:
-        if board_ui.not_configured():
-            st.caption("There is no class board on this deployment.")
         return
     cfg = active.config
     limits = cfg.limits
@@ -71,7 +69,7 @@ def render_submit(log: EvidenceLog, context: ReportContext) -> None:
             board_ui.show_store_error(payload)
         else:
             st.success(payload, icon=":material/check_circle:")
-            nav.link(board_ui.BOARD_PAGE, "See the class on the class board", ":material/groups:")
+            nav.link(nav.CLASS_BOARD, "See the class on the class board", ":material/groups:")
     if not is_open:
         st.info("Submissions to the class board are closed.", icon=":material/lock:")
         return

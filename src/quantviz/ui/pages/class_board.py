@@ -42,15 +42,14 @@ def page() -> None:
         "What the whole class measured: sizes, speeds, probe results and decisions. Classmates "
         "are anonymous here; your own point is the black star."
     )
-    active = board_ui.board()
-    if active is None:
-        if not board_ui.not_configured():
-            return  # board() has shown what is wrong
-        st.info(
+    active = board_ui.board(
+        lambda: st.info(
             "There is no class board on this deployment: the instructor sets it up with a "
             "`[board]` section in the app's secrets.",
             icon=":material/info:",
         )
+    )
+    if active is None:
         return
     code = active.config.class_code or ""
     try:

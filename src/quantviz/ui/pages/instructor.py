@@ -243,15 +243,14 @@ def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
 
 def page() -> None:
     st.title("Class board: instructor")
-    active = board_ui.board()
-    if active is None:
-        if not board_ui.not_configured():
-            return  # board() has shown what is wrong
-        st.info(
+    active = board_ui.board(
+        lambda: st.info(
             "There is no class board on this deployment: add a `[board]` section to the app's "
             "secrets (see `.streamlit/secrets.toml.example`).",
             icon=":material/info:",
         )
+    )
+    if active is None:
         return
     if not _gate(active.config):
         return
