@@ -38,6 +38,7 @@ run: $(VENV)/.installed-app
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: lint $(AXE_IF_NPM)
 	$(BIN)/python -m pytest

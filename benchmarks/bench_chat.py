@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import ollama  # noqa: E402
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer  # noqa: E402
 
-from quantviz.ollama_api import Endpoint  # noqa: E402
-from quantviz.ui.chat_runs import ReplyRun, pump, start_runs  # noqa: E402
+from quantviz.chat.runs import ReplyRun, pump, start_runs  # noqa: E402
+from quantviz.ollama.client import Endpoint  # noqa: E402
 
 PAGE = "lab2-objective5"
 PROMPT = "Benchmark: tell me a long story."
@@ -170,7 +170,7 @@ class StreamlitSession:
         msg = BackMsg()
         msg.rerun_script.page_script_hash = calc_hash(PAGE)
         if widget_states is not None:
-            msg.rerun_script.widget_states.CopyFrom(widget_states)  # type: ignore[arg-type]
+            msg.rerun_script.widget_states.CopyFrom(widget_states)
         sent = time.monotonic()  # the clock the test server stamps requests with
         self.ws.send(msg.SerializeToString())
         return sent
@@ -183,7 +183,7 @@ class StreamlitSession:
             raw = self.ws.recv(timeout=120)
             now = time.monotonic()
             msg = ForwardMsg()
-            msg.ParseFromString(raw)  # type: ignore[arg-type]
+            msg.ParseFromString(raw)
             kind = msg.WhichOneof("type")
             if kind == "script_finished":
                 return

@@ -112,7 +112,7 @@ def main() -> None:
         f"{open_wall:.1f} s wall, {open_cpu:.1f} s CPU; {held:.0f} MB resident once open"
     )
 
-    rows = []
+    rows: list[tuple[str, float, float]] = []
     for label, fn, n in (
         (f"gguf dequantize alone, {big_diff.q4_type}+{big_diff.q6_type} ({big_diff.name})",
          lambda: gguf_alone(pair, big_diff.name), big_diff.n_weights),
@@ -145,7 +145,7 @@ def main() -> None:
     )
 
     for clock, col, opened in (("wall", 1, open_wall), ("CPU", 2, open_cpu)):
-        rate_diff, rate_same = rows[1][col] * 1e6, rows[3][col] * 1e6
+        rate_diff, rate_same = float(rows[1][col]) * 1e6, float(rows[3][col]) * 1e6
         worst = opened + GOAL_WEIGHTS / rate_diff
         gemma = opened + (GOAL_WEIGHTS - GEMMA_SAME_WEIGHTS) / rate_diff
         gemma += GEMMA_SAME_WEIGHTS / rate_same

@@ -1,4 +1,4 @@
-"""Throughput of quantviz.ggml in M weights/s, with gguf-py's numpy Q8_0 as the yardstick.
+"""Throughput of quantviz.quant.ggml in M weights/s, with gguf-py's numpy Q8_0 as the yardstick.
 
 Run pinned to one core, as the goals are stated per core:
 
@@ -17,12 +17,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from gguf import GGMLQuantizationType
 from gguf import quants as gguf_quants
 
-from quantviz import ggml
+from quantviz.quant import ggml
 
 SHAPE = (512, 2048)
 GOALS = {"Q4_K": 3.0, "Q6_K": 8.0}  # quantize, M weights/s on one core
@@ -50,21 +51,21 @@ def main() -> None:
     yardstick = median_rates(
         lambda: gguf_quants.quantize(x, GGMLQuantizationType.Q8_0), n, args.repeats
     )
-    rows = [("gguf Q8_0 (yardstick)", *yardstick, None)]
+    rows: list[tuple[str, float, float, float | None]] = [
+        ("gguf Q8_0 (yardstick)", *yardstick, None)
+    ]
     for name in ggml.FORMATS:
         data = ggml.quantize(x, name)
-        q_wall, q_cpu = median_rates(lambda name=name: ggml.quantize(x, name), n, args.repeats)
-        d_wall, _ = median_rates(
-            lambda name=name, data=data: ggml.dequantize(data, name), n, args.repeats
-        )
+        q_wall, q_cpu = median_rates(partial(ggml.quantize, x, name), n, args.repeats)
+        d_wall, _ = median_rates(partial(ggml.dequantize, data, name), n, args.repeats)
         rows.append((name, q_wall, q_cpu, d_wall))
 
     print(f"{SHAPE[0]}x{SHAPE[1]} float32 N(0, 0.02), median of {args.repeats}, M weights/s")
     print(f"{'type':<22} {'quantize':>9} {'(cpu)':>8} {'dequantize':>11}  goal")
-    for name, q_wall, q_cpu, d_wall in rows:
+    for name, q_wall, q_cpu, deq in rows:
         goal = GOALS.get(name)
         verdict = "" if goal is None else f">= {goal:g} {'ok' if q_wall >= goal else 'MISSED'}"
-        d_text = "" if d_wall is None else f"{d_wall:11.1f}"
+        d_text = "" if deq is None else f"{deq:11.1f}"
         print(f"{name:<22} {q_wall:9.2f} {q_cpu:8.2f} {d_text:>11}  {verdict}")
 
 

@@ -36,7 +36,8 @@ import httpx  # noqa: E402
 from ollama_server import Q4_TAG  # noqa: E402
 from streamlit_process import free_port  # noqa: E402
 
-from quantviz.ollama_api import Endpoint, OllamaError, check_connection, show  # noqa: E402
+from quantviz.ollama.client import Endpoint, check_connection, show  # noqa: E402
+from quantviz.ollama.errors import OllamaError  # noqa: E402
 from quantviz.ui.ollama_common import WIDGET_ARRAYS  # noqa: E402
 
 

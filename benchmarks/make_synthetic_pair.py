@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/make_synthetic_pair.py [--dir /tmp/quantviz-bench]
 
-The model is the Gemma-like layout of `quantviz.recipe` cut to 6 layers with a 32768-token
+The model is the Gemma-like layout of `tests/layouts.py` cut to 6 layers with a 32768-token
 embedding: 262 M weights per file. Both files come from the same seeded float weights
 (`tests/gguf_pair.py`), quantized by this project's byte-exact quantizers: the Q4 file with the
 Q4_K_M recipe's type per tensor, the Q6 file Q6_K throughout. Each also carries a 262144-token
@@ -23,8 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from gguf_pair import write_pair
-
-from quantviz.recipe import gemma_like_layout
+from layouts import gemma_like_layout
 
 DEFAULT_DIR = Path("/tmp/quantviz-bench")
 LAYOUT = {"n_layers": 6, "n_vocab": 32768}

@@ -99,9 +99,11 @@ else
 fi
 PIDS+=("$!")
 
-# 5. Ready when both replicas and the balancer answer /_stcore/health.
+# 5. Ready when both replicas and the balancer answer /_stcore/health, and HAProxy routes to
+#    each replica: it marks a server up only after two passing checks (2 s apart), and until then
+#    answers a browser pinned to it from the other replica and re-pins it there by cookie.
 show_logs() { for f in "$WORK"/*.log; do echo "== $f" >&2; tail -n 20 "$f" >&2; done; }
-QV_PIDS="${PIDS[*]}" "$PYTHON" - "$R1_PORT" "$R2_PORT" "$LB_PORT" <<'PY' || { show_logs; exit 1; }
+QV_PIDS="${PIDS[*]}" QV_LB="$LB" "$PYTHON" - "$R1_PORT" "$R2_PORT" "$LB_PORT" <<'PY' || { show_logs; exit 1; }
 import os, sys, time, urllib.request
 deadline = time.monotonic() + 90
 for port in sys.argv[1:]:
@@ -118,6 +120,22 @@ for port in sys.argv[1:]:
         if time.monotonic() > deadline:
             sys.exit(f"port {port} did not become healthy")
         time.sleep(0.2)
+if os.environ["QV_LB"] == "haproxy":
+    for replica in ("r1", "r2"):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{sys.argv[3]}/_stcore/health",
+            headers={"Cookie": f"QVREPLICA={replica}"},
+        )
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=2) as r:
+                    if r.headers.get("X-Quantviz-Replica") == replica:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit(f"HAProxy does not route to {replica}")
+            time.sleep(0.2)
 PY
 echo "READY http://127.0.0.1:$LB_PORT r1=$R1_PORT r2=$R2_PORT"
 wait

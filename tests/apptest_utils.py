@@ -46,7 +46,7 @@ def texts(at: AppTest) -> str:
         "error",
         "latex",
     ):
-        parts.extend(str(e.value) for e in at.get(kind))
+        parts.extend(str(getattr(e, "value", "")) for e in at.get(kind))
     parts.extend(f"{m.label}: {m.value}" for m in at.metric)
     return "\n".join(parts)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantviz.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.report.evidence import EvidenceLog, ReportContext, report_dict
 
 Q4_TAG = "batiai/gemma4-e2b:q4"
 Q6_TAG = "batiai/gemma4-e2b:q6"

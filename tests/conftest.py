@@ -10,7 +10,15 @@ import pytest
 import sqlalchemy as sa
 from ollama_server import OllamaTestServer
 
-from quantviz.ollama_api import Endpoint
+from quantviz.ollama.client import Endpoint
+from quantviz.ui.registry import RAISE_ENV
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A widget that raises fails its page (AppTest sees the exception, and so do the apps
+    the browser and burst tests start) instead of showing the registry's notice, which no
+    page test would notice."""
+    os.environ[RAISE_ENV] = "raise"
 
 
 @pytest.fixture

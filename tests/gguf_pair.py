@@ -2,8 +2,9 @@
 
 The float weights are seeded normal(0, 0.02), one outlier of ±12 sigma per 2-D tensor, so a
 histogram has something to mark. Each tensor is quantized with the project's byte-exact
-quantizers (`quantviz.ggml`): the Q4 file takes the type `quantviz.recipe.q4_k_m` picks, the Q6
-file Q6_K for every 2-D tensor; 1-D tensors stay F32 in both. `gguf.GGUFWriter` writes the files.
+quantizers (`quantviz.quant.ggml`): the Q4 file takes the type `quantviz.quant.recipe.q4_k_m`
+picks, the Q6 file Q6_K for every 2-D tensor; 1-D tensors stay F32 in both. `gguf.GGUFWriter` writes
+the files.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter
 from layouts import gemma_like_layout
 
-from quantviz import ggml
-from quantviz.recipe import TensorSpec, q4_k_m
+from quantviz.quant import ggml
+from quantviz.quant.recipe import TensorSpec, q4_k_m
 
 ARCH = "gemma3"
 SIGMA = 0.02

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantviz.recipe import TensorSpec
+from quantviz.quant.recipe import TensorSpec
 
 
 def gemma_like_layout(n_layers=35, n_embd=1536, n_head=8, n_head_kv=1, head_dim=256, n_ff=6144,

@@ -13,8 +13,8 @@ It serves `/api/version`, `/api/tags`, `/api/show`, `/api/pull` and `/api/chat` 
 Gemma 4 E2B (Q4_K_M and Q6_K) shaped the way a real Ollama serves them: the GGUF metadata keys and
 tensor names its converter writes (text model, per-layer embeddings, vision and audio towers),
 tensor types chosen by llama.cpp's quantization rules implemented here, independently of the
-app's `quantviz.recipe`, sizes that follow from the tensors, and a non-verbose `/api/show` that
-sends every non-empty array as null. Every fact and its upstream source is in
+app's `quantviz.quant.recipe`, sizes that follow from the tensors, and a non-verbose `/api/show`
+that sends every non-empty array as null. Every fact and its upstream source is in
 `docs/model-facts.md`. The older invented model (`model="gemma-like"`) stays for the tests that
 need its per-layer head counts or older-Ollama array handling.
 
@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
@@ -150,7 +150,8 @@ def human_number(n: int) -> str:
 # ---------------------------------------------------------------- llama-quantize, re-implemented
 #
 # The rules of llama.cpp's src/llama-quant.cpp for Q4_K_M and Q6_K, written here from the C++ and
-# kept apart from quantviz.recipe on purpose: the app is checked against this, not against itself.
+# kept apart from quantviz.quant.recipe on purpose: the app is checked against this, not against
+# itself.
 
 _BF = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}  # tensor_type_fallback for rows that are not whole blocks
 _KEEP_PARTS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
@@ -588,7 +589,7 @@ def normalize_tag(name: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- scripted replies
@@ -718,6 +719,7 @@ class RecordedRequest:
     received: float = field(default_factory=time.monotonic)
     started: float | None = None  # after the serial lock, when answering begins
     finished: float | None = None
+    chunks_sent: int = 0  # NDJSON lines of a stream written so far
 
 
 # --------------------------------------------------------------------------- the server
@@ -792,7 +794,8 @@ class OllamaTestServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        host = self._httpd.server_address[0]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
 
     def start(self) -> OllamaTestServer:
         self._thread = threading.Thread(
@@ -1088,6 +1091,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 raise _Cut
             self._chunk(line)
+            self._current.chunks_sent += 1
         self._end_stream()
 
     # -- dispatch
@@ -1120,6 +1124,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         self.owner._record(record)
+        self._current = record
         try:
             self._route(path, body, record)
         except _Cut:

@@ -162,7 +162,8 @@ class RegistryTestServer:
     @property
     def host_name(self) -> str:
         """host:port, as a model name carries a registry host ('127.0.0.1:5000/ns/model:tag')."""
-        return f"{self._httpd.server_address[0]}:{self.port}"
+        host = self._httpd.server_address[0]
+        return f"{host if isinstance(host, str) else host.decode()}:{self.port}"
 
     @property
     def url(self) -> str:

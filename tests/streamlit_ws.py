@@ -47,6 +47,7 @@ from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 # The registry's notice for a widget that raised (quantviz.ui.registry.render_widget).
 WIDGET_FAILURE = re.compile(r"The `[^`]+` widget failed")
@@ -157,8 +158,8 @@ class StreamlitSession:
     async def connect(self) -> None:
         self._ws = await connect(
             self.ws_url,
-            subprotocols=["streamlit"],
-            origin=self.origin,
+            subprotocols=[Subprotocol("streamlit")],
+            origin=Origin(self.origin),
             max_size=MAX_MESSAGE_BYTES,
             open_timeout=self.timeout,
             ping_interval=None,  # a server busy for seconds must not look dead
@@ -242,7 +243,7 @@ class StreamlitSession:
                 return self._result("timeout", not_found, sent_at, count)
             try:
                 raw = await asyncio.wait_for(self._recv(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return self._result("timeout", not_found, sent_at, count)
             if raw is None:
                 return self._result("closed", not_found, sent_at, count)

@@ -11,7 +11,7 @@ from apptest_utils import open_page, texts
 from board_reports import evidence_log, report
 
 from quantviz.board.store import BoardStore
-from quantviz.ui import session
+from quantviz.ui import board_submit, session
 
 CODE = "QV-APPTEST"
 PASSCODE = "pleaseletmein"
@@ -44,16 +44,16 @@ def _store(db_url: str) -> BoardStore:
 
 def _evidence_page(secrets: dict):
     at = open_page("evidence", secrets=secrets)
-    at.session_state[session._EVIDENCE] = evidence_log(q4_speed=44.0, q6_speed=33.0)
+    at.session_state[session.EVIDENCE] = evidence_log(q4_speed=44.0, q6_speed=33.0)
     at.run()
     assert not at.exception, at.exception
     return at
 
 
 def _submit(at, name: str, code: str, reason: str = "") -> None:
-    at.text_input(key="board-submit-name").input(name)
-    at.text_input(key="board-submit-code").input(code)
-    at.text_area(key="board-submit-reason").input(reason)
+    at.text_input(key=board_submit.NAME_KEY).input(name)
+    at.text_input(key=board_submit.CODE_KEY).input(code)
+    at.text_area(key=board_submit.REASON_KEY).input(reason)
     next(b for b in at.button if b.label == "Submit to the class board").click().run()
     assert not at.exception, at.exception
 

@@ -1,14 +1,14 @@
-"""AppTest of the compare chat (`data-objective5-chat`) through the Ollama-protocol test server."""
+"""AppTest of the compare chat (`data-compare-chat`) through the Ollama-protocol test server."""
 
 from __future__ import annotations
 
 import base64
 import json
 import threading
-import time
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import open_page
+from concurrency import wait_for
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
@@ -16,13 +16,16 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 from streamlit_process import free_port
 
-from quantviz.ollama_api import Endpoint
-from quantviz.transcript import TranscriptStore
-from quantviz.ui.chat_runs import ReplyRun
+from quantviz.chat.runs import ReplyRun
+from quantviz.chat.transcript import TranscriptStore
+from quantviz.ollama.client import Endpoint
+from quantviz.ui import session
+from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import chat
 
 PAGE = "lab2-objective5"
-K = "lab2-objective5-objective5-chat-0"
-STORE = "quantviz_chat_transcripts"
+K = widget_key("lab2-objective5", "compare-chat")
+STORE = chat.STORE_KEY
 HOSTILE_SVG_REPLY = (
     "Here is your drawing:\n\n```svg\n"
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" onload="alert(1)">\n'
@@ -216,7 +219,7 @@ def test_side_by_side_streams_both_tags_with_metrics_and_overlap(app, ollama_ser
         (r.started or 0, r.finished or 0) for r in ollama_server.requests_to("/api/chat")
     )
     assert q6_start < q4_end  # the server really did run them at the same time
-    records = app.session_state["_quantviz_evidence"].filter("side_by_side")
+    records = app.session_state[session.EVIDENCE].filter("side_by_side")
     assert records[-1].payload["overlap"] == "overlapped"
 
 
@@ -332,19 +335,15 @@ def test_stop_keeps_the_partial_reply_and_closes_the_stream(app, ollama_server, 
     app.chat_input(key=f"{K}-input").set_value("Tell me a long story.")
     running = threading.Thread(target=app.run)
     running.start()
-    while not ollama_server.requests_to("/api/chat"):
-        time.sleep(0.02)
-    time.sleep(0.5)  # let some tokens arrive
+    wait_for(lambda: bool(ollama_server.requests_to("/api/chat")))
+    request = ollama_server.requests_to("/api/chat")[-1]
+    wait_for(lambda: request.chunks_sent >= 10)  # some tokens are on their way
     runners[-1].request_stop()  # what the chat input's stop button and the app's Stop do
     running.join(30)
     reply = stored(app, Q4_TAG)[-1]
     assert reply.status == "stopped"
     assert reply.content and LONG_REPLY.startswith(reply.content) and reply.content != LONG_REPLY
-    request = ollama_server.requests_to("/api/chat")[-1]
-    deadline = time.monotonic() + 5
-    while request.finished is None:
-        assert time.monotonic() < deadline, "the server is still generating after Stop"
-        time.sleep(0.02)
+    wait_for(lambda: request.finished is not None, timeout=5)  # the server stopped generating
     ollama_server.set_delays(token_delay=0)
     _assert_marked_after_rerun(app, "Stopped early")
     ask(app, "Short one?")
@@ -435,17 +434,33 @@ def test_downloads_hold_the_transcripts_with_metrics(app, ollama_server, monkeyp
 def test_each_reply_is_recorded_as_evidence(app):
     """Every chat reply lands in the session's evidence log with its metrics."""
     ask(app, "Record me.")
-    records = app.session_state["_quantviz_evidence"].filter("chat")
+    records = app.session_state[session.EVIDENCE].filter("chat")
     payload = records[-1].payload
     assert payload["tag"] == Q4_TAG and payload["prompt"] == "Record me."
     assert payload["status"] == "complete" and payload["metrics"]["output_tokens"] > 0
-    assert "Record me." in texts(app) or shown_messages(app)[0][1] == "Record me."
+    assert shown_messages(app)[0] == ("user", "Record me.")
+
+
+def test_each_reply_speed_joins_the_sessions_measurements(app):
+    """A single reply and a side-by-side pair each add the speed the server reported, as typed
+    samples the deployment decision reads (one per reply, tagged with its tag and mode)."""
+    ask(app, "How fast?")
+    choose(app, "mode", "Side by side")
+    ask(app, "And both?")
+    samples = app.session_state[session.MEASUREMENTS].speeds
+    assert [(s.tag, s.label, s.source) for s in samples] == [
+        (Q4_TAG, "Q4", "chat"),
+        (Q4_TAG, "Q4", "side_by_side"),  # the pair is settled in the lab's label order
+        (Q6_TAG, "Q6", "side_by_side"),
+    ]
+    chat = app.session_state[session.EVIDENCE].filter("chat")[-1].payload["metrics"]
+    assert samples[0].tokens_per_s == chat["tokens_per_s"] > 0
 
 
 def test_the_transcript_is_parsed_once_per_message_not_on_every_rerun(app, monkeypatch):
     """Drawing a reply parses it as CommonMark (about 0.1 s for a long one); a rerun that
     changes nothing draws the transcript again without parsing it again."""
-    from quantviz.ui import chat
+    from quantviz.ui.widgets import chat
 
     parsed: list[str] = []
     real = chat.model_markdown

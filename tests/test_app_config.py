@@ -15,9 +15,11 @@ from streamlit import config as streamlit_config
 from streamlit.runtime.secrets import secrets_singleton
 from streamlit.testing.v1 import AppTest
 
+from quantviz.ui.context import widget_key
+
 NOTICE = "runs with its safest settings"
 SAVE = "FormSubmitter:settings-form-Save"
-PULL = "lab2-objective2-model-pull-0"
+PULL = widget_key("lab2-objective2", "model-pull")
 HOST = "https://ollama.example.edu"
 KEY = "sk-instructor-5d1e-never-shown"
 

@@ -12,11 +12,12 @@ from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.util import calc_hash
 
 from quantviz.ui import session
+from quantviz.ui.context import widget_key
 
 STUDENT_KEY = "sk-student-7f3a9c1e"
 INSTRUCTOR_KEY = "sk-instructor-42d8b0aa"
-PROBE_KEY = "lab2-objective5-quality-probe-0"
-DECISION_KEY = "lab2-objective6-tradeoff-decision-0"
+PROBE_KEY = widget_key("lab2-objective5", "quality-probe")
+DECISION_KEY = widget_key("lab2-objective6", "tradeoff-decision")
 
 
 @pytest.fixture
@@ -136,6 +137,6 @@ def test_save_button_records_explorer_settings():
     assert at.markdown[0].value == "saved=False records=0"
     at.button(key="demo-save").click().run()
     assert at.markdown[0].value == "saved=True records=1"
-    (record,) = at.session_state[session._EVIDENCE]
+    (record,) = at.session_state[session.EVIDENCE]
     assert (record.kind, record.title) == ("explorer", "Grid explorer: 4 bits")
     assert record.payload == {"bits": 4, "error": 0.012}

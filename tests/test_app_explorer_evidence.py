@@ -15,7 +15,7 @@ def test_saved_explorer_settings_reach_the_evidence_page():
     for widget in ("quantization-explorer", "quantization-grid-explorer", "gguf-formats"):
         at.button(key=f"{PREFIX}{widget}-0-save").click().run()
     assert not at.exception
-    log = at.session_state[session._EVIDENCE]
+    log = at.session_state[session.EVIDENCE]
     titles = [r.title for r in log.records]
     assert [r.kind for r in log.records] == ["explorer"] * 3
     assert titles[0] == "Single-weight explorer: w = 0.156347 at 8 bits"

@@ -11,9 +11,9 @@ from apptest_utils import open_page, texts
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from quantviz.packing import pack_layer
-from quantviz.quant import toy_layer
-from quantviz.schemes import ClipSpec, compare_schemes, error_stats, quantize_grouped
+from quantviz.quant.absmax import toy_layer
+from quantviz.quant.packing import pack_layer
+from quantviz.quant.schemes import ClipSpec, compare_schemes, error_stats, quantize_grouped
 
 PAGE = "lab2-objective1"
 SEED = 7  # the grid explorer's first layer
@@ -21,7 +21,7 @@ SEED = 7  # the grid explorer's first layer
 
 def _prefix(at: AppTest, marker: str) -> str:
     """The widget's key prefix (`ctx.key`), read off its bits slider."""
-    return next(s.key for s in at.slider if f"-{marker}-" in s.key).removesuffix("-bits")
+    return next(str(s.key) for s in at.slider if f"-{marker}-" in str(s.key)).removesuffix("-bits")
 
 
 @pytest.fixture

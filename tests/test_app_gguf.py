@@ -1,99 +1,17 @@
-"""The GGUF block-format explorer and the Q4_K_M recipe: helpers, then the page in AppTest."""
+"""The GGUF block-format explorer and the Q4_K_M recipe view, in AppTest."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pytest
 from apptest_utils import open_page
 
-from quantviz import ggml
-from quantviz.ui.gguf_formats import (
-    block_fields,
-    draw_superblock,
-    error_stats,
-    hex_dump,
-    outlier_caption,
-    quantize_gguf,
-    quantize_toy,
-)
+from quantviz.ui.context import widget_key
 
 PAGE = "lab2-objective1"
-KEY = "lab2-objective1-gguf-formats-0"
-RECIPE_KEY = "lab2-objective1-gguf-formats-1-recipe"
-
-
-# --- helpers (no app) ------------------------------------------------------------------------
-
-
-def test_draw_is_seeded_and_the_outlier_stands_out() -> None:
-    """The same seed gives the same 256 weights; "outlier" puts one at 10-20 sigma."""
-    normal = draw_superblock(4)
-    assert normal.shape == (256,) and normal.dtype == np.float32
-    np.testing.assert_array_equal(normal, draw_superblock(4))
-    assert np.abs(normal).max() < 0.1
-    outlier = draw_superblock(4, "outlier")
-    assert 0.2 <= np.abs(outlier).max() <= 0.4
-    with pytest.raises(ValueError):
-        draw_superblock(4, "uniform")
-
-
-def test_gguf_result_is_llama_cpp_bytes_and_its_decoded_blocks() -> None:
-    """quantize_gguf keeps ggml.quantize's bytes, one decoded block per 32 (Q4_0) or 256."""
-    w = draw_superblock(2, "outlier")
-    q40 = quantize_gguf(w, "Q4_0")
-    np.testing.assert_array_equal(q40.data, ggml.quantize(w, "Q4_0"))
-    np.testing.assert_array_equal(q40.w_hat, ggml.roundtrip(w, "Q4_0"))
-    assert (len(q40.blocks), q40.n_bytes, q40.bits_per_weight) == (8, 144, 4.5)
-    q6k = quantize_gguf(w, "Q6_K")
-    assert (len(q6k.blocks), q6k.n_bytes, q6k.sub_block) == (1, 210, 16)
-    assert q6k.codes.min() >= 0 and q6k.codes.max() <= 63
-
-
-def test_toy_stores_one_fp16_scale_and_packed_codes() -> None:
-    """Toy int4: 2 + 128 bytes, 4 + 16/256 bits per weight, codes q + 8."""
-    w = draw_superblock(2)
-    toy = quantize_toy(w, 4)
-    assert (toy.n_bytes, toy.bits_per_weight) == (130, 4.0625)
-    assert toy.codes.min() >= 1 and toy.codes.max() <= 15
-    np.testing.assert_allclose(toy.w_hat, (toy.codes - 8) * toy.scale)
-
-
-def test_error_stats_and_snr() -> None:
-    """RMSE, max error and SNR in dB; an exact copy has infinite SNR."""
-    w = np.array([1.0, -1.0, 1.0, -1.0])
-    stats = error_stats(w, w * 0.9)
-    assert stats.rmse == pytest.approx(0.1)
-    assert stats.max_error == pytest.approx(0.1)
-    assert stats.snr_db == pytest.approx(20.0)
-    assert error_stats(w, w).snr_db == float("inf")
-
-
-def test_hex_dump_labels_every_field_of_a_q4_k_block() -> None:
-    """Q4_K's 144 bytes split into d, dmin, scales and qs, 16 bytes a line after the offset."""
-    fields = block_fields("Q4_K")
-    assert fields == [("d", 2), ("dmin", 2), ("scales", 12), ("qs", 128)]
-    assert block_fields("Q6_K") == [("ql", 128), ("qh", 64), ("scales", 16), ("d", 2)]
-    data = ggml.quantize(draw_superblock(0), "Q4_K")
-    lines = hex_dump(fields, data).splitlines()
-    assert len(lines) == 3 + 8
-    assert lines[0].split() == ["d", "(2", "B)", "000", *(f"{b:02x}" for b in data[:2])]
-    assert lines[3].startswith("qs (128 B)") and lines[3].split()[3] == "010"
-    assert lines[-1].split() == ["080", *(f"{b:02x}" for b in data[128:])]
-
-
-def test_outlier_caption_is_computed_from_the_numbers() -> None:
-    """The caption names the outlier, the toy scale, the weights rounded to 0 and Q4_K's RMSE."""
-    w = draw_superblock(1, "outlier")
-    toy, q4k = quantize_toy(w, 4), quantize_gguf(w, "Q4_K")
-    text = outlier_caption(w, toy, q4k, 4, "outlier")
-    i = int(np.abs(w).argmax())
-    assert f"w[{i}]" in text
-    assert f"{toy.scale:.3g}" in text
-    assert f"{int(np.sum(toy.codes == 8))} of 256 weights round to 0" in text
-    assert f"sub-block {i // 32}" in text
-    assert f"{error_stats(w, q4k.w_hat).rmse:.3g}" in text
+KEY = widget_key("lab2-objective1", "gguf-formats")
+RECIPE_KEY = widget_key("lab2-objective1", "gguf-formats", 1) + "-recipe"
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -172,6 +90,7 @@ def test_toy_bits_slider_changes_only_the_toy_row_and_new_draw_all() -> None:
     assert after == {k: v for k, v in before.items() if k.startswith("Q")}
 
     seed = at.number_input(key=f"{KEY}-seed").value
+    assert seed is not None
     at.button(key=f"{KEY}-new").click().run()
     assert at.number_input(key=f"{KEY}-seed").value == seed + 1
     assert _rows(at)["Q4_K"]["RMSE"] != after["Q4_K"]["RMSE"]
@@ -245,7 +164,7 @@ def test_recipe_gives_q6_k_to_the_tied_embedding_and_f32_to_norms() -> None:
 
 def test_explorer_names_a_non_finite_weight_instead_of_failing(monkeypatch) -> None:
     """A draw holding NaN shows the quantizer's message (type, weight, block), no traceback."""
-    from quantviz.ui import gguf_formats
+    from quantviz.ui.widgets import gguf_formats
 
     real = gguf_formats.draw_superblock
 
@@ -269,7 +188,7 @@ def test_explorer_names_a_non_finite_weight_instead_of_failing(monkeypatch) -> N
 def _recipe_app() -> None:
     import streamlit as st
 
-    from quantviz.ui.gguf_formats import render_recipe
+    from quantviz.ui.widgets.gguf_formats import render_recipe
 
     tensors = [
         {"name": "token_embd.weight", "type": "Q4_K", "shape": [512, 1000]},
@@ -280,7 +199,7 @@ def _recipe_app() -> None:
         {"name": "output.weight", "type": "Q6_K", "shape": [512, 1000]},
     ]
     summary = render_recipe(tensors, "real", "from the endpoint")
-    st.session_state["bits"] = summary.bits_per_weight
+    st.session_state["bits"] = summary.bits_per_weight if summary else None
 
 
 def test_render_recipe_takes_api_show_entries_and_returns_the_summary() -> None:

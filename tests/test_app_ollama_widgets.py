@@ -9,11 +9,13 @@ from apptest_utils import open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.util import calc_hash
 
+from quantviz.ui import session
+from quantviz.ui.context import widget_key
 from quantviz.ui.session import API_KEY
 
-PULL = "lab2-objective2-model-pull-0"
-STORAGE = "lab2-objective3-storage-savings-0"
-META = "lab2-objective4-metadata-compare-0"
+PULL = widget_key("lab2-objective2", "model-pull")
+STORAGE = widget_key("lab2-objective3", "storage-savings")
+META = widget_key("lab2-objective4", "metadata-compare")
 
 TYPO_LAB = """---
 order: 9
@@ -47,7 +49,7 @@ def _metric(at, label: str) -> str:
 
 
 def _evidence(at, kind: str) -> list:
-    log = at.session_state["_quantviz_evidence"]
+    log = at.session_state[session.EVIDENCE]
     return log.filter(kind)
 
 
@@ -122,7 +124,7 @@ def test_pull_of_a_misspelt_tag_shows_ollamas_manifest_error(server, monkeypatch
     (tmp_path / "lab-09.md").write_text(TYPO_LAB)
     monkeypatch.setenv("QUANTVIZ_LABS_DIR", str(tmp_path))
     at = open_page("lab9-objective1")
-    key = "lab9-objective1-model-pull-0"
+    key = widget_key("lab9-objective1", "model-pull")
     at.button(key=f"{key}-pull-Q4").click().run()
     assert not at.exception
     assert "pull model manifest: file does not exist" in _errors(at).replace("\\", "")
@@ -226,7 +228,7 @@ def test_storage_shows_sizes_savings_ratio_and_bits_per_weight(server):
     assert not at.exception
     assert _metric(at, "Q4 size") == _gb(q4)
     assert _metric(at, "Q6 size") == _gb(q6)
-    assert _metric(at, "Bytes saved") == f"{(q6 - q4) / 1e6:.2f} MB"
+    assert _metric(at, "Bytes saved") == f"{(q6 - q4) / 1e6:.0f} MB"  # one format_bytes
     assert _metric(at, "Percent saved") == f"{(q6 - q4) / q6 * 100:.1f} %"
     assert _metric(at, "Size ratio") == f"{q4 / q6:.3f}"
     assert _metric(at, "Q4 bits/weight (est.)") == f"{q4 * 8 / params:.2f}"
@@ -346,7 +348,7 @@ def test_metadata_type_mix_chart_counts_tensors_and_bytes_by_type(server):
     assert "tensors of Q4 has the type llama.cpp's Q4_K_M recipe gives it" in page
     assert "differ from llama.cpp's" not in page
     assert "in the vision and audio towers" in page
-    assert "per\\_layer\\_token\\_embd" in page or "per_layer_token_embd" in page
+    assert "per_layer_token_embd.weight is Gemma's per-layer embedding table" in page
     assert "Compare Q4 with llama.cpp's Q4_K_M recipe" in [e.label for e in at.expander]
     check = _evidence(at, "metadata")[0].payload["q4_k_m_recipe_check"]
     assert check["mismatches"] == [] and check["kept"] > 0

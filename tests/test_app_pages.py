@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from apptest_utils import open_page, texts
 
-from quantviz.labs import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
+from quantviz.ui.context import widget_key
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -80,13 +82,14 @@ def _metric(at, label: str) -> str:
 
 def test_weight_explorer_reproduces_the_seed_and_follows_the_bits_slider():
     """Defaults give q=1 and ŵ=0.130029 at 4 bits; 8 bits gives q=22 and ŵ≈0.157673."""
+    bits = widget_key("lab2-objective1", "quantization-explorer") + "-bits"
     at = open_page("lab2-objective1")
     assert _metric(at, "stored q") == "1"
     assert _metric(at, "ŵ = q·scale") == "0.130029"
-    at.slider(key="lab2-objective1-quantization-explorer-0-bits").set_value(8).run()
+    at.slider(key=bits).set_value(8).run()
     assert _metric(at, "stored q") == "22"
     assert _metric(at, "ŵ = q·scale") == "0.157673"
-    at.slider(key="lab2-objective1-quantization-explorer-0-bits").set_value(2).run()
+    at.slider(key=bits).set_value(2).run()
     assert _metric(at, "stored q") == "0"
     assert _metric(at, "levels") == "3"
 
@@ -100,7 +103,7 @@ def _heatmap_z(at, key_part: str) -> list:
 def test_grid_explorer_bits_change_numbers_and_heatmap():
     """Moving the grid's bits slider changes its levels, RMSE and the reconstruction heatmap."""
     at = open_page("lab2-objective1")
-    key = next(s.key for s in at.slider if s.key.endswith("grid-explorer-0-bits"))
+    key = widget_key("lab2-objective1", "quantization-grid-explorer") + "-bits"
     before = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
     at.slider(key=key).set_value(2).run()
     after = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))

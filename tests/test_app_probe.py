@@ -12,10 +12,12 @@ from apptest_utils import open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG
 from streamlit_process import free_port
 
-from quantviz.ui import quality_probe, session
+from quantviz.ui import session
+from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import quality_probe
 
 PAGE = "lab2-objective5"
-KEY = "lab2-objective5-quality-probe-0"
+KEY = widget_key("lab2-objective5", "quality-probe")
 
 # Both tags answer these right (the pelican SVG comes from the server's default replies).
 RIGHT = {
@@ -78,7 +80,7 @@ def _figures(at) -> dict[str, dict]:
 
 
 def _probe_records(at):
-    return [r for r in at.session_state[session._EVIDENCE] if r.kind == "probe"]
+    return [r for r in at.session_state[session.EVIDENCE] if r.kind == "probe"]
 
 
 def test_full_probe_run_scores_compares_and_records(server):
@@ -187,8 +189,10 @@ def test_cancelled_halfway_keeps_the_finished_results(server, monkeypatch):
     (record,) = _probe_records(at)
     assert record.title == "Quality probe: Q4 2/3, Q6 2/2 (cancelled after 2 of 8 prompts)"
     assert record.payload["status"] == "cancelled" and record.payload["completed"] == 2
-    last = at.session_state[quality_probe.LAST_PROBE]
-    assert last.run.cancelled and last.run.completed == 2
+    measured = at.session_state[session.MEASUREMENTS]  # what the decision reads of the run
+    q4, q6 = measured.probe_score(Q4_TAG), measured.probe_score(Q6_TAG)
+    assert q4 is not None and q6 is not None
+    assert (q4.passed, q4.total, q6.passed, q6.total) == (1, 2, 2, 2)  # the 2 finished prompts
 
     assert not [b for b in at.button if b.key == f"{KEY}-cancel"]
     at.button(key=f"{KEY}-run").click().run()

@@ -15,13 +15,14 @@ from gguf_pair import TinyModel, tiny_layout, write_pair
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
 import quantviz.weights.digest as digest_module
-from quantviz.recipe import TensorSpec
+from quantviz.quant.recipe import TensorSpec
+from quantviz.ui.context import widget_key
 from quantviz.weights.digest import build_digest, write_digest
 from quantviz.weights.gguf_file import open_gguf
 from quantviz.weights.pair import pair_models
 
 PAGE = "lab2-objective4"
-KEY = "lab2-objective4-real-weights-0"
+KEY = widget_key("lab2-objective4", "real-weights")
 LAB = ROOT / "labs" / "lab-02-quantization-tradeoffs.md"
 DEFAULT = "blk.0.attn_q.weight"
 
@@ -163,7 +164,7 @@ def test_without_files_the_view_says_how_to_enable_it(no_local_ollama) -> None:
     assert '[weights]` `q4 = "/path/to/q4.gguf"' in info
     assert "model file is not readable" in texts(at)
     assert "Metadata side by side" in texts(at)
-    assert not at.get("plotly_chart") or all(KEY not in c.proto.id for c in at.get("plotly_chart"))
+    assert all(KEY not in c.proto.id for c in at.get("plotly_chart"))  # none of the view's
 
 
 @pytest.mark.parametrize(
@@ -257,7 +258,7 @@ def test_the_bytes_view_opens_on_the_outliers_super_block(tiny_pair: TinyModel) 
 
 def test_a_large_pair_computes_its_profile_on_request(tiny_pair: TinyModel, monkeypatch) -> None:
     """Above the automatic limit the profile waits for a click, then stays for the session."""
-    from quantviz.ui import real_weights
+    from quantviz.ui.widgets import real_weights
 
     monkeypatch.setattr(real_weights, "AUTO_STATS_WEIGHTS", 1000)
     at = open_page(PAGE, secrets=_files(tiny_pair))

@@ -8,6 +8,7 @@ from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.proto.TextInput_pb2 import TextInput
 from streamlit_process import free_port
 
+from quantviz.ui.pages import settings
 from quantviz.ui.session import API_KEY, HOST_KEY, SERVER_VERSION
 
 SAVE = "FormSubmitter:settings-form-Save"
@@ -30,8 +31,8 @@ def _session_host(at) -> str:
 
 
 def _save(at, host: str = "", key: str = ""):
-    at.text_input(key="settings-host").input(host)
-    at.text_input(key="settings-api-key").input(key)
+    at.text_input(key=settings.HOST_INPUT).input(host)
+    at.text_input(key=settings.KEY_INPUT).input(key)
     return at.button(key=SAVE).click().run()
 
 
@@ -105,7 +106,7 @@ def test_save_endpoint_and_key_uses_them_and_never_shows_the_key(server):
     try:
         at = _save(open_page("settings"), other.url, SECRET)
         assert not at.exception
-        key_input = at.text_input(key="settings-api-key")
+        key_input = at.text_input(key=settings.KEY_INPUT)
         assert key_input.proto.type == TextInput.PASSWORD
         assert key_input.value == ""
         assert any(f"`127.0.0.1:{other.port}` with your API key" in s.value for s in at.success)
@@ -164,8 +165,8 @@ def test_endpoint_is_fixed_when_the_instructor_says_so(ollama_server):
     session endpoint set some other way."""
     secrets = {"ollama": {"host": ollama_server.url, "allow_custom_endpoint": False}}
     at = open_page("settings", secrets=secrets)
-    assert at.text_input(key="settings-host").disabled
-    assert at.text_input(key="settings-api-key").disabled
+    assert at.text_input(key=settings.HOST_INPUT).disabled
+    assert at.text_input(key=settings.KEY_INPUT).disabled
     assert at.button(key=SAVE).disabled
     assert "The instructor has fixed the endpoint for this class" in at.info[0].value
     at.session_state[HOST_KEY] = "http://10.1.2.3:11434"

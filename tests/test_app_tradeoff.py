@@ -11,16 +11,19 @@ from ollama_server import Q4_TAG, Q6_TAG
 from streamlit.util import calc_hash
 from streamlit_process import free_port
 
-from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, kv_cache_bytes
+from quantviz.decision.facts import BUILTIN_LAYOUT, BUILTIN_WEIGHTS_SOURCE, builtin_weights_bytes
+from quantviz.decision.memory import kv_cache_bytes
+from quantviz.report.measurements import SpeedSample
 from quantviz.ui import session
-from quantviz.ui.tradeoff import BUILTIN_WEIGHTS_SOURCE
+from quantviz.ui.context import widget_key
+from quantviz.units import GB
 
 PAGE = "lab2-objective6"
 # Gemma 4 E2B at 8192 tokens in f16 as Ollama runs llama.cpp, by hand (tests/test_memory.py):
 # 3 full layers × 8192 cells × 1024 × 2 B + 12 sliding layers × 1024 cells × 512 × 2 B.
 E2B_KV_8K = 3 * 8192 * 1024 * 2 + 12 * 1024 * 512 * 2  # 62,914,560 bytes
-KEY = "lab2-objective6-tradeoff-decision-0"
-PROBE_KEY = "lab2-objective5-quality-probe-0"
+KEY = widget_key("lab2-objective6", "tradeoff-decision")
+PROBE_KEY = widget_key("lab2-objective5", "quality-probe")
 
 
 def _unescaped(text: str) -> str:
@@ -42,7 +45,7 @@ def _table(at):
 
 
 def _decisions(at):
-    return [r for r in at.session_state[session._EVIDENCE] if r.kind == "decision"]
+    return [r for r in at.session_state[session.EVIDENCE] if r.kind == "decision"]
 
 
 def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypatch):
@@ -50,19 +53,11 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
     at = open_page("lab2-objective5")
     at.button(key=f"{PROBE_KEY}-run").click().run()
-    log = at.session_state[session._EVIDENCE]
-    # Records in the shape the chat widget writes them.
-    log.append("chat", "Q4 reply", {"label": "Q4", "tag": Q4_TAG, "metrics": {"tokens_per_s": 48}})
-    log.append(
-        "side_by_side",
-        "Side by side: hello",
-        {
-            "replies": [
-                {"label": "Q4", "tag": Q4_TAG, "metrics": {"tokens_per_s": 50.0}},
-                {"label": "Q6", "tag": Q6_TAG, "metrics": {"tokens_per_s": 37.0}},
-            ]
-        },
-    )
+    measured = at.session_state[session.MEASUREMENTS]
+    # Speeds as the chat widget adds them: one reply, then a side-by-side pair.
+    measured.add_speed(SpeedSample(Q4_TAG, "Q4", 48, 0.1, "chat"))
+    measured.add_speed(SpeedSample(Q4_TAG, "Q4", 50.0, 0.1, "side_by_side"))
+    measured.add_speed(SpeedSample(Q6_TAG, "Q6", 37.0, 0.1, "side_by_side"))
     at._page_hash = calc_hash(PAGE)
     at.run()
     at.number_input(key=f"{KEY}-budget").set_value(4.75).run()

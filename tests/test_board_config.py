@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from quantviz.board.config import connection_url, load_board_config
 from quantviz.config import ConfigError
+from quantviz.config.board import connection_url, load_board_config
 
 HASH = (
     "scrypt$n=16384,r=8,p=1$U29kaXVtQ2hsb3JpZGU=$"
@@ -46,7 +47,7 @@ def test_full_section():
             }
         }
     )
-    assert cfg.enabled and cfg.class_code == "QV-2025-A" and cfg.has_passcode
+    assert cfg.enabled and cfg.class_code == "QV-2025-A" and cfg.passcode_hash is not None
     assert cfg.instructor_emails == ("prof@school.edu",) and cfg.connection == "classdb"
     limits = cfg.limits
     assert (limits.max_report_bytes, limits.max_name_chars, limits.max_reason_chars) == (
@@ -62,7 +63,7 @@ def test_full_section():
 def test_defaults():
     """Only a class code: no passcode, the `board` connection and the default limits."""
     cfg = load_board_config({"board": {"class_code": "QV1"}})
-    assert not cfg.has_passcode and cfg.connection == "board"
+    assert cfg.passcode_hash is None and cfg.connection == "board"
     assert (cfg.limits.max_report_bytes, cfg.limits.max_name_chars) == (512 * 1024, 40)
     assert (cfg.limits.rate_limit_seconds, cfg.limits.max_submissions) == (20.0, 500)
 
@@ -132,7 +133,6 @@ def test_bad_connection_sections(section, words):
 def test_example_secrets_file_documents_the_board():
     """secrets.toml.example documents every [board] key; its section loads once the placeholder
     hash is replaced by a real one (as printed by hash-passcode), and fails closed before."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     text = EXAMPLE.read_text()
     keys = ["class_code", "instructor_passcode_hash", "instructor_emails", "connection"]
     keys += ["max_report_kib", "max_name_chars", "max_reason_chars", "max_submissions"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from board_reports import Q4_TAG, Q6_TAG, report
 
 from quantviz.board.extract import figures_from_report
-from quantviz.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.report.evidence import EvidenceLog, ReportContext, report_dict
 
 
 def test_figures_of_a_full_report():

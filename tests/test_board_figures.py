@@ -8,7 +8,8 @@ from datetime import datetime
 import plotly.graph_objects as go
 
 from quantviz.board.extract import Figures, SideFigures
-from quantviz.board.figures import (
+from quantviz.board.store import Submission
+from quantviz.figures.board import (
     decision_counts,
     decisions_figure,
     paired_figure,
@@ -17,7 +18,6 @@ from quantviz.board.figures import (
     speed_figure,
     speed_memory_figure,
 )
-from quantviz.board.store import Submission
 
 EVIL = "Zelda<a href='https://evil.example'>click</a>"
 

@@ -1,4 +1,4 @@
-"""quantviz.endpoint: URL normalisation and the hosted-safety rule."""
+"""quantviz.ollama.endpoint: URL normalisation and the hosted-safety rule."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from ollama._client import _parse_host
 
-from quantviz.endpoint import (
+from quantviz.ollama.endpoint import (
     EndpointURL,
     check_endpoint,
     classify_address,
     normalize_url,
 )
-from quantviz.ollama_api import OllamaError
+from quantviz.ollama.errors import OllamaError
 
 
 def fake_resolver(*addresses: str) -> Any:

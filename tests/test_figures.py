@@ -8,17 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.figures import (
+from quantviz.figures.explorers import (
     ERROR_BINS,
     HEATMAP_TITLES,
     OVERVIEW_TITLES,
-    bucket_histogram,
-    layer_heatmaps,
     layer_overview,
     number_line,
 )
-from quantviz.quant import bucket_counts, levels, quantize_symmetric, toy_layer
-from quantviz.schemes import ClipSpec, quantize_grouped
+from quantviz.quant.absmax import levels, quantize_symmetric, toy_layer
+from quantviz.quant.schemes import ClipSpec, bucket_counts, quantize_grouped
 
 
 @pytest.fixture
@@ -53,78 +51,84 @@ def test_number_line_marks_every_level_w_and_w_hat() -> None:
     _validated_equal(fig)
 
 
+def _overview(w: np.ndarray, w_hat: np.ndarray, clipped=None, **kw) -> go.Figure:
+    """The grid explorer's figure of a layer quantized at 4 bits (codes of its own)."""
+    q, _, _ = quantize_symmetric(w, 4)
+    buckets, counts = bucket_counts(q, 4)
+    return layer_overview(w, w_hat, buckets, counts, [0.0], clipped=clipped, **kw)
+
+
 def test_layer_heatmaps_show_w_w_hat_and_error_side_by_side(layer: np.ndarray) -> None:
     """Three heatmaps on one axis pair at x0 = 0, 5, 10: w and ŵ share a colour axis."""
     _, _, w_hat = quantize_symmetric(layer, 3)
-    fig = layer_heatmaps(layer, w_hat)
-    assert [t.type for t in fig.data] == ["heatmap"] * 3
-    for trace, z in zip(fig.data, (layer, w_hat, layer - w_hat), strict=True):
+    fig = _overview(layer, w_hat)
+    assert [t.type for t in fig.data[:3]] == ["heatmap"] * 3
+    for trace, z in zip(fig.data[:3], (layer, w_hat, layer - w_hat), strict=True):
         np.testing.assert_allclose(trace.z, z)
-    assert [t.x0 for t in fig.data] == [0, 5, 10]
-    assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis", "coloraxis2"]
+    assert [t.x0 for t in fig.data[:3]] == [0, 5, 10]
+    assert [t.coloraxis for t in fig.data[:3]] == ["coloraxis", "coloraxis", "coloraxis2"]
     vmax = np.abs(layer).max()
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == pytest.approx((-vmax, vmax))
     assert list(fig.layout.xaxis.range) == [-0.5, 13.5]
     assert list(fig.layout.yaxis.range) == [3.5, -0.5]  # row 0 on top
-    titles = fig.layout.annotations
+    titles = fig.layout.annotations[:3]
     assert [a.text for a in titles] == list(HEATMAP_TITLES)
     assert [a.x for a in titles] == [1.5, 6.5, 11.5] and {a.xref for a in titles} == {"x"}
+    assert all(t.name != "clipped" for t in fig.data)
     _validated_equal(fig)
 
 
 def test_layer_heatmaps_mark_clipped_weights(layer: np.ndarray) -> None:
     """With a mask, a fourth trace "clipped" sits on the original at each clipped (col, row)."""
     res = quantize_grouped(layer, 4, clip=ClipSpec.percentile(75))
-    fig = layer_heatmaps(layer, res.w_hat, res.clipped)
+    fig = _overview(layer, res.w_hat, res.clipped)
     marks = fig.data[3]
     assert (marks.type, marks.name) == ("scatter", "clipped")
     rows, cols = np.nonzero(res.clipped)
     assert list(marks.y) == rows.tolist() and list(marks.x) == cols.tolist()
     assert len(marks.x) == 4  # the top quarter of 16 values
     _validated_equal(fig)
-    none = layer_heatmaps(layer, layer, np.zeros(layer.shape, dtype=bool))
+    none = _overview(layer, layer, np.zeros(layer.shape, dtype=bool))
     assert none.data[3].name == "clipped" and len(none.data[3].x) == 0
     with pytest.raises(ValueError):
-        layer_heatmaps(layer, layer, np.zeros((2, 2), dtype=bool))
+        _overview(layer, layer, np.zeros((2, 2), dtype=bool))
 
 
 def test_layer_heatmaps_of_an_all_zero_layer_have_finite_colour_ranges() -> None:
     """A zero layer (zero error) still gets non-degenerate, finite colour axes."""
     zeros = np.zeros((4, 4))
-    fig = layer_heatmaps(zeros, zeros)
+    fig = _overview(zeros, zeros)
     assert fig.layout.coloraxis.cmax > 0 and fig.layout.coloraxis2.cmax > 0
     assert np.isfinite(fig.layout.coloraxis2.cmax)
 
 
-def test_bucket_histogram_counts_and_values(layer: np.ndarray) -> None:
+def test_codes_panel_counts_and_values(layer: np.ndarray) -> None:
     """Bars of counts per q, a dot per representable q; hover values are (q - zero_point)·scale."""
-    q, scale, _ = quantize_symmetric(layer, 4)
+    q, scale, w_hat = quantize_symmetric(layer, 4)
     buckets, counts = bucket_counts(q, 4)
-    fig = bucket_histogram(buckets, counts, float(scale))
-    bar = fig.data[0]
+    fig = layer_overview(layer, w_hat, buckets, counts, [0.0], scale=float(scale))
+    bar = _by_name(fig, "weights per code")
     assert list(bar.x) == list(range(-7, 8))
     assert list(bar.y) == counts.tolist() and sum(bar.y) == 16
     np.testing.assert_allclose(bar.customdata, buckets * scale)
-    dots = fig.data[1]
-    assert (dots.name, list(dots.x), set(dots.y)) == (
-        "representable codes",
-        list(range(-7, 8)),
-        {0},
-    )
-    assert fig.layout.yaxis.dtick == 1
-    assert fig.layout.uirevision == "bucket-histogram"
+    dots = _by_name(fig, "representable codes")
+    assert (list(dots.x), set(dots.y), dots.xaxis) == (list(range(-7, 8)), {0}, "x3")
+    assert fig.layout.yaxis3.dtick == 1
+    assert fig.layout.uirevision == "layer-overview"
     _validated_equal(fig)
 
 
-def test_bucket_histogram_with_a_zero_point_or_several_scales() -> None:
+def test_codes_panel_with_a_zero_point_or_several_scales(layer: np.ndarray) -> None:
     """A zero-point shifts the hover values; scale=None (several scales) drops them."""
     buckets, counts = np.arange(16), np.r_[np.zeros(6, int), np.full(10, 20)]
-    shifted = bucket_histogram(buckets, counts, 0.5, zero_point=6)
-    np.testing.assert_allclose(shifted.data[0].customdata, (buckets - 6) * 0.5)
-    assert shifted.layout.yaxis.dtick is None  # up to 20 per bar: automatic ticks
-    grouped = bucket_histogram(buckets, counts, None)
-    assert grouped.data[0].customdata is None
-    assert "customdata" not in grouped.data[0].hovertemplate
+    shifted = layer_overview(layer, layer, buckets, counts, [0.0], scale=0.5, zero_point=6)
+    np.testing.assert_allclose(
+        _by_name(shifted, "weights per code").customdata, (buckets - 6) * 0.5
+    )
+    assert shifted.layout.yaxis3.dtick is None  # up to 20 per bar: automatic ticks
+    grouped = layer_overview(layer, layer, buckets, counts, [0.0])
+    codes = _by_name(grouped, "weights per code")
+    assert codes.customdata is None and "customdata" not in codes.hovertemplate
     _validated_equal(shifted)
     _validated_equal(grouped)
 

@@ -6,8 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz import ggml
-from quantviz.figures_ggml import (
+from quantviz.figures.ggml import (
     BLOCK_NAME,
     GAP_X,
     GAP_Y,
@@ -18,6 +17,7 @@ from quantviz.figures_ggml import (
     code_grid_figure,
     error_grid_figure,
 )
+from quantviz.quant import ggml
 
 
 @pytest.fixture
@@ -30,7 +30,14 @@ def _panels(w: np.ndarray) -> list[Panel]:
     toy = w - np.round(w / (np.abs(w).max() / 7)) * (np.abs(w).max() / 7)
     panels = [Panel("toy", toy, 256, 256)]
     for name, fmt in ggml.FORMATS.items():
-        panels.append(Panel(name, w - ggml.roundtrip(w, name), fmt.block_values, fmt.sub_block))
+        panels.append(
+            Panel(
+                name,
+                w - ggml.dequantize(ggml.quantize(w, name), name),
+                fmt.block_values,
+                fmt.sub_block,
+            )
+        )
     return panels
 
 
@@ -77,7 +84,8 @@ def test_error_grid_has_a_heatmap_per_grid_and_two_boundary_paths(w) -> None:
     assert types == ["heatmap"] * 7 + ["scatter"] * 2
     np.testing.assert_allclose(fig.data[0].z, w.reshape(16, 16), rtol=1e-6)
     for trace, panel in zip(fig.data[1:7], panels, strict=True):
-        np.testing.assert_allclose(trace.z, panel.z.reshape(16, 16), rtol=1e-5, atol=1e-9)
+        want = np.asarray(panel.z).reshape(16, 16)
+        np.testing.assert_allclose(trace.z, want, rtol=1e-5, atol=1e-9)
         assert trace.name == panel.title
     offsets = {(t.x0, t.y0) for t in fig.data[:7]}
     assert len(offsets) == 7  # side by side, none on top of another

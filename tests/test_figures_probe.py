@@ -6,16 +6,21 @@ import json
 
 import plotly.graph_objects as go
 import pytest
+from probe_runs import run_to_end
 
-from quantviz.figures_probe import (
+from quantviz.decision.facts import BUILTIN_LAYOUT, builtin_weights_bytes
+from quantviz.decision.memory import fit_tags
+from quantviz.figures.probe import (
     logprob_diff_figure,
     memory_figure,
     probe_pass_figure,
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.memory import BUILTIN_LAYOUT, GB, builtin_weights_bytes, fit_tags
-from quantviz.probe import ProbeRun, load_battery, run_all, simple_tokens
+from quantviz.probe.battery import load_battery
+from quantviz.probe.compare import simple_tokens
+from quantviz.probe.run import ProbeRun
+from quantviz.units import GB
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 PROBES = load_battery(
@@ -65,7 +70,7 @@ def make_run(with_logprobs: bool) -> ProbeRun:
             ]
         return text, lps, None
 
-    return run_all(PROBES, ["q4", "q6"], ask)
+    return run_to_end(PROBES, ["q4", "q6"], ask)
 
 
 def test_pass_figure_counts_per_tag_and_category() -> None:
@@ -155,15 +160,19 @@ def test_empty_inputs_give_notices() -> None:
         assert fig.layout.annotations[0].text
 
 
-def test_figures_serialise_to_json() -> None:
-    """Every figure serialises, as Streamlit needs to send it to the browser."""
+def test_figures_serialise_to_json_and_pass_plotly_validation() -> None:
+    """Every figure serialises, as Streamlit needs to send it to the browser, and plotly's own
+    validation accepts it (the app builds them without that pass)."""
     run = make_run(True)
     fits = fit_tags(4 * GB, 8192, {"q4": 3 * GB}, layout=BUILTIN_LAYOUT)
+    empty = ProbeRun(tags=("q4", "q6"), probes=tuple(PROBES))
     for fig in (
         probe_pass_figure(run.summary()),
         similarity_figure(run),
         logprob_diff_figure(run),
-        token_logprob_figure(run.results[0]),
+        token_logprob_figure(run.results[1]),
         memory_figure(fits),
+        similarity_figure(empty),
     ):
         json.loads(fig.to_json())
+        go.Figure(fig.to_dict())  # raises on any property plotly does not know

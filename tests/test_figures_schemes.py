@@ -6,14 +6,14 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from quantviz.figures_schemes import (
+from quantviz.figures.schemes import (
     FIELD_COLORS,
     bit_strip_figure,
     comparison_figure,
 )
-from quantviz.floats import encode_all
-from quantviz.quant import toy_layer
-from quantviz.schemes import compare_schemes
+from quantviz.quant.absmax import toy_layer
+from quantviz.quant.floats import encode_all
+from quantviz.quant.schemes import compare_schemes
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantviz.floats import (
+from quantviz.quant.floats import (
     BF16,
     FORMATS,
     FP16,
@@ -16,7 +16,6 @@ from quantviz.floats import (
     encode,
     encode_all,
     format_bits,
-    round_to_format,
 )
 
 SEED_WEIGHT = 0.156347
@@ -124,11 +123,11 @@ def test_strip_tags_every_bit_with_its_field() -> None:
         assert fields == sorted(fields, key=["sign", "exponent", "mantissa"].index)
 
 
-def test_round_to_format_is_vectorized_and_agrees_with_encode() -> None:
-    """round_to_format on an array matches encode value by value, in every format."""
+def test_bits_of_a_whole_layer_agree_with_encode() -> None:
+    """format_bits and decode_bits on an array match encode value by value, in every format."""
     w = np.random.default_rng(0).normal(0, 0.3, size=(4, 4))
     for fmt in FORMATS:
-        out = round_to_format(w, fmt)
+        out = decode_bits(format_bits(w, fmt), fmt)
         assert out.shape == w.shape
         assert out.tolist() == [[encode(v, fmt).decoded for v in row] for row in w]
 

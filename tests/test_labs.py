@@ -5,16 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from quantviz.labs import (
-    Callout,
-    LabError,
-    LabParseError,
-    Markdown,
-    WidgetMarker,
-    load_lab,
-    load_labs,
-    parse_lab,
-)
+from quantviz.lab import Callout, LabError, LabParseError, Markdown, WidgetMarker
+from quantviz.lab.load import load_lab, load_labs
+from quantviz.lab.parse import parse_lab
 
 FIXTURES = Path(__file__).parent / "fixtures" / "labs"
 SEED = Path(__file__).parents[1] / "labs" / "lab-02-quantization-tradeoffs.md"
@@ -124,7 +117,7 @@ def test_the_project_lab_has_every_objective_and_marker():
         "model-pull",
         "storage-savings",
         "metadata-compare",
-        "objective5-chat",
+        "compare-chat",
         "quality-probe",
     } <= markers
 
@@ -172,7 +165,7 @@ def test_good_frontmatter_is_read_into_typed_fields():
     text = _lab("order: '3'\ntitle: 2024\nmodels: {Q4: ' a:q4 ', 8: 'a:q8'}")
     lab = parse_lab(text, Path("x.md"))
     assert (lab.order, lab.title) == (3, "2024")
-    assert dict(lab.models) == {"Q4": "a:q4", "8": "a:q8"}
+    assert lab.models is not None and dict(lab.models) == {"Q4": "a:q4", "8": "a:q8"}
     assert lab.sections[1].url_path == "lab3-objective1"
     assert parse_lab(_lab("order: 0"), Path("x.md")).models is None
 
@@ -233,7 +226,7 @@ def test_a_lab_whose_url_path_is_taken_becomes_an_error(tmp_path):
 def test_an_unforeseen_parser_failure_is_a_lab_error_and_logged(tmp_path, monkeypatch, caplog):
     """If the parser itself breaks on a file, that file is a LabError naming the exception, the
     traceback goes to the log once, and the other labs still load."""
-    import quantviz.labs as labs_module
+    import quantviz.lab.parse as labs_module
 
     real = labs_module._split_sections
 
@@ -270,3 +263,42 @@ def test_lab2_objective1_list_follows_its_own_formula() -> None:
     seed_lines = [line for line in text.splitlines() if "0.157782" in line]
     assert seed_lines and all(line.startswith("Note on an earlier version") for line in seed_lines)
     assert "`q = -1, 0, +1`" in text  # why 2 bits give 3 levels
+
+
+CODE_WITH_AN_INFO_LINE = """---
+order: 1
+---
+## Objective 1: Code
+
+```
+```python
+<div data-quantization-explorer></div>
+## not a section
+```
+
+<div data-model-pull></div>
+"""
+
+
+def test_a_fence_line_with_an_info_string_inside_a_code_block_does_not_close_it():
+    """CommonMark: a closing fence has no info string, so inside a ``` block a line such as
+    ```python is code. The marker and the `## ` line after it stay text, not a widget or a
+    section; the marker after the block is live."""
+    lab = parse_lab(CODE_WITH_AN_INFO_LINE, Path("x.md"))
+    assert [s.title for s in lab.sections] == ["x", "Objective 1: Code"]
+    objective = lab.sections[1]
+    assert objective.markers == ["model-pull"]
+    code = objective.blocks[0]
+    assert isinstance(code, Markdown)
+    assert "```python\n<div data-quantization-explorer></div>\n## not a section" in code.text
+
+
+def test_a_renamed_markers_old_name_reads_as_its_new_one():
+    """`data-objective5-chat` (the seed lab's) is the compare chat: the same marker, keys and
+    links as `data-compare-chat`."""
+    text = "---\norder: 1\n---\n## Objective 1: a\n<div data-objective5-chat></div>\n"
+    (section,) = parse_lab(text, Path("x.md")).sections[1:]
+    assert section.markers == ["compare-chat"]
+    seed = FIXTURES.parent / "seed" / "lab2-quantization-tradeoffs.md"
+    lab = parse_lab(seed.read_text(), seed)
+    assert lab.section_with_marker("compare-chat") is lab.sections[1]

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from concurrency import WatchedLock, wait_for
 
-from quantviz import labs
+from quantviz.lab import load as labs
 
 
 def lab_text(title: str) -> str:
     return f'---\norder: 7\ntitle: "{title}"\n---\n\nIntro.\n\n## Objective 1: First\nText.\n'
+
+
+def _grew(seen: Sequence[object], size: int) -> bool:
+    return len(seen) > size
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -83,7 +89,7 @@ def test_an_edited_lab_replaces_its_cached_version_while_sessions_read_it(tmp_pa
     for title in titles[1:]:
         before = len(seen)
         write_atomically(path, lab_text(title))
-        wait_for(lambda before=before: len(seen) > before + 8)  # readers ran on this version
+        wait_for(partial(_grew, seen, before + 8))  # readers ran on this version
     stop.set()
     for t in readers:
         t.join(10)

@@ -8,24 +8,29 @@ bound and the notice.
 from __future__ import annotations
 
 import json
-import time
+import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
-import tomllib
 from apptest_utils import open_page
+from concurrency import wait_for
+from config_utils import load_settings
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit.testing.v1 import AppTest
 
-from quantviz.config import ConfigError, Limits, load_settings
-from quantviz.evidence import EvidenceFull, EvidenceLog, record_size
-from quantviz.ollama_api import Endpoint, OllamaError, list_models, show
-from quantviz.ui.chat_runs import ReplyRun, collect_reply
+from quantviz.chat.runs import ReplyRun, collect_reply
+from quantviz.config import ConfigError, Limits
+from quantviz.ollama.client import Endpoint, list_models, show
+from quantviz.ollama.errors import OllamaError
+from quantviz.report.evidence import EvidenceFull, EvidenceLog, record_size
+from quantviz.ui import session
+from quantviz.ui.context import widget_key
+from quantviz.ui.widgets import chat
 
 CHAT = "lab2-objective5"
-K = "lab2-objective5-objective5-chat-0"
-STORE = "quantviz_chat_transcripts"
+K = widget_key("lab2-objective5", "compare-chat")
+STORE = chat.STORE_KEY
 LONG = " ".join(f"word{i}" for i in range(400))  # 3,089 characters
 
 
@@ -103,7 +108,7 @@ def test_a_reply_is_cut_at_the_reply_limit_and_the_part_kept(endpoint_env):
     reply = stored(at, Q4_TAG)[-1]
     assert reply.status == "capped" and reply.content == LONG[:100]
     assert "Cut short: the reply reached this class's limit of 100 characters" in warnings(at)
-    record = at.session_state["_quantviz_evidence"].filter("chat")[-1]
+    record = at.session_state[session.EVIDENCE].filter("chat")[-1]
     assert record.payload["status"] == "capped" and len(record.payload["reply"]) == 100
 
 
@@ -119,10 +124,7 @@ def test_reply_run_closes_the_stream_at_the_limit(ollama_server):
     list(run.display_updates())
     assert run.capped and run.text == "".join(tokens)[:60]
     request = ollama_server.requests_to("/api/chat")[-1]
-    deadline = time.monotonic() + 5  # the whole reply would take 10 s
-    while request.finished is None:
-        assert time.monotonic() < deadline, "the server is still streaming past the limit"
-        time.sleep(0.05)
+    wait_for(lambda: request.finished is not None, timeout=5)  # the whole reply would take 10 s
 
 
 def test_side_by_side_replies_are_each_cut_at_the_limit(endpoint_env):
@@ -217,7 +219,7 @@ def test_a_full_evidence_log_says_so_on_the_page(endpoint_env):
     at = chat_page(evidence_records=1)
     ask(at, "first")
     ask(at, "second")
-    assert len(at.session_state["_quantviz_evidence"]) == 1
+    assert len(at.session_state[session.EVIDENCE]) == 1
     assert "Not saved to your evidence: The evidence log holds 1 records" in warnings(at)
     assert len(stored(at, Q4_TAG)) == 4
 
@@ -236,15 +238,22 @@ def test_an_answer_over_response_bytes_is_not_read_further(ollama_server):
 
 
 def _cache_script() -> None:
+    from functools import partial
+
     import streamlit as st
 
-    from quantviz.ollama_api import Endpoint
+    from quantviz.ollama.client import Endpoint
     from quantviz.ui.ollama_common import CACHE_KEY, cached
 
     endpoint = Endpoint("http://127.0.0.1:9")
-    loads = st.session_state.setdefault("loads", [])
+    loads: list[str] = st.session_state.setdefault("loads", [])
+
+    def load(what: str) -> str:
+        loads.append(what)
+        return what
+
     for what in ("a", "b", "a", "c", "a", "d"):
-        cached(endpoint, (what,), lambda what=what: loads.append(what) or what)
+        cached(endpoint, (what,), partial(load, what))
     st.session_state["kept"] = [key[-1] for key in st.session_state[CACHE_KEY]]
 
 
@@ -297,7 +306,7 @@ def test_a_pull_announcing_too_many_layers_stops(endpoint_env):
         content_type="application/x-ndjson",
     )
     at = open_page("lab2-objective2")
-    at.button(key="lab2-objective2-model-pull-0-pull-Q4").click().run()
+    at.button(key=widget_key("lab2-objective2", "model-pull") + "-pull-Q4").click().run()
     errors = "\n".join(e.value for e in at.error).replace("\\", "")
     assert "more than 64 layers" in errors
     assert len(at.get("progress")) <= 64 + 1  # the layer bars and the overall bar

@@ -5,25 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantviz.memory import (
-    BUILTIN_LAYOUT,
-    GB,
+from quantviz.decision.facts import BUILTIN_LAYOUT, builtin_weights_bytes
+from quantviz.decision.memory import (
     OLLAMA,
     TEXTBOOK,
     KVLayout,
     LayoutError,
     assumptions,
-    builtin_weights_bytes,
     decision_text,
     fit,
     fit_tags,
-    format_bytes,
-    format_tokens,
     kv_cache_bytes,
     layout_from_model_info,
     max_context,
     recommend,
 )
+from quantviz.units import GB, format_bytes, format_tokens
 
 LABELS = {"q4": "Q4", "q6": "Q6"}
 
@@ -306,7 +303,8 @@ def test_decision_prefers_quality_when_both_fit() -> None:
         fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (6, 8), "q6": (8, 8)}
     )
     assert "Choose Q6: both fit, and Q6 passes more probe checks (8 vs 6)" in text
-    assert recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)}).tag == "q6"
+    choice = recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)})
+    assert choice is not None and choice.tag == "q6"
 
 
 def test_decision_with_equal_quality_picks_the_faster() -> None:
@@ -334,14 +332,6 @@ def test_decision_when_nothing_fits_suggests_a_context() -> None:
     assert f"reduce the context to {format_tokens(fits[0].max_context)} tokens" in text
     assert recommend(fits) is None
     assert "even the weights do not fit" in decision_text(builtin_fits(1 * GB, 8192))
-
-
-def test_formatting_helpers() -> None:
-    """Bytes use decimal units; contexts that are multiples of 1024 read as 'k'."""
-    assert format_bytes(3_190_000_000) == "3.19 GB"
-    assert format_bytes(74_000_000) == "74 MB"
-    assert format_bytes(512) == "512 B"
-    assert format_tokens(8192) == "8k" and format_tokens(6000) == "6,000"
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gguf import GGMLQuantizationType, quants
 
-from quantviz.packing import (
-    GGML_FORMATS,
+from quantviz.quant import ggml
+from quantviz.quant.absmax import quantize_symmetric, toy_layer
+from quantviz.quant.packing import (
+    Layout,
     bits_per_weight,
     fp16_bytes,
     fp16_hex,
-    from_unsigned,
     hex_bytes,
     pack_4bit,
     pack_6bit,
@@ -21,8 +23,7 @@ from quantviz.packing import (
     unpack_6bit,
     unpack_bitstream,
 )
-from quantviz.quant import quantize_symmetric, toy_layer
-from quantviz.schemes import quantize_asymmetric
+from quantviz.quant.schemes import quantize_grouped
 
 LAYOUTS = ("sequential", "ggml")
 
@@ -36,7 +37,7 @@ def test_signed_codes_offset_to_unsigned() -> None:
     q = np.arange(-7, 8)
     u = to_unsigned(q, 4)
     assert u.tolist() == list(range(1, 16))
-    np.testing.assert_array_equal(from_unsigned(u, 4), q)
+    np.testing.assert_array_equal(u.astype(np.int64) - 8, q)  # stored = q + 2^(bits-1)
     assert to_unsigned([-31, 0, 31], 6).tolist() == [1, 32, 63]
 
 
@@ -68,7 +69,7 @@ def test_ggml_nibbles_split_the_block_in_halves() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [16, 32, 96])
-def test_4bit_round_trip(layout: str, n: int) -> None:
+def test_4bit_round_trip(layout: Layout, n: int) -> None:
     """unpack_4bit(pack_4bit(codes)) == codes, in both layouts."""
     codes = _codes(4, n, n)
     packed = pack_4bit(codes, layout)
@@ -102,7 +103,7 @@ def test_6bit_sequential_known_bytes() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [16, 128, 256])
-def test_6bit_round_trip(layout: str, n: int) -> None:
+def test_6bit_round_trip(layout: Layout, n: int) -> None:
     """unpack_6bit(pack_6bit(codes)) == codes; ql is n/2 bytes and qh n/4 bytes."""
     codes = _codes(6, n, n)
     ql, qh = pack_6bit(codes, layout)
@@ -144,19 +145,19 @@ def test_fp16_scale_bytes_little_endian() -> None:
 def test_bits_per_weight_includes_the_scale() -> None:
     """16 codes at 4 bits with one fp16 scale: 5 bits/weight; Q4_0 and Q6_K by their tables."""
     assert bits_per_weight(4, 16) == 5.0
-    assert bits_per_weight(4, 32, n_scales=1) == GGML_FORMATS["Q4_0"].bits_per_weight == 4.5
-    assert GGML_FORMATS["Q6_K"].bits_per_weight == 6.5625
+    assert bits_per_weight(4, 32, n_scales=1) == ggml.FORMATS["Q4_0"].bits_per_weight == 4.5
+    assert ggml.FORMATS["Q6_K"].bits_per_weight == 6.5625
 
 
 @pytest.mark.parametrize(
     ("bits", "layout"),
     [(b, "sequential") for b in range(2, 9)] + [(4, "ggml"), (6, "ggml")],
 )
-def test_pack_layer_round_trips_the_toy_layer(bits: int, layout: str) -> None:
-    """The toy layer's signed codes survive pack_layer → unpack → from_unsigned."""
+def test_pack_layer_round_trips_the_toy_layer(bits: int, layout: Layout) -> None:
+    """The toy layer's signed codes survive pack_layer → unpack → minus the 2^(bits-1) offset."""
     q, scale, _ = quantize_symmetric(toy_layer(5), bits)
     packed = pack_layer(q, bits, scale, layout)
-    np.testing.assert_array_equal(from_unsigned(packed.unpack(), bits), q.ravel())
+    np.testing.assert_array_equal(packed.unpack().astype(np.int64) - 2 ** (bits - 1), q.ravel())
     assert packed.n_codes == 16 and packed.n_scales == 1
     assert packed.bits_per_weight == bits_per_weight(bits, 16)
     assert packed.hex["scale"] == fp16_hex(scale)
@@ -178,7 +179,8 @@ def test_pack_layer_names_arrays_like_ggml() -> None:
 def test_pack_layer_unsigned_codes_and_group_scales() -> None:
     """Asymmetric codes pack with signed=False; several scales give 2 bytes each."""
     w = toy_layer(5)
-    q, scale, _, _ = quantize_asymmetric(w, 4)
+    res = quantize_grouped(w, 4, "asymmetric")
+    q, scale = res.q, res.scale[0]
     packed = pack_layer(q, 4, [scale, scale / 2], signed=False)
     np.testing.assert_array_equal(packed.unpack(), q.ravel())
     assert packed.n_scales == 2 and packed.bits_per_weight == (8 + 4) * 8 / 16
@@ -194,9 +196,6 @@ def test_pack_layer_rejects_ggml_for_other_widths_and_bad_layouts() -> None:
 
 def test_ggml_4bit_layout_matches_llama_cpp_q4_0() -> None:
     """A Q4_0 block built from our ggml packing dequantizes (gguf-py) to d * (u - 8)."""
-    quants = pytest.importorskip("gguf.quants")
-    from gguf import GGMLQuantizationType
-
     q = np.random.default_rng(0).integers(-8, 8, size=64)
     codes = to_unsigned(q, 4)
     d = 0.25
@@ -208,13 +207,10 @@ def test_ggml_4bit_layout_matches_llama_cpp_q4_0() -> None:
 
 def test_ggml_6bit_layout_matches_llama_cpp_q6_k() -> None:
     """A Q6_K super-block built from our ggml ql/qh dequantizes (gguf-py) to d * (u - 32)."""
-    quants = pytest.importorskip("gguf.quants")
-    from gguf import GGMLQuantizationType
-
     q = np.random.default_rng(1).integers(-32, 32, size=256)
     ql, qh = pack_6bit(to_unsigned(q, 6), "ggml")
     sub_scales = np.ones(16, dtype=np.int8).view(np.uint8)
     block = np.concatenate([ql, qh, sub_scales, fp16_bytes(0.5)])
-    assert block.size == GGML_FORMATS["Q6_K"].type_size
+    assert block.size == ggml.FORMATS["Q6_K"].block_bytes
     out = quants.dequantize(block, GGMLQuantizationType.Q6_K)
     np.testing.assert_array_equal(out, 0.5 * q)

@@ -39,7 +39,7 @@ def test_first_caller_runs_every_step_once_while_the_others_wait():
     steps = [("a", slow), ("b", lambda: calls.append("b")), ("c", lambda: calls.append("c"))]
     loader = Preloader(lambda: steps)
     lock = WatchedLock()
-    loader._lock = lock  # the same lock type would do; this one lets the test count waiters
+    loader._lock = lock  # type: ignore[assignment]  # counts the waiters; a Lock would do
     returned: list[int] = []
 
     def call(i: int) -> None:
@@ -78,7 +78,7 @@ def test_later_calls_cost_a_flag_check_and_take_no_lock():
         def __exit__(self, *exc):
             return False
 
-    loader._lock = NoLock()
+    loader._lock = NoLock()  # type: ignore[assignment]
     loader.ensure_loaded()
     loader.ensure_loaded()
     assert calls == ["a"]
@@ -145,7 +145,7 @@ AppTest.from_string("import streamlit as st\nst.write('warm')").run()
 from quantviz.ui.preload import ensure_loaded
 
 ensure_loaded()
-from quantviz.labs import load_labs
+from quantviz.lab.load import load_labs
 
 load_labs()  # fill the shared lab cache as the first session would
 
@@ -266,7 +266,7 @@ def test_no_page_changes_state_shared_between_sessions(pages_after_preload):
     the lab cache and the Lab objects in it included: what one session does cannot leak into
     another through module state."""
     result = pages_after_preload
-    assert "quantviz.labs._cache" in result["shared"]
+    assert "quantviz.lab.load._cache" in result["shared"]
     assert "quantviz.ui.registry.WIDGETS" in result["shared"]
     assert result["changed"] == []
 

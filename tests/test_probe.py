@@ -10,28 +10,21 @@ from pathlib import Path
 import numpy as np
 import ollama
 import pytest
+from probe_runs import run_to_end
 
-from quantviz.probe import (
+from quantviz.chat.svg import SvgPart, first_svg
+from quantviz.ollama.client import TokenLogprob
+from quantviz.probe.battery import (
     BUILTIN_BATTERY,
-    CHECK_KINDS,
     BatteryError,
-    CheckSpec,
     Probe,
-    ProbeRun,
-    TokenLogprob,
     battery_path_for,
-    check_answer,
-    compare_outputs,
-    extract_svg,
-    last_number,
     load_battery,
-    normalize_logprobs,
     resolve_battery,
-    run_all,
-    run_check,
-    run_probes,
-    simple_tokens,
 )
+from quantviz.probe.checks import CHECK_KINDS, CheckSpec, last_number, run_check
+from quantviz.probe.compare import compare_outputs, normalize_logprobs, simple_tokens
+from quantviz.probe.run import ProbeRun, check_answer, run_probes
 
 BUILTIN = {p.id: p for p in BUILTIN_BATTERY}
 
@@ -189,10 +182,15 @@ def test_word_count_range() -> None:
 
 
 def test_svg_bare_and_fenced_are_found() -> None:
-    """An SVG is found bare inside prose or in a fenced block."""
-    assert extract_svg(f"Sure: {GOOD_SVG} done") == GOOD_SVG
-    assert extract_svg(f"```xml\n<?xml version='1.0'?>\n{GOOD_SVG}\n```") == GOOD_SVG
-    assert extract_svg("no picture") is None
+    """An SVG is found bare inside prose or in a fenced block (an xml one after its declaration),
+    and passes the svg check either way."""
+    fenced = f"```xml\n<?xml version='1.0'?>\n{GOOD_SVG}\n```"
+    assert first_svg(f"Sure: {GOOD_SVG} done") == SvgPart(GOOD_SVG, None)
+    found = first_svg(fenced)
+    assert found is not None and found.problem is None and found.source.endswith(GOOD_SVG)
+    assert first_svg("no picture") is None
+    assert run_check(spec("svg", min_elements=4), fenced).passed
+    assert run_check(spec("svg", min_elements=4), f"Sure: {GOOD_SVG} done").passed
 
 
 def test_svg_failures_have_reasons() -> None:
@@ -371,7 +369,7 @@ def test_check_kinds_are_documented_by_the_error() -> None:
 
 
 def lp(token: str, logprob: float, *top: str) -> TokenLogprob:
-    return TokenLogprob(token, logprob, tuple((t, -1.0) for t in top))
+    return TokenLogprob(token, logprob, tuple(TokenLogprob(t, -1.0) for t in top))
 
 
 def test_identical_outputs_without_logprobs() -> None:
@@ -448,22 +446,17 @@ def test_normalize_logprobs_accepts_ollama_shapes() -> None:
             "logprobs": raw,
         }
     )
-    expected = [TokenLogprob("Hi", -0.2, (("Hi", -0.2), ("Hello", -1.9)))]
+    expected = [TokenLogprob("Hi", -0.2, (TokenLogprob("Hi", -0.2), TokenLogprob("Hello", -1.9)))]
     assert normalize_logprobs(raw) == expected
     assert normalize_logprobs(response.logprobs) == expected
     assert normalize_logprobs(None) is None
     assert normalize_logprobs([]) is None  # an endpoint without logprob support sends none
 
 
-def test_normalize_logprobs_accepts_the_ollama_api_layer() -> None:
-    """`quantviz.ollama_api.TokenLogprob` (alternatives in `top`) normalizes like the rest."""
-    ollama_api = pytest.importorskip("quantviz.ollama_api")
-    token = ollama_api.TokenLogprob(
-        "Hi", -0.2, (ollama_api.TokenLogprob("Hi", -0.2), ollama_api.TokenLogprob("Hello", -1.9))
-    )
-    assert normalize_logprobs((token,)) == [
-        TokenLogprob("Hi", -0.2, (("Hi", -0.2), ("Hello", -1.9)))
-    ]
+def test_normalize_logprobs_keeps_the_one_token_type() -> None:
+    """`TokenLogprob`s (the one type, alternatives in `top`) come back as they were given."""
+    token = TokenLogprob("Hi", -0.2, (TokenLogprob("Hi", -0.2), TokenLogprob("Hello", -1.9)))
+    assert normalize_logprobs((token,)) == [token]
 
 
 # --- runner -----------------------------------------------------------------------------------
@@ -505,7 +498,7 @@ class FakeEndpoint:
 
 def test_full_run_summarises_passes_similarity_and_logprobs() -> None:
     """A full run checks every answer, compares the tags and summarises the figures."""
-    run = run_all(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint())
+    run = run_to_end(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint())
     summary = run.summary()
     n = len(BUILTIN_BATTERY)
     assert run.finished and not run.cancelled and summary.completed == n
@@ -524,7 +517,7 @@ def test_full_run_summarises_passes_similarity_and_logprobs() -> None:
 
 def test_endpoint_without_logprobs_is_named_and_the_rest_works() -> None:
     """With no logprobs, comparisons use words and the summary says logprobs are unsupported."""
-    run = run_all(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint(logprobs=False))
+    run = run_to_end(BUILTIN_BATTERY, ["q4", "q6"], FakeEndpoint(logprobs=False))
     summary = run.summary()
     assert summary.logprobs_supported is False
     assert "not supported" in summary.logprob_text
@@ -589,7 +582,7 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on() -> None:
             raise ConnectionError("connection refused")
         return endpoint(tag, prompt)
 
-    run = run_all(BUILTIN_BATTERY[:2], ["q4", "q6"], ask)
+    run = run_to_end(BUILTIN_BATTERY[:2], ["q4", "q6"], ask)
     failed = run.results[0].results["q4"]
     assert failed.error == "ConnectionError: connection refused"
     assert not failed.check.passed and "connection refused" in failed.check.reason
@@ -600,7 +593,7 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on() -> None:
 
 def test_single_tag_run_has_no_comparison() -> None:
     """A run on one tag checks answers without comparing anything."""
-    run = run_all(BUILTIN_BATTERY[:2], ["q6"], FakeEndpoint())
+    run = run_to_end(BUILTIN_BATTERY[:2], ["q6"], FakeEndpoint())
     assert all(r.comparison is None for r in run.results)
     assert run.summary().logprobs_supported is None
 
@@ -614,7 +607,7 @@ def test_tokens_per_s_is_derived_from_eval_counts() -> None:
     probes = load_battery(
         [{"id": "a", "prompt": "2+2?", "check": {"kind": "number", "expected": 4}}]
     )
-    run = run_all(probes, ["q4"], ask)
+    run = run_to_end(probes, ["q4"], ask)
     assert run.results[0].results["q4"].tokens_per_s == pytest.approx(25.0)
 
 
@@ -636,7 +629,7 @@ def test_tokens_per_s_property_of_a_metrics_object_is_used() -> None:
             return 12.5
 
     probes = load_battery([{"id": "a", "prompt": "p", "check": {"kind": "all_caps"}}])
-    run = run_all(probes, ["q4"], lambda tag, prompt: ("OK", None, ChatMetricsLike(3)))
+    run = run_to_end(probes, ["q4"], lambda tag, prompt: ("OK", None, ChatMetricsLike(3)))
     result = run.results[0].results["q4"]
     assert result.tokens_per_s == 12.5 and result.metrics == {"eval_count": 3, "tokens_per_s": 12.5}
 

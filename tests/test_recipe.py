@@ -5,8 +5,8 @@ import random
 import pytest
 from layouts import gemma_like_layout
 
-from quantviz import gemma4_e2b, recipe
-from quantviz.recipe import RecipeError, TensorSpec, q4_k_m, summarize, use_more_bits
+from quantviz.quant import gemma4_e2b, recipe
+from quantviz.quant.recipe import RecipeError, TensorSpec, q4_k_m, summarize, use_more_bits
 
 
 def by_name(choices):
@@ -159,9 +159,9 @@ def test_bits_and_bytes_per_type():
 
 # --------------------------------------------------------------------------------------------
 # Real tensor lists. The E2B files come from the project's Ollama test server, whose types are
-# llama.cpp's rules implemented there independently of quantviz.recipe; Llama 3.2 1B is written
-# out below with its expected types derived by hand from llama-quant.cpp and matching a published
-# Q4_K_M load log (f32 34, q4_K 96, q6_K 17): see docs/model-facts.md.
+# llama.cpp's rules implemented there independently of quantviz.quant.recipe; Llama 3.2 1B is
+# written out below with its expected types derived by hand from llama-quant.cpp and matching a
+# published Q4_K_M load log (f32 34, q4_K 96, q6_K 17): see docs/model-facts.md.
 
 E2B_MORE_BITS = [
     0,
@@ -320,3 +320,14 @@ def test_builtin_text_layout_matches_the_published_e2b_file():
     assert specs["blk.15.ffn_down.weight"].shape == (12288, 1536)
     assert specs["blk.4.attn_k.weight"].shape == (1536, 512)
     assert specs["blk.5.attn_k.weight"].shape == (1536, 256)
+
+
+def test_the_built_in_recipe_is_computed_once_and_cannot_change() -> None:
+    """Every session's recipe view and the decision's built-in sizes read one computed result;
+    nothing can alter it in place (its choices are a tuple, its type mix read-only)."""
+    first = gemma4_e2b.recipe()
+    assert gemma4_e2b.recipe() is first
+    assert isinstance(first.choices, tuple) and len(first.choices) == 601
+    with pytest.raises(TypeError):
+        first.summary.by_type["Q4_K"] = first.summary.by_type["Q6_K"]  # type: ignore[index]
+    assert first.summary == recipe.summarize(recipe.q4_k_m(gemma4_e2b.text_tensors()))

@@ -19,7 +19,9 @@ import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from registry_server import MANIFEST_V2, TOKEN_PATH, RegistryTestServer
 
-from quantviz import endpoint as endpoint_module
+from quantviz.ollama import endpoint as endpoint_module
+from quantviz.ollama.client import Endpoint, pull
+from quantviz.ollama.errors import OllamaError
 from quantviz.ollama.registry import (
     DEFAULT_REGISTRIES,
     MAX_LAYERS,
@@ -35,7 +37,6 @@ from quantviz.ollama.registry import (
     parse_name_bare,
     registries_from,
 )
-from quantviz.ollama_api import Endpoint, OllamaError, pull
 
 PART80 = "8" * 80
 PART350 = "3" * 350
@@ -624,7 +625,7 @@ def test_one_bad_tag_does_not_hide_the_others(registry, mirrored):
     out = fetch_manifests([Q4_TAG, "batiai/gemma4-e2b:nope", "169.254.169.254/x/y:z"], mirrored)
     assert not isinstance(out[Q4_TAG], OllamaError)
     assert isinstance(out["batiai/gemma4-e2b:nope"], OllamaError)
-    assert out["batiai/gemma4-e2b:nope"].kind == "not_found"  # type: ignore[union-attr]
+    assert out["batiai/gemma4-e2b:nope"].kind == "not_found"
     assert out["169.254.169.254/x/y:z"].kind == "blocked"  # type: ignore[union-attr]
 
 

@@ -7,25 +7,34 @@ import itertools
 import numpy as np
 import pytest
 
-from quantviz.quant import quantize_symmetric, toy_layer
-from quantviz.schemes import (
+from quantviz.quant.absmax import quantize_symmetric, toy_layer
+from quantviz.quant.schemes import (
     GRANULARITIES,
     NO_CLIP,
     SCHEMES,
     ClipSpec,
+    Granularity,
+    Scheme,
     all_levels,
     bits_per_weight,
+    bucket_counts,
     code_max,
     compare_schemes,
     group_length,
-    quantize_asymmetric,
     quantize_grouped,
     scheme_levels,
+    summarize_layer,
 )
 
 EPS = 1e-12
 BITS = range(2, 9)
 CASES = list(itertools.product(SCHEMES, GRANULARITIES))
+
+
+def _per_tensor_asymmetric(w: np.ndarray, bits: int):
+    """(q, scale, zero_point, w_hat) of the asymmetric scheme with one scale for all of `w`."""
+    res = quantize_grouped(w, bits, "asymmetric", "tensor")
+    return res.q, res.scale[0], res.zero_point[0], res.w_hat
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -35,7 +44,7 @@ def _rmse(a: np.ndarray, b: np.ndarray) -> float:
 def test_asymmetric_follows_the_formula() -> None:
     """scale = (max - min) / (2^b - 1), zero_point = round(-min / scale), q = round(w/s) + zp."""
     w = np.array([-0.3, -0.1, 0.0, 0.25, 0.9])
-    q, scale, zp, w_hat = quantize_asymmetric(w, 4)
+    q, scale, zp, w_hat = _per_tensor_asymmetric(w, 4)
     assert scale == pytest.approx(1.2 / 15)
     assert zp == round(0.3 / (1.2 / 15))
     np.testing.assert_array_equal(q, np.clip(np.round(w / scale) + zp, 0, 15))
@@ -48,45 +57,48 @@ def test_asymmetric_follows_the_formula() -> None:
 def test_asymmetric_round_trip_within_half_step(bits: int) -> None:
     """Every weight inside the range is reconstructed within scale/2."""
     w = np.random.default_rng(bits).normal(0.1, 0.4, size=(8, 8))
-    _, scale, _, w_hat = quantize_asymmetric(w, bits)
+    _, scale, _, w_hat = _per_tensor_asymmetric(w, bits)
     assert np.all(np.abs(w - w_hat) <= scale / 2 + EPS)
 
 
 def test_asymmetric_range_always_contains_zero() -> None:
     """An all-positive layer still has 0 in range, so its zero-point fits in the code range."""
-    _, scale, zp, w_hat = quantize_asymmetric(np.array([0.5, 0.6, 0.7]), 3)
+    _, scale, zp, w_hat = _per_tensor_asymmetric(np.array([0.5, 0.6, 0.7]), 3)
     assert zp == 0
     assert scale == pytest.approx(0.7 / 7)
     assert np.all(np.abs(np.array([0.5, 0.6, 0.7]) - w_hat) <= scale / 2 + EPS)
 
 
-def test_asymmetric_explicit_range_clamps_outside_values() -> None:
-    """With w_min / w_max given, values beyond them land on the end codes."""
-    q, scale, zp, w_hat = quantize_asymmetric(np.array([-5.0, 0.0, 5.0]), 4, -1.0, 1.0)
-    assert q.tolist() == [0, zp, 15]
-    assert w_hat[0] == pytest.approx(-zp * scale)
+def test_asymmetric_clipped_range_clamps_outside_values() -> None:
+    """With the range clipped to [-1, 1] (the median of |w|), values beyond it land on the end
+    codes and are marked clipped."""
+    w = np.array([-5.0, -1.0, 0.0, 1.0, 5.0])
+    res = quantize_grouped(w, 4, "asymmetric", clip=ClipSpec.percentile(50))
+    scale, zp = res.scale[0], res.zero_point[0]
+    assert scale == pytest.approx(2 / 15)
+    assert res.q[[0, 2, 4]].tolist() == [0, zp, 15]
+    assert res.w_hat[0] == pytest.approx(-zp * scale)
+    assert res.clipped.tolist() == [True, False, False, False, True]
 
 
-def test_asymmetric_rejects_inverted_range_and_bad_bits() -> None:
-    """w_min above w_max, or bits outside 2..8, raise ValueError."""
+def test_asymmetric_rejects_bad_bits() -> None:
+    """Bits outside 2..8 raise ValueError."""
     with pytest.raises(ValueError):
-        quantize_asymmetric([0.1], 4, w_min=1.0, w_max=0.0)
-    with pytest.raises(ValueError):
-        quantize_asymmetric([0.1], 9)
+        quantize_grouped([0.1], 9, "asymmetric")
     with pytest.raises(ValueError):
         code_max(1)
 
 
 def test_asymmetric_scalar_keeps_zero_d_shape() -> None:
-    """A scalar weight with an explicit range gives 0-d q and w_hat."""
-    q, scale, _, w_hat = quantize_asymmetric(0.156347, 4, -0.910203, 0.910203)
+    """A scalar weight gives 0-d q and w_hat."""
+    q, scale, _, w_hat = _per_tensor_asymmetric(np.asarray(0.156347), 4)
     assert q.shape == () and w_hat.shape == ()
     assert abs(0.156347 - float(w_hat)) <= scale / 2
 
 
 @pytest.mark.parametrize("value", [0.0, 0.37, -0.42])
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
-def test_constant_layer_is_finite(value: float, scheme: str, granularity: str) -> None:
+def test_constant_layer_is_finite(value: float, scheme: Scheme, granularity: Granularity) -> None:
     """A constant (or all-zero) layer gives finite output, exact reconstruction, no NaN."""
     w = np.full((4, 4), value)
     res = quantize_grouped(w, 4, scheme, granularity, group_size=4)
@@ -99,8 +111,8 @@ def test_constant_layer_is_finite(value: float, scheme: str, granularity: str) -
 
 
 def test_all_zero_asymmetric_has_zero_scale_and_zero_point() -> None:
-    """quantize_asymmetric on zeros: scale 0, zero-point 0, codes 0, zeros back."""
-    q, scale, zp, w_hat = quantize_asymmetric(np.zeros((2, 3)), 5)
+    """Asymmetric per tensor on zeros: scale 0, zero-point 0, codes 0, zeros back."""
+    q, scale, zp, w_hat = _per_tensor_asymmetric(np.zeros((2, 3)), 5)
     assert scale == 0 and zp == 0
     assert np.all(q == 0) and np.all(w_hat == 0)
 
@@ -109,7 +121,7 @@ def test_all_zero_asymmetric_has_zero_scale_and_zero_point() -> None:
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
 @pytest.mark.parametrize("group_size", [2, 3, 4, 8])
 def test_grouped_round_trip_within_own_scale(
-    bits: int, scheme: str, granularity: str, group_size: int
+    bits: int, scheme: Scheme, granularity: Granularity, group_size: int
 ) -> None:
     """Without clipping, each weight is within half its own group's scale of w_hat."""
     w = np.random.default_rng(100 + bits).normal(0, 0.3, size=(4, 6))
@@ -119,7 +131,9 @@ def test_grouped_round_trip_within_own_scale(
 
 
 @pytest.mark.parametrize(("scheme", "granularity"), CASES)
-def test_clipped_round_trip_bound_holds_inside_range(scheme: str, granularity: str) -> None:
+def test_clipped_round_trip_bound_holds_inside_range(
+    scheme: Scheme, granularity: Granularity
+) -> None:
     """With clipping, unclipped weights stay within scale/2; clipped ones land on the edge."""
     w = toy_layer(7, "outlier", shape=(4, 8))
     res = quantize_grouped(w, 4, scheme, granularity, 8, ClipSpec.percentile(80))
@@ -143,14 +157,18 @@ def test_per_tensor_symmetric_matches_the_seed() -> None:
         assert res.zero_point.tolist() == [0]
 
 
-def test_per_tensor_asymmetric_matches_quantize_asymmetric() -> None:
-    """Per-tensor asymmetric without clipping is exactly quantize_asymmetric."""
+def test_per_tensor_asymmetric_is_the_min_max_formula() -> None:
+    """Per-tensor asymmetric without clipping is the module's formula, written out here:
+    the range widened to hold 0, scale = range / 31, zp = round(-min / scale)."""
     w = np.random.default_rng(2).normal(0.05, 0.3, size=(4, 4))
-    q, scale, zp, w_hat = quantize_asymmetric(w, 5)
+    lo, hi = min(w.min(), 0.0), max(w.max(), 0.0)
+    scale = (hi - lo) / 31
+    zp = round(-lo / scale)
+    q = np.clip(np.round(w / scale) + zp, 0, 31)
     res = quantize_grouped(w, 5, "asymmetric", "tensor")
     np.testing.assert_array_equal(res.q, q)
-    np.testing.assert_array_equal(res.w_hat, w_hat)
-    assert res.scale.tolist() == [scale] and res.zero_point.tolist() == [zp]
+    np.testing.assert_allclose(res.w_hat, (q - zp) * scale, rtol=0, atol=1e-15)
+    assert res.scale.tolist() == pytest.approx([scale]) and res.zero_point.tolist() == [zp]
 
 
 def test_groups_run_row_major_with_short_last_group() -> None:
@@ -321,3 +339,40 @@ def test_compare_schemes_reads_off_the_outlier_lesson() -> None:
     for scheme in SCHEMES:
         assert rows[scheme, "group"].rmse < rows[scheme, "tensor"].rmse
         assert rows[scheme, "group"].bits_per_weight > rows[scheme, "tensor"].bits_per_weight
+
+
+# --- a layer in numbers (the grid explorer's metrics), moved from the seed module's tests ---
+
+
+def test_bucket_counts_list_every_code_and_add_up_to_the_layer() -> None:
+    """Symmetric codes run -qmax..qmax, asymmetric 0..2^b - 1; counts add up to the layer."""
+    w = toy_layer(3)
+    q, _, _ = quantize_symmetric(w, 3)
+    buckets, counts = bucket_counts(q, 3)
+    assert buckets.tolist() == [-3, -2, -1, 0, 1, 2, 3]
+    assert counts.sum() == 16 and counts.tolist() == [np.sum(q == b) for b in buckets]
+    res = quantize_grouped(w, 3, "asymmetric", "row")
+    codes, counts = bucket_counts(res.q, 3, "asymmetric")
+    assert codes.tolist() == list(range(8)) and counts.sum() == 16
+
+
+def test_layer_summary_storage_and_levels() -> None:
+    """Storage counts the codes plus one fp16 scale, and the levels actually used."""
+    w = np.array([[0.0, 1.0], [-1.0, 0.5]])
+    summary = summarize_layer(w, quantize_grouped(w, 4), 4)
+    assert summary.storage_bits == 4 * 4 + 16
+    assert summary.fp16_bits == 64 and summary.fp32_bits == 128
+    assert summary.representable_levels == 15
+    assert summary.used_levels == 4  # 0, 7, -7, round(3.5) = 4
+    assert summary.ratio_vs_fp32 == pytest.approx(128 / 32)
+    asym = summarize_layer(w, quantize_grouped(w, 4, "asymmetric"), 4, "asymmetric")
+    assert asym.representable_levels == 16 and asym.storage_bits == 4 * 4 + 16 + 4
+
+
+def test_outlier_crushes_the_rest_into_few_buckets() -> None:
+    """With one outlier, the other 15 weights use fewer distinct buckets than without it."""
+    normal, outlier = toy_layer(11, "normal"), toy_layer(11, "outlier")
+    q_normal, q_outlier = quantize_grouped(normal, 4), quantize_grouped(outlier, 4)
+    assert q_outlier.scale[0] > 5 * q_normal.scale[0]
+    used_normal = summarize_layer(normal, q_normal, 4).used_levels
+    assert summarize_layer(outlier, q_outlier, 4).used_levels < used_normal

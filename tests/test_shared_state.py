@@ -1,8 +1,9 @@
 """State shared by every session's script thread and filled on first use (issue 17).
 
 What was checked, and where:
-- quantviz.labs._cache (parsed lab files): a lock, one entry per file (tests/test_labs_cache.py);
-- quantviz.ollama_api._ssl_context (one SSLContext for all clients): built once under a lock;
+- quantviz.lab.load._cache (parsed lab files): a lock, one entry per file
+  (tests/test_labs_cache.py);
+- quantviz.ollama.client._ssl_context (one SSLContext for all clients): built once under a lock;
 - module-level dicts, lists and sets of quantviz, and the cached Lab objects: read-only,
   which tests/test_preload.py checks by rendering every page and comparing them before/after;
 - gguf_formats' `st.cache_data`: Streamlit's own per-key locks, results copied per caller;
@@ -18,7 +19,7 @@ import threading
 import httpx
 from concurrency import WatchedLock, wait_for
 
-from quantviz import ollama_api
+from quantviz.ollama import client as ollama_api
 
 
 def test_a_class_opening_ollama_pages_at_once_builds_one_ssl_context(monkeypatch):

@@ -9,6 +9,8 @@ from streamlit_process import streamlit_app
 from streamlit_ws import StreamlitSession, burst
 from streamlit_ws import run as run_async
 
+from quantviz.ui.context import widget_key
+
 pytestmark = pytest.mark.burst
 
 
@@ -34,7 +36,8 @@ def test_a_deep_link_then_a_slider_move_rerun_only_the_fragment(app_url):
         async with StreamlitSession(app_url) as session:
             first = await session.open("lab2-objective1")
             moved = await session.set_widget(
-                "lab2-objective1-quantization-explorer-0-bits", double_array_value=[3]
+                widget_key("lab2-objective1", "quantization-explorer") + "-bits",
+                double_array_value=[3],
             )
             return first, moved, session.navigation
 

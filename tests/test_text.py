@@ -11,7 +11,7 @@ import random
 import pytest
 from markdown_oracle import read, visible
 
-from quantviz.text import code_span, fence, model_markdown, plain
+from quantviz.text import code_fences, code_span, fence, model_markdown, plain
 
 ATTACKER = "http://127.0.0.1:9/x.png"
 ISSUE_11_FORMS = {
@@ -129,3 +129,27 @@ def test_code_span_and_fence_hold_any_backticks():
     block = fence("```\n![x](http://e/p.png)\n````", "text ignored`")
     assert read(block).images == []
     assert read(block).text.strip() == "```\n![x](http://e/p.png)\n````"
+
+
+# --------------------------------------------------------------------------- code fences
+
+
+def test_code_fences_follow_commonmark():
+    """A ``` block ends only at a bare fence as long: ```python inside it is code, ```` holds
+    ```, an unclosed fence runs to the end, and text that merely contains ``` is no fence."""
+    text = "a\n```\n```python\nx\n```\n~~~~ svg\n~~~\n~~~~\n```json\n{}"
+    fences = code_fences(text)
+    assert [(f.info, f.body, f.closed) for f in fences] == [
+        ("", "```python\nx\n", True),
+        ("svg", "~~~\n", True),
+        ("json", "{}", False),
+    ]
+    assert text[fences[0].start : fences[0].end] == "```\n```python\nx\n```\n"
+    assert fences[-1].end == len(text)
+    assert code_fences("Sure: ```json {} ``` done") == []
+
+
+def test_code_fences_inside_a_quote_drop_its_markers():
+    """A fence in a block quote is found, its body without the `> ` prefixes."""
+    (fence,) = code_fences("> ```xml\n> <svg/>\n> ```\nafter")
+    assert (fence.info, fence.body, fence.closed) == ("xml", "<svg/>\n", True)

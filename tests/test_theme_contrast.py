@@ -32,12 +32,12 @@ PLACEHOLDER_ALPHA = 0.7  # input placeholders, measured (rgba(text, 0.7) on SIDE
 TEXT = 4.5  # SC 1.4.3, normal-size text
 
 
-def _rgb(color: str) -> tuple[float, float, float]:
+def _rgb(color: str) -> tuple[float, ...]:
     h = color.lstrip("#")
     return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
 
 
-def _luminance(rgb: tuple[float, float, float]) -> float:
+def _luminance(rgb: tuple[float, ...]) -> float:
     """WCAG 2.1 relative luminance (sRGB, the 0.04045 threshold)."""
 
     def channel(c: float) -> float:

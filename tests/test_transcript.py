@@ -10,27 +10,22 @@ import pytest
 from markdown_oracle import read, visible
 from ollama_server import PELICAN_SVG_CLEAN, split_tokens
 
-from quantviz.ollama_api import ChatMetrics
-from quantviz.transcript import (
+from quantviz.chat.svg import SvgPart, TextPart, check_svg, sanitize_svg, split_svg, svg_data_uri
+from quantviz.chat.transcript import (
     SVG_PLACEHOLDER,
     Message,
     StreamFilter,
     StreamTiming,
-    SvgPart,
-    TextPart,
     TranscriptExport,
     TranscriptStore,
-    check_svg,
     metrics_line,
     overlap_verdict,
     reply_markdown,
-    sanitize_svg,
-    split_svg,
     status_text,
-    svg_data_uri,
     transcript_json,
     transcript_markdown,
 )
+from quantviz.ollama.client import ChatMetrics
 
 HOST = "http://127.0.0.1:11434"
 Q4, Q6 = "batiai/gemma4-e2b:q4", "batiai/gemma4-e2b:q6"
@@ -226,15 +221,16 @@ def test_unfinished_svg_is_reported_not_drawn():
     """An svg without its end (a stopped reply) is an SvgPart whose problem says so."""
     for text in ("Look: <svg><rect/>", "```svg\n<svg><rect/></svg>"):
         part = split_svg(text)[-1]
-        assert isinstance(part, SvgPart) and "ended before" in (part.problem or "")
+        assert isinstance(part, SvgPart) and part.problem is not None
+        assert "ended before" in part.problem
 
 
 def test_check_svg_explains_malformed_input():
     """Mismatched tags, a non-svg root and entity declarations each get a reason."""
-    assert "not well-formed XML" in (check_svg("<svg><g></svg>") or "")
-    assert "root element is <html>" in (check_svg("<html/>") or "")
+    assert "not well-formed XML" in str(check_svg("<svg><g></svg>"))
+    assert "root element is <html>" in str(check_svg("<html/>"))
     bomb = '<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg>&a;</svg>'
-    assert "DOCTYPE" in (check_svg(bomb) or "")
+    assert "DOCTYPE" in str(check_svg(bomb))
     assert check_svg('<svg xmlns="http://www.w3.org/2000/svg"/>') is None
 
 

@@ -1,7 +1,7 @@
 """The address that was checked is the address connected to, on every request.
 
 Real HTTP (and real TLS) against local servers; only name resolution is scripted, through the
-resolver `quantviz.endpoint` uses for the check at Save and for every connection.
+resolver `quantviz.ollama.endpoint` uses for the check at Save and for every connection.
 """
 
 from __future__ import annotations
@@ -21,18 +21,13 @@ import pytest
 from apptest_utils import open_page
 from ollama_server import Q4_TAG
 
-from quantviz import endpoint as endpoint_module
-from quantviz import ollama_api
-from quantviz.endpoint import check_endpoint, normalize_url
-from quantviz.ollama_api import (
-    Endpoint,
-    OllamaError,
-    chat_once,
-    check_connection,
-    list_models,
-    pull,
-    show,
-)
+from quantviz.chat.runs import collect_reply
+from quantviz.ollama import client as ollama_api
+from quantviz.ollama import endpoint as endpoint_module
+from quantviz.ollama.client import Endpoint, check_connection, list_models, pull, show
+from quantviz.ollama.endpoint import check_endpoint, normalize_url
+from quantviz.ollama.errors import OllamaError
+from quantviz.ui.pages import settings
 
 
 class ScriptedDNS:
@@ -103,7 +98,7 @@ def test_rebinding_to_a_private_address_is_refused_on_a_public_only_deployment(d
         "tags": lambda: list_models(endpoint),
         "show": lambda: show(endpoint, Q4_TAG),
         "pull": lambda: list(pull(endpoint, Q4_TAG)),
-        "chat": lambda: chat_once(endpoint, Q4_TAG, hello),
+        "chat": lambda: collect_reply(endpoint, Q4_TAG, hello, max_chars=10**6),
     }
     for name, call in calls.items():
         with pytest.raises(OllamaError) as info:
@@ -150,7 +145,7 @@ def test_settings_page_refuses_a_saved_endpoint_that_rebinds(dns, ollama_server)
     says it is refused, without sending anything."""
     dns.set("class.test", ["127.0.0.1"])
     at = open_page("settings")
-    at.text_input(key="settings-host").input(f"http://class.test:{ollama_server.port}")
+    at.text_input(key=settings.HOST_INPUT).input(f"http://class.test:{ollama_server.port}")
     at.button(key="FormSubmitter:settings-form-Save").click().run()
     assert any("Saved." in s.value for s in at.success), [e.value for e in at.error]
     at.button(key="settings-check").click().run()

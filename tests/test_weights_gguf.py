@@ -11,7 +11,7 @@ from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
 from gguf import quants as gguf_quants
 from gguf_pair import TinyModel, write_pair
 
-from quantviz import ggml
+from quantviz.quant import ggml
 from quantviz.weights.errors import (
     DamagedFileError,
     MissingFileError,

@@ -10,16 +10,15 @@ import pytest
 from gguf_pair import TinyModel
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 
-from quantviz.ollama_api import Endpoint, show
+from quantviz.config.weights import WeightsConfig, weights_config
+from quantviz.ollama.client import Endpoint, show
 from quantviz.weights.errors import WeightsConfigError
 from quantviz.weights.locate import (
-    WeightsConfig,
     default_digest_path,
     is_local_endpoint,
     model_path_from_modelfile,
     ollama_blobs,
     readable_blob,
-    weights_config,
 )
 
 BLOB = "sha256-" + "ab" * 32

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from quantviz.units import format_bytes
 from quantviz.weights.digest import DIGEST_SUFFIX, build_digest, write_digest
 from quantviz.weights.errors import WeightsError, printable
 from quantviz.weights.gguf_file import open_gguf
@@ -51,7 +52,7 @@ def _digest(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     if not args.quiet:
         print(
-            f"wrote {out} ({size / 1e6:.1f} MB): statistics of {len(digest.stats)} tensors over "
+            f"wrote {out} ({format_bytes(size)}): statistics of {len(digest.stats)} tensors over "
             f"{total:,} weights per file, {len(digest.tiles)} tiles of super-blocks, "
             f"in {seconds:.1f} s ({total / max(seconds, 1e-9) / 1e6:.0f} M weights/s per file)",
             file=sys.stderr,

@@ -27,12 +27,16 @@ of it can start markup, whatever parser reads it next:
 
 Code spans and fenced blocks are the only raw text in the output; their fences are longer than
 any backtick run inside, so nothing inside can close them.
+
+`code_fences(text)` is the one fence detector of the app (the probe's checkers and the chat's SVG
+answers use it): the same parser finds the fenced code blocks, as CommonMark defines them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
 
 from markdown_it import MarkdownIt
@@ -55,6 +59,7 @@ _URL_TAIL = ".,:;!?)]}*_~"  # trailing punctuation is the sentence's, not the UR
 _SCHEME_ONLY = re.compile(r"(?i)[a-z][a-z0-9+.\-]*:/*")
 _LINE_START_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 _INFO_WORD = re.compile(r"[\w+#.\-]{1,32}")
+_CONTAINER_PREFIX = re.compile(r"^[ \t>]*")  # block quote markers and indentation
 
 
 # --------------------------------------------------------------------------- short strings
@@ -302,3 +307,55 @@ def _plain_text(node: SyntaxTreeNode) -> str:
     if node.type in ("softbreak", "hardbreak"):
         return " "
     return "".join(_plain_text(child) for child in node.children)
+
+
+# --------------------------------------------------------------------------- code fences
+
+
+@dataclass(frozen=True)
+class Fence:
+    """One fenced code block of a text, as CommonMark reads it."""
+
+    info: str  # the first word of the info string, lower-cased ("" when there is none)
+    body: str  # the code, as written (container indentation removed)
+    start: int  # offset of the opening fence's line in the text
+    end: int  # offset just past the closing fence's line (the text's end when unclosed)
+    closed: bool  # False: the text ended before a closing fence
+
+
+@cache
+def _block_parser() -> MarkdownIt:
+    """CommonMark block structure only: finding fences needs no inline pass."""
+    return MarkdownIt("commonmark").disable(["inline", "text_join"])
+
+
+def code_fences(text: str) -> list[Fence]:
+    """Every fenced code block of `text` (``` or ~~~, in any container), in order.
+
+    CommonMark decides: a fence opens at the start of a line (up to three spaces in), and only a
+    line of the same character, at least as long and with no info string, closes it; so a line
+    such as ```python inside a ``` block is code. A fence that never closes runs to the end.
+    """
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    fences = []
+    for token in _block_parser().parse(text):
+        if token.type != "fence" or token.map is None:
+            continue
+        first, last = token.map
+        closing = _CONTAINER_PREFIX.sub("", lines[last - 1]).rstrip() if last - 1 > first else ""
+        mark = token.markup
+        closed = bool(closing) and set(closing) == {mark[0]} and len(closing) >= len(mark)
+        info = token.info.strip().split(maxsplit=1)
+        fences.append(
+            Fence(
+                info=info[0].lower() if info else "",
+                body=token.content,
+                start=offsets[first],
+                end=min(offsets[last], len(text)),
+                closed=closed,
+            )
+        )
+    return fences

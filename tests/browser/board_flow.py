@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 
-DECISION_SAVE = ".st-key-lab2-objective6-tradeoff-decision-0-save button"
+from quantviz.ui import board_submit
+from quantviz.ui.context import widget_key
+
+DECISION_SAVE = f".st-key-{widget_key('lab2-objective6', 'tradeoff-decision')}-save button"
 PASSCODE = "pleaseletmein"
 # RFC 7914's published scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1) key.
 PASSCODE_HASH = (
@@ -41,9 +44,9 @@ def save_decision_and_submit(page, base: str, name: str, code: str, reason: str)
     page.get_by_text("Decision saved to your evidence.").wait_for()
     sidebar_to(page, "evidence")
     page.get_by_text("Records").first.wait_for()
-    page.locator(".st-key-board-submit-name input").fill(name)
-    page.locator(".st-key-board-submit-code input").fill(code)
-    page.locator(".st-key-board-submit-reason textarea").fill(reason)
+    page.locator(f".st-key-{board_submit.NAME_KEY} input").fill(name)
+    page.locator(f".st-key-{board_submit.CODE_KEY} input").fill(code)
+    page.locator(f".st-key-{board_submit.REASON_KEY} textarea").fill(reason)
     page.get_by_role("button", name="Submit to the class board").click()
     page.get_by_text(f"Submitted as {name}").wait_for()
 

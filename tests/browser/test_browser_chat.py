@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from concurrency import wait_for
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit_process import streamlit_app
 
-K = "lab2-objective5-objective5-chat-0"
+from quantviz.ui.context import widget_key
+
+K = widget_key("lab2-objective5", "compare-chat")
 WIDGET = f".st-key-{K}-box"
 INPUT = f'.st-key-{K}-input [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{WIDGET} [data-testid="stChatMessage"]'
@@ -102,10 +103,7 @@ def test_stop_button_keeps_the_partial_reply(page, chat_app, chat_server):
     reply = page.locator(MESSAGES).last.inner_text()
     assert "long5" in reply and "long399" not in reply
     request = chat_server.requests_to("/api/chat")[-1]
-    deadline = time.monotonic() + 10  # the whole reply would take 16 s
-    while request.finished is None:
-        assert time.monotonic() < deadline, "the server is still generating after Stop"
-        time.sleep(0.05)
+    wait_for(lambda: request.finished is not None, timeout=10)  # the whole reply takes 16 s
     assert page.locator(f".st-key-{K}-stop").count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
 

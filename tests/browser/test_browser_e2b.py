@@ -11,7 +11,9 @@ import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit_process import streamlit_app
 
-DECISION = ".st-key-lab2-objective6-tradeoff-decision-0"
+from quantviz.ui.context import widget_key
+
+DECISION = f".st-key-{widget_key('lab2-objective6', 'tradeoff-decision')}"
 BUDGET = f"{DECISION}-budget"
 
 

@@ -15,7 +15,10 @@ import pytest
 from hit_recorder import HitRecorder
 from ollama_server import Q4_TAG, OllamaTestServer
 
-K = "lab2-objective5-objective5-chat-0"
+from quantviz.ui.context import widget_key
+from quantviz.ui.pages import settings
+
+K = widget_key("lab2-objective5", "compare-chat")
 CHAT = f".st-key-{K}-box"
 CHAT_INPUT = f'.st-key-{K}-input [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{CHAT} [data-testid="stChatMessage"]'
@@ -55,7 +58,7 @@ def hostile_reply(rec: HitRecorder) -> str:
 def _use_endpoint(page, app_url: str, server: OllamaTestServer) -> None:
     """Point this browser session at `server` on the settings page (a local run allows it)."""
     page.goto(f"{app_url}/settings")
-    page.locator(".st-key-settings-host input").fill(server.url)
+    page.locator(f".st-key-{settings.HOST_INPUT} input").fill(server.url)
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saved. Requests now go to").wait_for()
 

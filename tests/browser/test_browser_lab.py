@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
-from quantviz.labs import Lab, load_labs
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
+from quantviz.ui.context import widget_key
 
 ROOT = Path(__file__).resolve().parents[2]
-BITS = ".st-key-lab2-objective1-quantization-explorer-0-bits"
-LINE = ".st-key-lab2-objective1-quantization-explorer-0-line"
+BITS = f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-bits"
+LINE = f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-line"
 
 
 def _metric(page, label: str) -> str:

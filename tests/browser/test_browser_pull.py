@@ -6,7 +6,9 @@ import pytest
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit_process import streamlit_app
 
-WIDGET = ".st-key-lab2-objective2-model-pull-0"
+from quantviz.ui.context import widget_key
+
+WIDGET = f".st-key-{widget_key('lab2-objective2', 'model-pull')}"
 PULL_Q4 = f"{WIDGET}-pull-Q4"
 BARS = '[data-testid="stProgress"] [role="progressbar"]'
 

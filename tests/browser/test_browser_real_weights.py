@@ -9,7 +9,9 @@ from gguf_pair import TinyModel
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
 from streamlit_process import streamlit_app
 
-KEY = ".st-key-lab2-objective4-real-weights-0"
+from quantviz.ui.context import widget_key
+
+KEY = f".st-key-{widget_key('lab2-objective4', 'real-weights')}"
 
 
 @pytest.fixture(scope="module")

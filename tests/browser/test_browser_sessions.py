@@ -12,6 +12,8 @@ from ollama_server import OllamaTestServer
 from playwright.sync_api import expect
 from streamlit_process import streamlit_app
 
+from quantviz.ui.pages import settings
+
 SECRET = "sk-session-a-4be1-secret"
 
 
@@ -59,8 +61,8 @@ def test_one_sessions_endpoint_and_key_are_invisible_to_another(browser, shared_
             page.get_by_text(f"127.0.0.1:{default.port} (from OLLAMA_HOST)").wait_for()
 
         # A: own endpoint and key, saved and checked.
-        a.locator(".st-key-settings-host input").fill(private.url)
-        key_field = a.locator(".st-key-settings-api-key input")
+        a.locator(f".st-key-{settings.HOST_INPUT} input").fill(private.url)
+        key_field = a.locator(f".st-key-{settings.KEY_INPUT} input")
         assert key_field.get_attribute("type") == "password"
         key_field.fill(SECRET)
         a.get_by_role("button", name="Save").click()
@@ -83,7 +85,7 @@ def test_one_sessions_endpoint_and_key_are_invisible_to_another(browser, shared_
         assert str(private.port) not in b_text
         assert "A key is set" not in b_text
         assert SECRET not in b.content()
-        assert b.locator(".st-key-settings-api-key input").input_value() == ""
+        assert b.locator(f".st-key-{settings.KEY_INPUT} input").input_value() == ""
         b.get_by_role("button", name="Check connection").click()
         b.get_by_text(f"Connected: Ollama 0.12.11 answers at 127.0.0.1:{default.port}").wait_for()
         _go_to_objective_2(b)

@@ -33,6 +33,7 @@ def _wait_for_ready(proc: subprocess.Popen, timeout: float) -> str:
     found = threading.Event()
 
     def read() -> None:
+        assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             if line.startswith("READY "):

@@ -144,7 +144,8 @@ def _chat_speeds(records: Sequence[Mapping[str, Any]], sides: _Sides) -> dict[st
 
 def figures_from_report(report: Mapping[str, Any]) -> Figures:
     """The board's figures of one report; a figure the report lacks stays None."""
-    models = report.get("models") if isinstance(report.get("models"), Mapping) else {}
+    raw_models = report.get("models")
+    models: Mapping[str, str] = raw_models if isinstance(raw_models, Mapping) else {}
     records = [r for r in report.get("records") or [] if isinstance(r, Mapping)]
     sides = _Sides(models)
     for payload in (_last(records, "storage"), _last(records, "decision")):
@@ -171,9 +172,8 @@ def figures_from_report(report: Mapping[str, Any]) -> Figures:
 
     probe = _last(records, "probe")
     if probe:
-        probe_sides = _Sides(
-            probe.get("models") if isinstance(probe.get("models"), Mapping) else models
-        )
+        probe_models = probe.get("models")
+        probe_sides = _Sides(probe_models if isinstance(probe_models, Mapping) else models)
         passes = probe.get("passes")
         for name, counts in (passes if isinstance(passes, Mapping) else {}).items():
             side = probe_sides.side(name) or sides.side(name)

@@ -12,7 +12,7 @@ SQLite: BEGIN IMMEDIATE), so two replicas starting at once cannot both apply one
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -145,7 +145,7 @@ _PG_LOCK_KEY = 0x5156_0015  # "QV", issue 15: one advisory lock for schema chang
 
 def utcnow() -> datetime:
     """Now in UTC, naive (stored as such on both engines), to the microsecond."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def current_version(conn: Connection) -> int:

@@ -39,10 +39,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from quantviz.board.config import Limits
 from quantviz.board.extract import Figures, SideFigures, figures_from_report
 from quantviz.board.schema import classes, migrate, submissions, utcnow
-from quantviz.evidence import scrub, to_jsonable
+from quantviz.config.board import Limits
+from quantviz.report.evidence import scrub, to_jsonable
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -160,6 +160,7 @@ def safe_csv_cell(value: Any) -> Any:
 def _prepare_sqlite(conn: Connection) -> None:
     """Per DB-API connection, once: manual transactions, WAL, busy timeout, foreign keys."""
     raw = conn.connection.dbapi_connection
+    assert raw is not None  # a checked-out connection has its DB-API connection
     info = conn.connection.info
     if info.get("quantviz_prepared"):
         return
@@ -463,7 +464,11 @@ class BoardStore:
                 {**_submission(r, None).row(), "report": json.loads(r["report_json"])} for r in rows
             ]
 
-        data = {"format": "quantviz-board/1", "class_code": class_code, "submissions": []}
+        data: dict[str, Any] = {
+            "format": "quantviz-board/1",
+            "class_code": class_code,
+            "submissions": [],
+        }
         data["submissions"] = self._read(work)
         return json.dumps(data, indent=2, ensure_ascii=False)
 
@@ -473,7 +478,7 @@ def _row_fields() -> list[str]:
     return list(empty.row())
 
 
-def _side(r: Mapping[str, Any], side: str) -> SideFigures:
+def _side(r: Mapping[Any, Any], side: str) -> SideFigures:
     return SideFigures(
         size_bytes=r[f"{side}_size_bytes"],
         bits_per_weight=r[f"{side}_bits_per_weight"],
@@ -483,7 +488,7 @@ def _side(r: Mapping[str, Any], side: str) -> SideFigures:
     )
 
 
-def _submission(r: Mapping[str, Any], who: str | None) -> Submission:
+def _submission(r: Mapping[Any, Any], who: str | None) -> Submission:
     return Submission(
         id=int(r["id"]),
         name=r["name"],
@@ -505,15 +510,17 @@ def _submission(r: Mapping[str, Any], who: str | None) -> Submission:
 def _insert(conn: Connection) -> Callable[..., Any]:
     """The dialect's INSERT with ON CONFLICT support."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise BoardError(
-            "bad_database",
-            f"The class board runs on SQLite or PostgreSQL, not {conn.dialect.name}.",
-        )
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise BoardError(
+        "bad_database",
+        f"The class board runs on SQLite or PostgreSQL, not {conn.dialect.name}.",
+    )
 
 
 __all__ = [

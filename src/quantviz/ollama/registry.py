@@ -41,9 +41,10 @@ from typing import Any
 import httpx
 
 from quantviz import __version__
-from quantviz.endpoint import EndpointURL, normalize_url
-from quantviz.ollama_api import CONNECT_TIMEOUT, MAX_BYTES, OllamaError, _ssl_context
-from quantviz.transport import pinned_transport
+from quantviz.ollama.client import CONNECT_TIMEOUT, MAX_BYTES, _ssl_context
+from quantviz.ollama.endpoint import EndpointURL, normalize_url
+from quantviz.ollama.errors import OllamaError
+from quantviz.ollama.transport import pinned_transport
 
 # types/model/name.go
 DEFAULT_HOST = "registry.ollama.ai"
@@ -240,7 +241,7 @@ class Registry:
 
     @property
     def allow_private(self) -> bool | None:
-        """The address rule for `quantviz.transport`: None trusts, False allows public only."""
+        """The address rule for `quantviz.ollama.transport`: None trusts, False: public only."""
         return None if self.trusted else False
 
     def manifest_url(self, name: ModelName) -> str:

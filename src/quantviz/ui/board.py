@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import secrets as token_source
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.config import BoardConfig, connection_url, load_board_config
 from quantviz.board.schema import SchemaTooNew
 from quantviz.board.store import BoardError, BoardStore
 from quantviz.config import ConfigError
-from quantviz.ui.ollama_common import plain
+from quantviz.config.board import BoardConfig, connection_url, load_board_config
 
 TOKEN_KEY = "_quantviz_board_token"
 SUBMIT_TIMES_KEY = "_quantviz_board_submit_times"
 SUBMITTED_KEY = "quantviz_board_submitted"  # the display name this session submitted under
-BOARD_PAGE = "class-board"
-INSTRUCTOR_PAGE = "instructor"
-
-# The board pages escape student text with this one function (names, reasons).
-__all__ = ["plain"]
 
 
 @dataclass(frozen=True)
@@ -54,18 +50,10 @@ def config() -> BoardConfig | None:
         return None
 
 
-def not_configured() -> bool:
-    """True when the deployment has no [board] section (as opposed to a broken one)."""
-    try:
-        return not load_board_config(st.secrets).enabled
-    except ConfigError:
-        return False
-
-
 def _connect(cfg: BoardConfig) -> BoardStore:
     url = connection_url(st.secrets, cfg.connection)
     parsed = make_url(url)
-    kwargs: dict[str, object] = {"url": url}
+    kwargs: dict[str, Any] = {"url": url}
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
@@ -76,12 +64,18 @@ def _connect(cfg: BoardConfig) -> BoardStore:
     return store
 
 
-def board() -> Board | None:
-    """The configured board, ready to use; None (with the reason shown) when there is none."""
+def board(absent: Callable[[], object] | None = None) -> Board | None:
+    """The configured board, ready to use; None (with the reason shown) when there is none.
+
+    A deployment without a `[board]` section is not an error: `absent` draws what the caller
+    says then (a caption, a notice), once the configuration has been read.
+    """
     cfg = config()
     if cfg is None:
         return None
     if not cfg.enabled:
+        if absent is not None:
+            absent()
         return None
     try:
         return Board(cfg, _connect(cfg))

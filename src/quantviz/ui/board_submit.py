@@ -12,7 +12,8 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from quantviz.board.store import BoardError, resolve_class_code
-from quantviz.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.report.evidence import EvidenceLog, ReportContext, report_dict
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 
@@ -45,16 +46,14 @@ def _submit(log: EvidenceLog, context: ReportContext) -> None:
     name = " ".join(str(st.session_state.get(NAME_KEY)).split())
     board_ui.note_submission(name)
     verb = "replaced your earlier submission" if result.replaced else "is on the class board"
-    st.session_state[FLASH_KEY] = ("success", f"Submitted as {board_ui.plain(name)}: {verb}.")
+    st.session_state[FLASH_KEY] = ("success", f"Submitted as {plain(name)}: {verb}.")
 
 
 def render_submit(log: EvidenceLog, context: ReportContext) -> None:
     """The form, or a line saying why there is none (no board configured, board closed)."""
     st.markdown("**Submit to the class board**")
-    active = board_ui.board()
+    active = board_ui.board(lambda: st.caption("There is no class board on this deployment."))
     if active is None:
-        if board_ui.not_configured():
-            st.caption("There is no class board on this deployment.")
         return
     cfg = active.config
     limits = cfg.limits
@@ -70,7 +69,7 @@ def render_submit(log: EvidenceLog, context: ReportContext) -> None:
             board_ui.show_store_error(payload)
         else:
             st.success(payload, icon=":material/check_circle:")
-            nav.link(board_ui.BOARD_PAGE, "See the class on the class board", ":material/groups:")
+            nav.link(nav.CLASS_BOARD, "See the class on the class board", ":material/groups:")
     if not is_open:
         st.info("Submissions to the class board are closed.", icon=":material/lock:")
         return

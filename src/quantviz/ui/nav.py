@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from quantviz.labs import Lab
+from quantviz.lab import Lab
 
 _PAGES_KEY = "_quantviz_pages"
 SETTINGS = "settings"  # url paths of the tool pages (quantviz.ui.pages)

@@ -24,18 +24,13 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.endpoint import normalize_url
-from quantviz.evidence import redact_host
-from quantviz.memory import LAYOUT_KEYS
-from quantviz.ollama_api import (
-    SUMMARY_KEYS,
-    Endpoint,
-    ModelEntry,
-    ModelMetadata,
-    OllamaError,
-    list_models,
-    show,
-)
+from quantviz.decision.memory import LAYOUT_KEYS
+from quantviz.ollama import errors
+from quantviz.ollama.client import Endpoint, ModelEntry, ModelMetadata, list_models, show
+from quantviz.ollama.endpoint import normalize_url
+from quantviz.ollama.errors import OllamaError
+from quantviz.ollama.metadata import SUMMARY_KEYS
+from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
 
@@ -44,7 +39,7 @@ T = TypeVar("T")
 CACHE_KEY = "_quantviz_ollama_cache"
 _RECORDED = "_quantviz_recorded"
 # The per-layer arrays the widgets read: a non-verbose answer that left one out (null) is asked
-# again with verbose, once, by ollama_api.show.
+# again with verbose, once, by ollama.client.show.
 WIDGET_ARRAYS = tuple(dict.fromkeys((*SUMMARY_KEYS, *LAYOUT_KEYS)))
 # Far above any real model (Gemma 4 E2B with its vision and audio towers: ~2,000 tensors).
 MAX_TENSORS = 20_000
@@ -155,7 +150,7 @@ def metadata_of(
     """/api/show for `tag` (tensors included), once per session until refreshed.
 
     The arrays the widgets read are fetched with a verbose retry when the server left them out;
-    arrays longer than `ollama_api.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
+    arrays longer than `ollama.client.KEEP_ARRAY_ITEMS` (the vocabulary, the merges) are dropped
     before caching, so a class of sessions does not hold a vocabulary each.
     """
 
@@ -186,24 +181,10 @@ def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]
     )
 
 
-ERROR_HINTS = {
-    "auth": "Enter or correct the API key on the settings page.",
-    "refused": "Check the address on the settings page, and that Ollama is running there.",
-    "timeout": "The server may be busy or unreachable; try Refresh in a moment.",
-    "not_ollama": "Check the address and port on the settings page.",
-    "bad_url": "Fix the address on the settings page.",
-    "blocked": "Choose another endpoint on the settings page.",
-    "stream": "Try again; a pull resumes where it stopped.",
-    "bad_answer": "Check that the address is an Ollama server; the field named is not what "
-    "Ollama sends.",
-    "too_large": "This endpoint's answer is larger than this class allows; ask your instructor.",
-}
-
-
 def show_error(error: OllamaError, doing: str | None = None) -> None:
     """A clear st.error: what failed, the reason in the server's or client's words, a hint."""
     lead = f"{doing}: " if doing else ""
-    hint = ERROR_HINTS.get(error.kind)
+    hint = errors.hint(error.kind)
     st.error(
         f"{lead}{plain(error.message)}" + (f"  \n{hint}" if hint else ""), icon=":material/error:"
     )

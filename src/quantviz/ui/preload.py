@@ -71,8 +71,9 @@ LIBRARIES: tuple[str, ...] = (
 # imports one module per class on first use, and each of those imports only
 # plotly.basedatatypes, `copy` and other graph-object classes: no cycle, so a thread that wants
 # a class another thread is importing waits on the module's import lock and gets it whole.
-# tests/test_preload.py checks that property on every such module the pages load. Importing
-# them here would add ~110 ms to the first page for the two pages that draw plotly_white.
+# tests/test_preload.py checks that property on every such module the pages load. No page draws
+# a named template any more (figures._base), so few of them load; importing all here would add
+# ~110 ms to the first page.
 LAZY_SAFE_PREFIXES: tuple[str, ...] = ("plotly.graph_objs.",)
 
 Step = tuple[str, Callable[[], object]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable
 
 import streamlit as st
@@ -13,18 +14,22 @@ from quantviz.ui.context import WidgetContext
 
 log = logging.getLogger(__name__)
 
+# "raise": a widget's exception fails the page instead of becoming a notice. The test suite sets
+# it (tests/conftest.py), so a page test that asserts no exception also sees a widget's.
+RAISE_ENV = "QUANTVIZ_WIDGET_ERRORS"
+
 # `<div data-NAME></div>` -> module with a `render(ctx: WidgetContext) -> None`.
 WIDGETS: dict[str, str] = {
-    "quantization-explorer": "quantviz.ui.weight_explorer",
-    "quantization-grid-explorer": "quantviz.ui.grid_explorer",
-    "gguf-formats": "quantviz.ui.gguf_formats",
-    "model-pull": "quantviz.ui.model_pull",
-    "storage-savings": "quantviz.ui.storage_savings",
-    "metadata-compare": "quantviz.ui.metadata_compare",
-    "real-weights": "quantviz.ui.real_weights",
-    "quality-probe": "quantviz.ui.quality_probe",
-    "tradeoff-decision": "quantviz.ui.tradeoff",
-    "objective5-chat": "quantviz.ui.chat",
+    "quantization-explorer": "quantviz.ui.widgets.weight_explorer",
+    "quantization-grid-explorer": "quantviz.ui.widgets.grid_explorer",
+    "gguf-formats": "quantviz.ui.widgets.gguf_formats",
+    "model-pull": "quantviz.ui.widgets.model_pull",
+    "storage-savings": "quantviz.ui.widgets.storage_savings",
+    "metadata-compare": "quantviz.ui.widgets.metadata_compare",
+    "real-weights": "quantviz.ui.widgets.real_weights",
+    "quality-probe": "quantviz.ui.widgets.quality_probe",
+    "tradeoff-decision": "quantviz.ui.widgets.tradeoff",
+    "compare-chat": "quantviz.ui.widgets.chat",  # also `data-objective5-chat` (lab.parse aliases)
 }
 
 
@@ -38,7 +43,8 @@ def render_widget(ctx: WidgetContext) -> None:
 
     A widget that raises does not take the page down: the reader sees which widget failed and
     why, the rest of the page still renders, and the traceback goes to the server log. The
-    exception's text often quotes a server's answer, so it is shown through `plain`.
+    exception's text often quotes a server's answer, so it is shown through `plain`. Under the
+    tests (`RAISE_ENV` set to "raise") the exception propagates, so it fails the page's test.
     """
     render = widget_for(ctx.marker)
     if render is None:
@@ -52,6 +58,8 @@ def render_widget(ctx: WidgetContext) -> None:
     except (st.errors.StreamlitAPIException, st.errors.FragmentHandledException):
         raise
     except Exception as exc:  # a widget bug must not hide the lab text around it
+        if os.environ.get(RAISE_ENV) == "raise":
+            raise
         log.exception("widget %s failed", ctx.marker)
         st.error(
             f"The `{ctx.marker}` widget failed: {plain(f'{type(exc).__name__}: {exc}')}",

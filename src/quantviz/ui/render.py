@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.labs import Callout, Lab, LabError, Markdown, Section, WidgetMarker
+from quantviz.lab import Callout, Lab, LabError, Markdown, Section, WidgetMarker
 from quantviz.ui import nav
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.registry import render_widget

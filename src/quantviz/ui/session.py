@@ -21,15 +21,18 @@ from quantviz.config import (
     with_lab_models,
     with_session,
 )
-from quantviz.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
-from quantviz.labs import Lab
-from quantviz.ollama_api import Endpoint, OllamaError
+from quantviz.lab import Lab
+from quantviz.ollama.client import Endpoint
+from quantviz.ollama.errors import OllamaError
+from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
+from quantviz.report.measurements import Measurements
 from quantviz.text import plain
 
 HOST_KEY = "quantviz_session_host"  # the student's endpoint URL, "" = the instructor's
 API_KEY = "quantviz_session_api_key"  # the student's API key, never rendered back
 _MEMO = "_quantviz_settings_memo"
-_EVIDENCE = "_quantviz_evidence"
+EVIDENCE = "_quantviz_evidence"  # this session's EvidenceLog
+MEASUREMENTS = "_quantviz_measurements"  # typed speeds and probe scores (report.measurements)
 SERVER_VERSION = "quantviz_server_version"  # {host: version} once a check succeeded
 _CONFIG_LOGGED = "_quantviz_config_logged"  # the problems this session has logged already
 KEEP_VERSIONS = 8  # hosts whose version the session remembers
@@ -120,17 +123,17 @@ def remember_version(host: str, version: str) -> None:
 def evidence() -> EvidenceLog:
     """This session's evidence log (refreshing the page starts a new session and a new log),
     held to the instructor's `[limits]` evidence_records and evidence_bytes."""
-    log = st.session_state.get(_EVIDENCE)
+    log = st.session_state.get(EVIDENCE)
     if log is None:
         limits = instructor_settings().limits
-        log = st.session_state[_EVIDENCE] = EvidenceLog(
+        log = st.session_state[EVIDENCE] = EvidenceLog(
             max_records=limits.evidence_records, max_bytes=limits.evidence_bytes
         )
     return log
 
 
 def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | None:
-    """Add a measurement to the evidence log; see `quantviz.evidence.KINDS` for the kinds.
+    """Add a measurement to the evidence log; see `quantviz.report.evidence.KINDS` for the kinds.
 
     A full log keeps what it has: the record is not added and the page says why (None).
     """
@@ -139,3 +142,11 @@ def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | N
     except EvidenceFull as exc:
         st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
         return None
+
+
+def measurements() -> Measurements:
+    """This session's typed measurements: the chat and the probe add, the decision reads."""
+    current = st.session_state.get(MEASUREMENTS)
+    if not isinstance(current, Measurements):
+        current = st.session_state[MEASUREMENTS] = Measurements()
+    return current

@@ -8,7 +8,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from quantviz.labs import Lab, LabError, Section, load_labs
+from quantviz.lab import Lab, LabError, Section
+from quantviz.lab.load import load_labs
 from quantviz.ui import nav, session
 from quantviz.ui.pages import class_board, evidence, instructor, settings
 from quantviz.ui.render import render_lab_error, render_section

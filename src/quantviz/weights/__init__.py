@@ -6,8 +6,9 @@
 * `stats`: per-tensor statistics over all weights, streamed in row chunks;
 * `digest`: the instructor's digest (`python -m quantviz digest`): statistics plus tiles;
 * `locate`: where the files are (secrets, a local Ollama's blobs, the digest next to the lab);
-* `figures`: plotly figures of tiles, histograms and the per-layer profile;
 * `errors`: one exception family, `WeightsError`, for every kind of bad input.
+
+Their plotly figures (tiles, histograms, the per-layer profile) are `quantviz.figures.weights`.
 """
 
 from quantviz.weights.digest import Digest, build_digest, read_digest, write_digest

@@ -17,12 +17,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader
+import numpy.typing as npt
+from gguf import GGMLQuantizationType, GGUFReader
 from gguf import quants as gguf_quants
 from numpy.typing import NDArray
 
+from quantviz.quant.ggml import type_sizes
 from quantviz.weights.errors import (
     DamagedFileError,
     MissingFileError,
@@ -60,11 +63,11 @@ class TensorInfo:
 
     @property
     def block_values(self) -> int:
-        return GGML_QUANT_SIZES[GGMLQuantizationType[self.qtype]][0]
+        return type_sizes(self.qtype)[0]
 
     @property
     def block_bytes(self) -> int:
-        return GGML_QUANT_SIZES[GGMLQuantizationType[self.qtype]][1]
+        return type_sizes(self.qtype)[1]
 
     @property
     def row_bytes(self) -> int:
@@ -96,7 +99,7 @@ def can_dequantize(qtype: str) -> bool:
         return False
     if gtype in (GGMLQuantizationType.F64,) or qtype.startswith("I"):
         return False  # integer and float64 tensors are not weights gguf dequantizes
-    block_values, block_bytes = GGML_QUANT_SIZES[gtype]
+    block_values, block_bytes = type_sizes(qtype)
     try:
         out = gguf_quants.dequantize(np.zeros((1, block_bytes), np.uint8), gtype)
     except (NotImplementedError, ValueError, TypeError):
@@ -126,7 +129,13 @@ class _BoundedReader(GGUFReader):
     follow (a failed reshape, an IndexError) do not say the file is cut short. This check does.
     """
 
-    def _get(self, offset, dtype, count=1, override_order=None):  # type: ignore[override]
+    def _get(
+        self,
+        offset: int,
+        dtype: npt.DTypeLike,
+        count: int = 1,
+        override_order: Literal["I", "S", "<"] | None = None,
+    ) -> npt.NDArray[Any]:
         end = int(offset) + int(np.dtype(dtype).itemsize) * int(count)
         if end > self.data.size:
             raise _PastEndError(end)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.figures import (
+from quantviz.board.store import Submission
+from quantviz.figures.board import (
     DECISION_LABELS,
     decisions_figure,
     probe_figure,
     sizes_figure,
     speed_figure,
 )
-from quantviz.board.store import Submission
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
 
@@ -28,7 +29,7 @@ def _fmt(value: float | int | None, spec: str, unit: str = "") -> str:
 def _own_summary(own: Submission) -> None:
     f = own.figures
     st.markdown(
-        f"**Your submission** as {board_ui.plain(own.name)}: "
+        f"**Your submission** as {plain(own.name)}: "
         f"Q4 {_fmt(f.q4.tokens_per_s, '.1f', ' tok/s')}, "
         f"Q6 {_fmt(f.q6.tokens_per_s, '.1f', ' tok/s')} · "
         f"decision: {DECISION_LABELS.get(f.decision or 'undecided', 'no decision')}"
@@ -41,15 +42,14 @@ def page() -> None:
         "What the whole class measured: sizes, speeds, probe results and decisions. Classmates "
         "are anonymous here; your own point is the black star."
     )
-    active = board_ui.board()
-    if active is None:
-        if not board_ui.not_configured():
-            return  # board() has shown what is wrong
-        st.info(
+    active = board_ui.board(
+        lambda: st.info(
             "There is no class board on this deployment: the instructor sets it up with a "
             "`[board]` section in the app's secrets.",
             icon=":material/info:",
         )
+    )
+    if active is None:
         return
     code = active.config.class_code or ""
     try:

@@ -12,7 +12,9 @@ from typing import Any
 import streamlit as st
 
 from quantviz.config import Settings
-from quantviz.evidence import (
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
+from quantviz.report.evidence import (
     KIND_TITLES,
     EvidenceFull,
     EvidenceLog,
@@ -20,11 +22,10 @@ from quantviz.evidence import (
     redact_host,
     report_dict,
     report_json,
-    report_markdown,
     utc_now,
 )
-from quantviz.labs import Lab, load_labs
-from quantviz.text import plain as _plain
+from quantviz.report.markdown import report_markdown
+from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit
 
@@ -120,7 +121,7 @@ def _records(records: list[dict[str, Any]]) -> None:
         st.subheader(f"{title} ({len(group)})", anchor=False)
         for r in group:
             when = str(r["timestamp"]).replace("T", " ").replace("Z", " UTC")
-            with st.expander(f"{_plain(when)} · {_plain(r['title'])}"):
+            with st.expander(f"{plain(when)} · {plain(r['title'])}"):
                 st.json(r["payload"], expanded=2)
 
 
@@ -141,10 +142,10 @@ def page() -> None:
     st.metric("Records", len(log))
     facts = [
         f"**Endpoint** `{redact_host(settings.host) or 'not set'}`",
-        f"**Server version** {_plain(header['server_version'] or 'unknown')}",
+        f"**Server version** {plain(header['server_version'] or 'unknown')}",
     ]
     if header["models"]:
-        models = ", ".join(f"{_plain(label)} `{tag}`" for label, tag in header["models"].items())
+        models = ", ".join(f"{plain(label)} `{tag}`" for label, tag in header["models"].items())
         facts.append(f"**Models** {models}")
     st.markdown(" · ".join(facts))
 

@@ -17,16 +17,17 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from quantviz.board.config import BoardConfig
-from quantviz.board.figures import (
+from quantviz.board.passcode import verify_passcode
+from quantviz.board.store import Submission
+from quantviz.config.board import BoardConfig
+from quantviz.figures.board import (
     DECISION_LABELS,
     decision_counts,
     decisions_figure,
     paired_figure,
     speed_memory_figure,
 )
-from quantviz.board.passcode import verify_passcode
-from quantviz.board.store import Submission
+from quantviz.text import plain
 from quantviz.ui import board as board_ui
 
 UNLOCKED_KEY = "_quantviz_instructor_unlocked"
@@ -88,7 +89,7 @@ def _gate(cfg: BoardConfig) -> bool:
         email = str(st.user.get("email") or "").lower()
         if email not in cfg.instructor_emails:
             st.error(
-                f"{board_ui.plain(email or 'This account')} is not an instructor of this class.",
+                f"{plain(email or 'This account')} is not an instructor of this class.",
                 icon=":material/block:",
             )
             st.button("Log out", key="instructor-logout", on_click=st.logout)
@@ -225,14 +226,14 @@ def _reasons(rows: list[Submission]) -> None:
         st.caption("No student has given a reason yet.")
     for r in given:
         decision = DECISION_LABELS.get(r.figures.decision or "undecided", "no decision")
-        st.markdown(f"- **{board_ui.plain(r.name)}** ({decision}): {board_ui.plain(r.reason)}")
+        st.markdown(f"- **{plain(r.name)}** ({decision}): {plain(r.reason)}")
 
 
 def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
     with st.popover("Delete one submission", icon=":material/delete:", disabled=not rows):
         names = {r.id: f"#{r.id} {r.name}" for r in rows}
         st.selectbox(
-            "Submission", options=list(names), format_func=names.get,
+            "Submission", options=list(names), format_func=lambda i: names[i],
             key="instructor-delete-choice",
         )  # fmt: skip
         st.button(
@@ -242,15 +243,14 @@ def _delete_form(active: board_ui.Board, rows: list[Submission]) -> None:
 
 def page() -> None:
     st.title("Class board: instructor")
-    active = board_ui.board()
-    if active is None:
-        if not board_ui.not_configured():
-            return  # board() has shown what is wrong
-        st.info(
+    active = board_ui.board(
+        lambda: st.info(
             "There is no class board on this deployment: add a `[board]` section to the app's "
             "secrets (see `.streamlit/secrets.toml.example`).",
             icon=":material/info:",
         )
+    )
+    if active is None:
         return
     if not _gate(active.config):
         return

@@ -11,10 +11,13 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.config import Settings, with_session
-from quantviz.labs import Lab, load_labs
-from quantviz.ollama_api import OllamaError, check_connection
+from quantviz.lab import Lab
+from quantviz.lab.load import load_labs
+from quantviz.ollama.client import check_connection
+from quantviz.ollama.errors import OllamaError
+from quantviz.text import plain
 from quantviz.ui import nav, session
-from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label, plain
+from quantviz.ui.ollama_common import SOURCE_LABELS, forget_errors, host_label
 
 FIXED = "The instructor has fixed the endpoint for this class."
 FIXED_BY_PROBLEM = "Your own endpoint is turned off while the app's configuration has a problem."

@@ -1,0 +1,1 @@
+"""Chat without streamlit: transcripts, reader threads that stream replies, and SVG answers."""

@@ -1,0 +1,1 @@
+"""The deployment decision: KV cache and fit arithmetic, and the facts it is decided on."""

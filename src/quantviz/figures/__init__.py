@@ -1,0 +1,1 @@
+"""Plotly figures: arrays and results in, `go.Figure` out (no streamlit)."""

@@ -1,0 +1,415 @@
+"""Plotly figures of a class: records in, `go.Figure` out (pure, no streamlit).
+
+Colours are Okabe-Ito (safe for the common colour-vision deficiencies), and no figure relies on
+colour alone: Q4 and Q6 also differ by marker shape (circle / diamond), the student's own point
+is a large black-edged star named "You" in the legend, and bars carry their count as text.
+
+Student figures (`sizes_figure`, `speed_figure`, `probe_figure`, `decisions_figure` with
+`names=False`) never read a name: the class stays anonymous. Instructor figures show names, which
+are students' text: they go through `plotly_text` so plotly's HTML-like label markup (`<a>`,
+`<b>`, `<br>`) shows as typed and never becomes a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from quantviz.board.extract import SIDE_LABELS, SIDES, SideFigures
+from quantviz.board.store import Submission
+from quantviz.figures._base import LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
+
+COLORS = {"q4": OKABE_ITO["orange"], "q6": OKABE_ITO["blue"]}
+SYMBOLS = {"q4": "circle", "q6": "diamond"}
+OWN = {"symbol": "star", "size": 20, "color": "#000000", "line": {"width": 2, "color": "#FFFFFF"}}
+DECISION_ORDER = ("Q4", "Q6", "none", "undecided")
+DECISION_LABELS = {"Q4": "Q4", "Q6": "Q6", "none": "nothing fits", "undecided": "no decision"}
+DECISION_COLORS = {
+    "Q4": COLORS["q4"],
+    "Q6": COLORS["q6"],
+    "none": "#999999",
+    "undecided": "#CCCCCC",
+}
+PAIR_LINE = "#B0B0B0"
+OUTLINE = {"width": 1, "color": "#333333"}
+MARGIN = {"t": 50}
+
+
+def _figure(data: list[Spec], layout: Spec) -> go.Figure:
+    return figure(data, {"legend": LEGEND_TOP_RIGHT, **layout}, margin=MARGIN)
+
+
+def _title(text: str) -> Spec:
+    return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 15}}
+
+
+def _side(row: Submission, side: str) -> SideFigures:
+    return getattr(row.figures, side)
+
+
+def _gb(n: int | None) -> float | None:
+    return None if n is None else n / 1e9
+
+
+def _pass_rate(s: SideFigures) -> float | None:
+    if s.probe_passed is None or not s.probe_total:
+        return None
+    return 100.0 * s.probe_passed / s.probe_total
+
+
+def _side_marker(side: str, size: int = 10, **more: Any) -> Spec:
+    """A side's marker: its colour and its shape (Q4 circle, Q6 diamond), outlined."""
+    return {"color": COLORS[side], "symbol": SYMBOLS[side], "size": size, **more, "line": OUTLINE}
+
+
+def _name(row: Submission, names: bool) -> str:
+    """The student's name as inert label text, or nothing on an anonymous figure."""
+    return plotly_text(row.name) if names else ""
+
+
+Point = tuple[Any, Any, str]  # x, y, hover text
+
+
+def _collect(
+    rows: Sequence[Submission], point: Callable[[int, Submission], Point | None]
+) -> tuple[list[Any], list[Any], list[str], list[Any], list[Any]]:
+    """xs, ys and texts of the rows `point(index, row)` places, then the x and y of the asking
+    student's own point(s)."""
+    xs, ys, texts, own_x, own_y = [], [], [], [], []
+    for i, row in enumerate(rows):
+        p = point(i, row)
+        if p is None:
+            continue
+        x, y, text = p
+        xs.append(x)
+        ys.append(y)
+        texts.append(text)
+        if row.own:
+            own_x.append(x)
+            own_y.append(y)
+    return xs, ys, texts, own_x, own_y
+
+
+def _own_trace(xs: list[Any], ys: list[Any]) -> list[Spec]:
+    if not xs:
+        return []
+    return [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "You",
+            "x": xs,
+            "y": ys,
+            "marker": OWN,
+            "hovertemplate": "you: %{x}, %{y}<extra></extra>",
+        }
+    ]
+
+
+def _points(
+    rows: Sequence[Submission], side: str, x_of: Any, y_of: Any, names: bool, hover: str
+) -> tuple[Spec, list[Any], list[Any]]:
+    """One side's trace, plus the x and y of the asking student's own point(s)."""
+
+    def point(_: int, row: Submission) -> Point | None:
+        x, y = x_of(row, side), y_of(row, side)
+        return None if x is None or y is None else (x, y, _name(row, names))
+
+    xs, ys, text, own_x, own_y = _collect(rows, point)
+    trace: Spec = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": SIDE_LABELS[side],
+        "x": xs,
+        "y": ys,
+        "marker": _side_marker(side, opacity=0.85),
+        "hovertemplate": ("%{text}<br>" if names else "")
+        + hover
+        + "<extra>%{fullData.name}</extra>",
+    }
+    if names:
+        trace["text"] = text
+    return trace, own_x, own_y
+
+
+def sizes_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Size on the endpoint against estimated bits per weight, one point per tag and student."""
+    data: list[Spec] = []
+    own_x: list[Any] = []
+    own_y: list[Any] = []
+    for side in SIDES:
+        trace, ox, oy = _points(
+            rows,
+            side,
+            lambda r, s: _side(r, s).bits_per_weight,
+            lambda r, s: _gb(_side(r, s).size_bytes),
+            names,
+            "%{x:.2f} bits/weight, %{y:.2f} GB",
+        )
+        data.append(trace)
+        own_x += ox
+        own_y += oy
+    return _figure(
+        data + _own_trace(own_x, own_y),
+        {
+            "title": _title("Sizes and bits per weight"),
+            "xaxis": {"title": {"text": "bits per weight (estimated)"}, "zeroline": False},
+            "yaxis": {"title": {"text": "size on the endpoint (GB)"}, "rangemode": "tozero"},
+            "height": 360,
+        },
+    )
+
+
+def speed_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Each student's Q4 tokens/s against their Q6 tokens/s; the diagonal is "same speed"."""
+
+    def point(_: int, row: Submission) -> Point | None:
+        q4, q6 = row.figures.q4.tokens_per_s, row.figures.q6.tokens_per_s
+        return None if q4 is None or q6 is None else (q4, q6, _name(row, names))
+
+    xs, ys, text, own_x, own_y = _collect(rows, point)
+    top = max([*xs, *ys, 1.0]) * 1.1
+    students: Spec = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": "a student's machine",
+        "x": xs,
+        "y": ys,
+        "marker": {"color": OKABE_ITO["sky"], "size": 10, "line": OUTLINE},
+        "hovertemplate": ("%{text}<br>" if names else "")
+        + "Q4 %{x:.1f} tok/s, Q6 %{y:.1f} tok/s<extra></extra>",
+    }
+    if names:
+        students["text"] = text
+    diagonal: Spec = {
+        "type": "scatter",
+        "mode": "lines",
+        "name": "same speed",
+        "x": [0, top],
+        "y": [0, top],
+        "line": {"color": "#666666", "dash": "dash", "width": 1},
+        "hoverinfo": "skip",
+    }
+    return _figure(
+        [diagonal, students, *_own_trace(own_x, own_y)],
+        {
+            "title": _title("Tokens/s: Q4 against Q6 (below the line: Q4 is faster)"),
+            "xaxis": {"title": {"text": "Q4 tokens/s"}, "range": [0, top]},
+            "yaxis": {"title": {"text": "Q6 tokens/s"}, "range": [0, top]},
+            "height": 380,
+        },
+    )
+
+
+def _jitter(i: int) -> float:
+    """A fixed spread in [-0.2, 0.2] so equal scores do not hide each other."""
+    return ((i * 0.618034) % 1.0 - 0.5) * 0.4
+
+
+def probe_figure(rows: Sequence[Submission], *, names: bool = False) -> go.Figure:
+    """Probe checks passed (% of answered), one dot per student and tag."""
+    data: list[Spec] = []
+    own_x: list[float] = []
+    own_y: list[float] = []
+    for pos, side in enumerate(SIDES):
+
+        def point(i: int, row: Submission, pos: int = pos, side: str = side) -> Point | None:
+            s = _side(row, side)
+            rate = _pass_rate(s)
+            if rate is None:
+                return None
+            name = _name(row, names) + "<br>" if names else ""
+            return pos + _jitter(i), rate, f"{name}{s.probe_passed}/{s.probe_total} checks passed"
+
+        xs, ys, text, ox, oy = _collect(rows, point)
+        own_x += ox
+        own_y += oy
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": SIDE_LABELS[side],
+                "x": xs,
+                "y": ys,
+                "text": text,
+                "marker": _side_marker(side),
+                "hovertemplate": "%{text}<extra>%{fullData.name}</extra>",
+            }
+        )
+    own = _own_trace(own_x, own_y)
+    for trace in own:
+        trace["hovertemplate"] = "you: %{y:.0f} %<extra></extra>"
+    return _figure(
+        data + own,
+        {
+            "title": _title("Quality probe: checks passed"),
+            "xaxis": {
+                "title": {"text": "model"},
+                "tickmode": "array",
+                "tickvals": [0, 1],
+                "ticktext": [SIDE_LABELS[s] for s in SIDES],
+                "range": [-0.6, 1.6],
+            },
+            "yaxis": {"title": {"text": "checks passed (% of answered)"}, "range": [-5, 105]},
+            "height": 360,
+        },
+    )
+
+
+def decision_counts(rows: Sequence[Submission]) -> dict[str, int]:
+    """How many students chose Q4, Q6, nothing (nothing fits) or saved no decision."""
+    counts = dict.fromkeys(DECISION_ORDER, 0)
+    for row in rows:
+        key = row.figures.decision if row.figures.decision in counts else "undecided"
+        counts[key] += 1
+    return counts
+
+
+def decisions_figure(rows: Sequence[Submission]) -> go.Figure:
+    """A bar per decision with its count; the asking student's bar is hatched and says so."""
+    counts = decision_counts(rows)
+    own = next((r for r in rows if r.own), None)
+    own_key = None
+    if own is not None:
+        own_key = own.figures.decision if own.figures.decision in counts else "undecided"
+    labels = [DECISION_LABELS[k] for k in DECISION_ORDER]
+    bar: Spec = {
+        "type": "bar",
+        "name": "students",
+        "x": labels,
+        "y": [counts[k] for k in DECISION_ORDER],
+        "text": [f"{counts[k]}" + (" (yours)" if k == own_key else "") for k in DECISION_ORDER],
+        "textposition": "outside",
+        "marker": {
+            "color": [DECISION_COLORS[k] for k in DECISION_ORDER],
+            "line": {"width": [3 if k == own_key else 0 for k in DECISION_ORDER], "color": "#000"},
+            "pattern": {"shape": ["/" if k == own_key else "" for k in DECISION_ORDER]},
+        },
+        "hovertemplate": "%{x}: %{y} students<extra></extra>",
+        "showlegend": False,
+    }
+    top = max(counts.values(), default=0)
+    return _figure(
+        [bar],
+        {
+            "title": _title("Decisions taken"),
+            "xaxis": {"title": {"text": "deployment decision"}},
+            "yaxis": {"title": {"text": "students"}, "range": [0, max(top * 1.25, 1)]},
+            "height": 340,
+        },
+    )
+
+
+def paired_figure(
+    rows: Sequence[Submission], metric: str, *, title: str, axis_title: str
+) -> go.Figure:
+    """Instructor: one row per student, the Q4 and Q6 values as dots joined by a line.
+
+    `metric` is a SideFigures field ("tokens_per_s", "bits_per_weight", "size_bytes") or
+    "pass_rate" (probe checks passed, %).
+    """
+
+    def value(row: Submission, side: str) -> float | None:
+        s = _side(row, side)
+        if metric == "pass_rate":
+            return _pass_rate(s)
+        if metric == "size_bytes":
+            return _gb(s.size_bytes)
+        return getattr(s, metric)
+
+    names = [plotly_text(f"{r.name} (#{r.id})") for r in rows]
+    line_x: list[float | None] = []
+    line_y: list[str | None] = []
+    for row, label in zip(rows, names, strict=True):
+        a, b = value(row, "q4"), value(row, "q6")
+        if a is not None and b is not None:
+            line_x += [a, b, None]
+            line_y += [label, label, None]
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "pair",
+            "x": line_x,
+            "y": line_y,
+            "line": {"color": PAIR_LINE, "width": 2},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+    ]
+    for side in SIDES:
+        xs, ys = [], []
+        for row, label in zip(rows, names, strict=True):
+            v = value(row, side)
+            if v is not None:
+                xs.append(v)
+                ys.append(label)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": SIDE_LABELS[side],
+                "x": xs,
+                "y": ys,
+                "marker": _side_marker(side, size=11),
+                "hovertemplate": "%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
+            }
+        )
+    return _figure(
+        data,
+        {
+            "title": _title(title),
+            "xaxis": {"title": {"text": axis_title}, "rangemode": "tozero"},
+            "yaxis": {
+                "title": {"text": "student"},
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": list(reversed(names)),
+                "automargin": True,
+            },
+            "height": max(260, 60 + 26 * len(rows)),
+        },
+    )
+
+
+def speed_memory_figure(rows: Sequence[Submission]) -> go.Figure:
+    """Instructor: tokens/s against the tag's size, per student and tag; pairs are joined."""
+    line_x: list[float | None] = []
+    line_y: list[float | None] = []
+    for row in rows:
+        pts = [(_gb(_side(row, s).size_bytes), _side(row, s).tokens_per_s) for s in SIDES]
+        if all(x is not None and y is not None for x, y in pts):
+            line_x += [pts[0][0], pts[1][0], None]
+            line_y += [pts[0][1], pts[1][1], None]
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "same student",
+            "x": line_x,
+            "y": line_y,
+            "line": {"color": PAIR_LINE, "width": 1},
+            "hoverinfo": "skip",
+        }
+    ]
+    for side in SIDES:
+        trace, _, _ = _points(
+            rows,
+            side,
+            lambda r, s: _gb(_side(r, s).size_bytes),
+            lambda r, s: _side(r, s).tokens_per_s,
+            True,
+            "%{x:.2f} GB, %{y:.1f} tok/s",
+        )
+        data.append(trace)
+    return _figure(
+        data,
+        {
+            "title": _title("Speed against memory"),
+            "xaxis": {"title": {"text": "size on the endpoint (GB)"}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": "tokens/s"}, "rangemode": "tozero"},
+            "height": 380,
+        },
+    )

@@ -1,0 +1,159 @@
+"""Plotly figures for the Ollama widgets: the tags' sizes and the tensor type mix.
+
+The storage arithmetic behind them is `quantviz.decision.storage`.
+
+Figures come from the shared factory (`figures._base.figure`); the tests rebuild every figure
+with validation on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from quantviz.decision.storage import StorageRow
+from quantviz.figures._base import (
+    BLUE,
+    BROWN,
+    GREEN,
+    GREY,
+    LEGEND_TOP_RIGHT,
+    ORANGE,
+    PINK,
+    PURPLE,
+    RED,
+    TEAL,
+    YELLOW,
+    Spec,
+    figure,
+)
+from quantviz.ollama.metadata import TypeShare
+from quantviz.units import format_bytes
+
+TYPE_COLORS = {
+    "Q4_K": BLUE,
+    "Q6_K": ORANGE,
+    "F32": "#9d9d9d",
+    "F16": GREY,
+    "BF16": "#79706e",
+    "Q8_0": RED,
+    "Q5_0": TEAL,
+    "Q5_K": GREEN,
+    "Q4_0": PURPLE,
+}
+_SPARE_COLORS = (YELLOW, PINK, BROWN, "#17becf", "#bcbd22", "#8c564b")
+SIZE_COLOR = BLUE
+NOMINAL_COLOR = RED
+
+
+def _bpw_text(bpw: float | None) -> str:
+    return f"{bpw:.3f}" if bpw is not None else "—"
+
+
+def storage_figure(
+    rows: Sequence[StorageRow],
+    title: str | None = "Size on the endpoint",
+    uirevision: str = "storage",
+) -> go.Figure:
+    """Bars of each tag's size (GB); markers where the nominal bits per weight would put it."""
+    labels = [r.label for r in rows]
+    data: list[Spec] = [
+        {
+            "type": "bar",
+            "name": "size on the endpoint",
+            "x": labels,
+            "y": [r.size / 1e9 for r in rows],
+            "text": [format_bytes(r.size) for r in rows],
+            "textposition": "inside",
+            "insidetextanchor": "middle",  # clear of the nominal marker near the top
+            "marker": {"color": SIZE_COLOR},
+            "customdata": [[r.tag, f"{r.size:,}", _bpw_text(r.bits_per_weight)] for r in rows],
+            "hovertemplate": "%{x} (%{customdata[0]})<br>%{customdata[1]} bytes<br>"
+            "≈ %{customdata[2]} bits/weight<extra></extra>",
+        }
+    ]
+    nominal = [(r.label, r.nominal_size, r.nominal_bits_per_weight) for r in rows]
+    if any(size is not None for _, size, _ in nominal):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "at the nominal bits/weight",
+                "x": [label for label, size, _ in nominal if size is not None],
+                "y": [size / 1e9 for _, size, _ in nominal if size is not None],
+                "customdata": [bpw for _, size, bpw in nominal if size is not None],
+                "marker": {"color": NOMINAL_COLOR, "symbol": "line-ew-open", "size": 40,
+                           "line": {"width": 3, "color": NOMINAL_COLOR}},
+                "hovertemplate": "%{x}: %{y:.3f} GB at %{customdata} bits/weight<extra></extra>",
+            }
+        )  # fmt: skip
+    layout = {
+        "legend": LEGEND_TOP_RIGHT,
+        "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
+        "xaxis": {"type": "category"},
+    }
+    return figure(data, layout, title=title, height=300, uirevision=uirevision)
+
+
+def type_color(qtype: str, index: int = 0) -> str:
+    return TYPE_COLORS.get(qtype.upper(), _SPARE_COLORS[index % len(_SPARE_COLORS)])
+
+
+def type_order(mixes: Mapping[str, Mapping[str, TypeShare]]) -> list[str]:
+    """Every GGML type present in any tag, largest total bytes first."""
+    totals: dict[str, tuple[int, int]] = {}
+    for mix in mixes.values():
+        for qtype, share in mix.items():
+            n_bytes, count = totals.get(qtype, (0, 0))
+            totals[qtype] = (n_bytes + (share.n_bytes or 0), count + share.count)
+    return sorted(totals, key=lambda t: totals[t], reverse=True)
+
+
+def type_mix_figure(
+    mixes: Mapping[str, Mapping[str, TypeShare]],
+    title: str | None = "Tensor types: bytes (left) and tensor count (right)",
+    uirevision: str = "type-mix",
+) -> go.Figure:
+    """Stacked bars per tag, one colour per GGML type: GB on the left, tensor count on the right.
+
+    `mixes` maps a tag's label to `tensor_type_mix(tensors)`. A type a tag does not have is a
+    zero-height segment, so every trace has one value per tag.
+    """
+    labels = list(mixes)
+    data: list[Spec] = []
+    for i, qtype in enumerate(type_order(mixes)):
+        shares = [mixes[label].get(qtype) for label in labels]
+        counts = [s.count if s else 0 for s in shares]
+        n_bytes = [(s.n_bytes or 0) if s else 0 for s in shares]
+        color = type_color(qtype, i)
+        custom = [[c, b] for c, b in zip(counts, n_bytes, strict=True)]
+        common = {"type": "bar", "name": qtype, "x": labels, "legendgroup": qtype,
+                  "marker": {"color": color}, "customdata": custom}  # fmt: skip
+        data.append(
+            {
+                **common,
+                "y": [b / 1e9 for b in n_bytes],
+                "hovertemplate": f"%{{x}} · {qtype}<br>%{{customdata[1]:,}} bytes in "
+                "%{customdata[0]} tensors<extra></extra>",
+            }
+        )
+        data.append(
+            {
+                **common,
+                "y": counts,
+                "xaxis": "x2",
+                "yaxis": "y2",
+                "showlegend": False,
+                "hovertemplate": f"%{{x}} · {qtype}<br>%{{customdata[0]}} tensors<extra></extra>",
+            }
+        )
+    layout = {
+        "barmode": "stack",
+        "legend": LEGEND_TOP_RIGHT,
+        "xaxis": {"domain": [0.0, 0.45], "type": "category"},
+        "yaxis": {"title": {"text": "GB"}, "rangemode": "tozero"},
+        "xaxis2": {"domain": [0.55, 1.0], "type": "category", "anchor": "y2"},
+        "yaxis2": {"title": {"text": "tensors"}, "anchor": "x2", "rangemode": "tozero"},
+    }
+    return figure(data, layout, title=title, height=340, uirevision=uirevision)

@@ -1,0 +1,1 @@
+"""The quality probe: checkable prompts, their checkers, batteries, answer comparison and runs."""

@@ -1,0 +1,1 @@
+"""What a student measured: the evidence log and its records, typed measurements, the reports."""

@@ -1,0 +1,416 @@
+"""Grid explorer (`data-quantization-grid-explorer`): a 16-value toy layer at 2-8 bits.
+
+The default view is the seed's case: one symmetric absmax scale for the whole layer, drawn as one
+figure (heatmaps, error histogram, codes used, weights against the levels). Expanders hold the
+scheme controls (asymmetric min-max with a zero-point, per row / per group of N, clipping), the
+weight editor, the comparison of every scheme × granularity and the bytes a file would store.
+They render only while open (`on_change="rerun"`), so a slider move pays for what is shown: a
+fragment rerun has to stay within about 30 ms of server CPU, and every chart costs about 5 ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from numpy.typing import NDArray
+
+from quantviz.figures.explorers import layer_overview
+from quantviz.figures.schemes import comparison_figure
+from quantviz.quant import packing
+from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, toy_layer
+from quantviz.quant.schemes import (
+    GRANULARITIES,
+    NO_CLIP,
+    SCHEMES,
+    ClipMethod,
+    ClipSpec,
+    Granularity,
+    GroupedQuant,
+    Scheme,
+    all_levels,
+    bucket_counts,
+    compare_schemes,
+    error_stats,
+    quantize_grouped,
+    summarize_layer,
+)
+from quantviz.ui.context import WidgetContext
+from quantviz.ui.evidence_button import save_button
+
+DISTRIBUTIONS: dict[Distribution, str] = {"normal": "normal", "outlier": "normal + one outlier"}
+SCHEME_LABELS: dict[Scheme, str] = {
+    "symmetric": "symmetric absmax",
+    "asymmetric": "asymmetric min-max",
+}
+GRANULARITY_LABELS: dict[Granularity, str] = {
+    "tensor": "per tensor",
+    "row": "per row",
+    "group": "per group of N",
+}
+CLIP_LABELS: dict[ClipMethod, str] = {"none": "none", "percentile": "percentile", "std": "k·std"}
+GROUP_SIZES = (2, 4, 8)
+DEFAULT_GROUP_SIZE = 2  # on a 4x4 layer, 4 would be the same as per row
+DEFAULT_PERCENTILE = 90
+DEFAULT_K = 2.0
+PACKED_BITS = (4, 6)  # the widths the packing view shows: Q4_0-style nibbles, Q6_K-style ql + qh
+LAYOUT_LABELS: dict[packing.Layout, str] = {
+    "sequential": "codes in order",
+    "ggml": "llama.cpp interleave",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The scheme controls' current values."""
+
+    scheme: Scheme
+    granularity: Granularity
+    group_size: int
+    clip: ClipSpec
+
+    @property
+    def label(self) -> str:
+        granularity = GRANULARITY_LABELS[self.granularity].replace("N", str(self.group_size))
+        return f"{SCHEME_LABELS[self.scheme]} · {granularity} · {self.clip.label}"
+
+    def quantize(self, w: NDArray[np.float64], bits: int) -> GroupedQuant:
+        return quantize_grouped(w, bits, self.scheme, self.granularity, self.group_size, self.clip)
+
+
+def render(ctx: WidgetContext) -> None:
+    with st.container(border=True):
+        st.subheader("Grid explorer: a toy layer of 16 weights", anchor=False)
+        _explorer(ctx.key)
+
+
+def _new_layer(key: str) -> None:
+    st.session_state[f"{key}-seed"] += 1
+
+
+@st.fragment
+def _explorer(key: str) -> None:
+    st.session_state.setdefault(f"{key}-seed", 7)
+    # Horizontal containers rather than st.columns: every block is one more message per rerun.
+    top = st.container(horizontal=True, vertical_alignment="bottom")
+    bits = top.slider("bits", MIN_BITS, MAX_BITS, 4, key=f"{key}-bits")
+    dist = top.segmented_control(
+        "distribution",
+        list(DISTRIBUTIONS),
+        format_func=lambda v: DISTRIBUTIONS[v],
+        default="normal",
+        key=f"{key}-dist",
+        required=True,
+    )
+    seed = top.number_input("seed", min_value=0, step=1, key=f"{key}-seed", width=140)
+    top.button(
+        "Draw a new layer",
+        on_click=_new_layer,
+        args=(key,),
+        key=f"{key}-new",
+        icon=":material/casino:",
+    )
+    controls = st.expander(
+        "Scheme, scale granularity and clipping",
+        icon=":material/tune:",
+        key=f"{key}-controls",
+        on_change="rerun",
+    )
+    if controls.open:
+        with controls:
+            _scheme_controls(key)
+    settings = _settings(key)
+    w = _layer(key, int(seed), dist or "normal")
+
+    res = settings.quantize(w, bits)
+    _metrics(w, bits, settings, res)
+    errors = error_stats(w, res.w_hat)
+    save_button(
+        f"{key}-save",
+        f"Grid explorer: {bits} bits, {settings.label}",
+        {
+            "bits": bits,
+            "distribution": dist,
+            "seed": int(seed),
+            "scheme": settings.label,
+            "weights": w.round(6).tolist(),
+            "codes": res.q.tolist(),
+            "rmse": errors.rmse,
+            "max_error": errors.max_error,
+            "scales": len(res.scale),
+        },
+    )
+    note = f"Scheme: {settings.label}."
+    if dist == "outlier" and settings.granularity == "tensor" and settings.clip == NO_CLIP:
+        note += (
+            " One outlier sets max|w|, so the scale grows and the other 15 weights crowd into "
+            "the few buckets around zero."
+        )
+    st.caption(note)
+    buckets, counts = bucket_counts(res.q, bits, settings.scheme)
+    one_scale = res.n_groups == 1
+    st.plotly_chart(
+        layer_overview(
+            w,
+            res.w_hat,
+            buckets,
+            counts,
+            all_levels(res, bits, settings.scheme),
+            scale=float(res.scale[0]) if one_scale else None,
+            zero_point=int(res.zero_point[0]) if one_scale else 0,
+            bound=float(res.scale.max()) / 2,
+            clipped=res.clipped if settings.clip.method != "none" else None,
+        ),
+        key=f"{key}-heatmaps",
+    )
+    compare = st.expander(
+        "Compare schemes: the error of every scheme and granularity at these bits",
+        icon=":material/bar_chart:",
+        key=f"{key}-compare",
+        on_change="rerun",
+    )
+    if compare.open:
+        with compare:
+            _comparison(key, w, bits, settings)
+    packed = st.expander(
+        "Bit packing: the bytes a file stores for this layer",
+        icon=":material/memory:",
+        key=f"{key}-packing",
+        on_change="rerun",
+    )
+    if packed.open:
+        with packed:
+            _packing(key, w, bits, settings, res)
+
+
+def _layer(key: str, seed: int, dist: Distribution) -> NDArray[np.float64]:
+    """The drawn layer with the student's edits.
+
+    The editor renders only while its expander is open, and a data editor keeps no state while
+    hidden, so the edited layer is stored per draw under `{key}-edited` and fed back in.
+    """
+    draw = f"{dist}-{seed}"
+    stored = st.session_state.get(f"{key}-edited")
+    w = stored[1] if stored is not None and stored[0] == draw else toy_layer(seed, dist)
+    editor = st.expander(
+        "Edit the weights", icon=":material/edit:", key=f"{key}-edit", on_change="rerun"
+    )
+    if editor.open:
+        with editor:
+            # Keyed by the draw, so a new seed or distribution starts a fresh, unedited table.
+            edited = st.data_editor(
+                pd.DataFrame(w, columns=[f"c{j}" for j in range(w.shape[1])]),
+                key=f"{key}-editor-{draw}",
+                hide_index=True,
+                column_config={
+                    f"c{j}": st.column_config.NumberColumn(format="%.6f", required=True)
+                    for j in range(w.shape[1])
+                },
+            )
+        w = np.nan_to_num(edited.to_numpy(dtype=np.float64))
+        st.session_state[f"{key}-edited"] = (draw, w)
+    return w
+
+
+def _scheme_controls(key: str) -> None:
+    """The scheme widgets, shown while their expander is open.
+
+    They keep their values while it is closed (`persist_state`); `_settings` reads them.
+    """
+    first = st.container(horizontal=True)
+    first.segmented_control(
+        "scheme",
+        SCHEMES,
+        format_func=lambda v: SCHEME_LABELS[v],
+        default="symmetric",
+        required=True,
+        key=f"{key}-scheme",
+        persist_state="page",
+        help="Symmetric: scale = max|w| / (2^(bits-1) - 1), q = round(w / scale). "
+        "Asymmetric: scale = (max - min) / (2^bits - 1), zero_point = round(-min / scale), "
+        "q = round(w / scale) + zero_point, so every code covers the layer's actual range.",
+    )
+    first.segmented_control(
+        "scale granularity",
+        GRANULARITIES,
+        format_func=lambda v: GRANULARITY_LABELS[v],
+        default="tensor",
+        required=True,
+        key=f"{key}-granularity",
+        persist_state="page",
+        help="How many weights share one scale: all 16, each row of 4, or each group of N "
+        "consecutive weights (row by row).",
+    )
+    first.segmented_control(
+        "group size N",
+        GROUP_SIZES,
+        default=DEFAULT_GROUP_SIZE,
+        required=True,
+        key=f"{key}-group-size",
+        persist_state="page",
+        help="Weights per group for 'per group of N' and for the comparison strip.",
+    )
+    second = st.container(horizontal=True, vertical_alignment="bottom")
+    method = second.segmented_control(
+        "clipping",
+        list(CLIP_LABELS),
+        format_func=lambda v: CLIP_LABELS[v],
+        default="none",
+        required=True,
+        key=f"{key}-clip",
+        persist_state="page",
+        help="Narrow each scale's range to a threshold on |w|; weights beyond it are clipped "
+        "to the edge (marked × in the heatmap).",
+    )
+    if method == "percentile":
+        second.slider(
+            "clip at this percentile of |w|",
+            50,
+            100,
+            DEFAULT_PERCENTILE,
+            key=f"{key}-clip-percentile",
+            persist_state="page",
+        )
+    elif method == "std":
+        second.slider(
+            "clip at k standard deviations (k)",
+            0.5,
+            4.0,
+            DEFAULT_K,
+            step=0.1,
+            key=f"{key}-clip-k",
+            persist_state="page",
+        )
+
+
+def _settings(key: str) -> Settings:
+    """The scheme controls' values, or their defaults before the expander was first opened."""
+    state = st.session_state
+    method = state.get(f"{key}-clip") or "none"
+    clip = NO_CLIP
+    if method == "percentile":
+        clip = ClipSpec.percentile(state.get(f"{key}-clip-percentile", DEFAULT_PERCENTILE))
+    elif method == "std":
+        clip = ClipSpec.std(state.get(f"{key}-clip-k", DEFAULT_K))
+    return Settings(
+        state.get(f"{key}-scheme") or "symmetric",
+        state.get(f"{key}-granularity") or "tensor",
+        int(state.get(f"{key}-group-size") or DEFAULT_GROUP_SIZE),
+        clip,
+    )
+
+
+def _metrics(w: NDArray[np.float64], bits: int, settings: Settings, res: GroupedQuant) -> None:
+    """Scale, levels used, errors and storage; the seed's numbers in the default setting."""
+    asymmetric = settings.scheme == "asymmetric"
+    summary = summarize_layer(w, res, bits, settings.scheme)
+    n_groups = res.n_groups
+    if n_groups == 1:
+        scale_value = f"{res.scale[0]:.5f}"
+        zero_points = f"zero-point {res.zero_point[0]}"
+    else:
+        scale_value = f"{n_groups} scales"
+        zero_points = f"{n_groups} zero-points"
+    scale_help = "One scale per group: " + ", ".join(f"{s:.5f}" for s in res.scale)
+    row = st.container(horizontal=True)
+    row.metric(
+        "scale",
+        scale_value,
+        zero_points if asymmetric else None,
+        delta_color="off",
+        delta_arrow="off",
+        help=scale_help if n_groups > 1 else None,
+    )
+    row.metric("levels used", f"{summary.used_levels} of {summary.representable_levels}")
+    rest = None  # with clipping on: the RMSE of the weights that were not clipped
+    if settings.clip.method != "none":
+        kept = ~res.clipped
+        n_clipped = w.size - int(kept.sum())
+        rest = f"{error_stats(w[kept], res.w_hat[kept]).rmse:.5f} without the {n_clipped} clipped"
+    row.metric("RMSE", f"{summary.errors.rmse:.5f}", rest, delta_color="off", delta_arrow="off")
+    row.metric("max error", f"{summary.errors.max_error:.5f}")
+    extras = f"{n_groups} FP16 scale{'s' if n_groups > 1 else ''}"
+    if asymmetric:
+        extras += f" + {n_groups} zero-point{'s' if n_groups > 1 else ''} of {bits} bits"
+    row.metric(
+        "storage",
+        f"{summary.storage_bits} bits",
+        f"{summary.ratio_vs_fp16:.1f}× smaller than FP16",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"{w.size} codes × {bits} bits + {extras}. FP16: {summary.fp16_bits} bits, "
+        f"FP32: {summary.fp32_bits} bits ({summary.ratio_vs_fp32:.1f}× smaller).",
+    )
+
+
+def _comparison(key: str, w: NDArray[np.float64], bits: int, settings: Settings) -> None:
+    rows = compare_schemes(w, bits, settings.group_size, settings.clip)
+    st.plotly_chart(
+        comparison_figure(
+            rows, title=f"Error of each scheme at {bits} bits, {settings.clip.label}"
+        ),
+        key=f"{key}-comparison",
+    )
+    best = min(rows, key=lambda r: r.rmse)
+    st.caption(
+        f"Lowest RMSE: **{best.label}** ({best.rmse:.5f}) at {best.bits_per_weight:.2f} bits "
+        "per weight. More scales cost more bits: hover a bar for its bits per weight."
+    )
+
+
+def _packing(
+    key: str, w: NDArray[np.float64], bits: int, settings: Settings, res: GroupedQuant
+) -> None:
+    layout = st.segmented_control(
+        "byte order",
+        list(LAYOUT_LABELS),
+        format_func=lambda v: LAYOUT_LABELS[v],
+        default="sequential",
+        required=True,
+        key=f"{key}-layout",
+        persist_state="page",
+        help="In order: code 2j in the low nibble of byte j, code 2j+1 in the high nibble. "
+        "llama.cpp interleaves half-blocks instead (Q4_0: byte j holds codes j and j + n/2; "
+        "Q6_K: ql and qh the same way), so one shift unpacks a whole SIMD register.",
+    )
+    blocks = [
+        _packed_text(
+            width,
+            settings.scheme,
+            res if width == bits else settings.quantize(w, width),
+            layout or "sequential",
+        )
+        for width in PACKED_BITS
+    ]
+    st.code("\n\n".join(blocks), language=None)
+    st.caption(
+        "Bytes are what a file holds: whole bytes, so padding counts. Each scale is an FP16 "
+        "number stored low byte first, as GGUF does; real Q6_K blocks of 256 weights also "
+        "store 16 eight-bit sub-scales."
+    )
+
+
+def _packed_text(bits: int, scheme: Scheme, res: GroupedQuant, layout: packing.Layout) -> str:
+    """One width's codes, the bytes they pack into, the scale bytes and the bits per weight."""
+    signed = scheme == "symmetric"
+    packed = packing.pack_layer(res.q, bits, res.scale, layout, signed=signed)
+    arrays = dict(packed.arrays)
+    arrays["scale"] = packed.scale_bytes
+    if not signed:  # zero-points are codes too: packed at the same width
+        arrays["zero"] = packing.pack_bitstream(res.zero_point, bits)
+    total = sum(a.size for a in arrays.values())
+    digits = 1 if bits <= 4 else 2
+    offset = f" + {2 ** (bits - 1)}" if signed else ""
+    title = "two codes per byte" if bits == 4 else "low 4 bits in ql, high 2 bits in qh (as Q6_K)"
+    lines = [
+        f"{bits} bits: {title}",
+        f"codes (q{offset}), hex   " + " ".join(f"{c:0{digits}x}" for c in packed.codes),
+    ]
+    lines += [f"{name:<6}{a.size:>3} bytes  {packing.hex_bytes(a)}" for name, a in arrays.items()]
+    lines.append(
+        f"total {total:>3} bytes = {total * 8} bits for {packed.n_codes} weights = "
+        f"{total * 8 / packed.n_codes:.2f} bits per weight"
+    )
+    return "\n".join(lines)
