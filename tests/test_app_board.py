@@ -97,6 +97,20 @@ def test_submit_then_see_the_class_anonymously(db_url):
     machines = next(t for t in speed["data"] if t.get("name") == "a student's machine")
     assert sorted(machines["x"]) == [20.0, 44.0]
     page_text = shown + "".join(c.proto.spec for c in at.get("plotly_chart"))
+    # Each chart has its text alternative: a sentence under it and its numbers as a table.
+    assert "Tokens per second, Q4 against Q6, for 2 students" in shown
+    labels = [e.label for e in at.expander]
+    assert labels == [
+        "Data table: sizes and bits per weight",
+        "Data table: tokens per second",
+        "Data table: probe checks passed",
+        "Data table: decisions taken",
+    ]
+    tables = [df.value for df in at.dataframe]  # in the charts' order
+    speed_table = tables[1]
+    assert sorted(speed_table["Q4 tokens/s"]) == [20.0, 44.0]
+    assert "you" in list(speed_table["student"])
+    page_text += "".join(v.to_csv() for v in tables)
     assert CLASSMATE not in page_text and "Q6 is worth it" not in page_text
 
 
