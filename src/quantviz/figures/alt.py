@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import SupportsFloat
 
 Cell = str | int | float | None
 
@@ -37,7 +38,11 @@ class ChartText:
 
     @classmethod
     def of(
-        cls, summary: str, columns: Sequence[str], rows: Iterable[Sequence[Cell]], name: str = ""
+        cls,
+        summary: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Cell | SupportsFloat]],
+        name: str = "",
     ) -> ChartText:
         """A ChartText from any sequences; non-finite floats become None (shown as empty)."""
         clean = tuple(tuple(_cell(c) for c in row) for row in rows)
@@ -48,7 +53,7 @@ class ChartText:
         return {c: [row[i] for row in self.rows] for i, c in enumerate(self.columns)}
 
 
-def _cell(value: object) -> Cell:
+def _cell(value: Cell | SupportsFloat) -> Cell:
     if value is None or isinstance(value, str | int):
         return value
     v = float(value)  # numpy scalars too
