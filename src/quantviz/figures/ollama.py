@@ -28,6 +28,7 @@ from quantviz.figures._base import (
     Spec,
     figure,
 )
+from quantviz.figures.alt import ChartText, listing
 from quantviz.ollama.metadata import TypeShare
 from quantviz.units import format_bytes
 
@@ -157,3 +158,42 @@ def type_mix_figure(
         "yaxis2": {"title": {"text": "tensors"}, "anchor": "x2", "rangemode": "tozero"},
     }
     return figure(data, layout, title=title, height=340, uirevision=uirevision)
+
+
+# Text alternatives (issue 18): one sentence and the plotted numbers, beside each figure above.
+
+
+def storage_text(rows: Sequence[StorageRow]) -> ChartText:
+    """What `storage_figure` shows: each tag's size, and its size at the nominal bits/weight."""
+    parts = [
+        f"{r.label} {format_bytes(r.size)}"
+        + (f" ({r.bits_per_weight:.2f} bits per weight)" if r.bits_per_weight else "")
+        for r in rows
+    ]
+    table = [
+        (r.label, r.tag, r.size / 1e9, r.bits_per_weight,
+         None if r.nominal_size is None else r.nominal_size / 1e9)
+        for r in rows
+    ]  # fmt: skip
+    columns = ("model", "tag", "size (GB)", "bits per weight", "size at nominal bits (GB)")
+    return ChartText.of(
+        f"Size on the endpoint: {listing(parts)}.", columns, table, "size on the endpoint"
+    )
+
+
+def type_mix_text(mixes: Mapping[str, Mapping[str, TypeShare]]) -> ChartText:
+    """What `type_mix_figure` shows: per tag, the bytes and tensors of each GGML type."""
+    parts = []
+    table = []
+    for label, mix in mixes.items():
+        total = sum(s.n_bytes or 0 for s in mix.values())
+        ranked = sorted(mix.items(), key=lambda kv: kv[1].n_bytes or 0, reverse=True)
+        top = [f"{q} {100 * (s.n_bytes or 0) / total:.0f} %" for q, s in ranked[:2] if total]
+        parts.append(f"{label}: {', '.join(top) or 'no sizes'} of the bytes")
+        table += [(label, q, s.count, (s.n_bytes or 0) / 1e9) for q, s in ranked]
+    return ChartText.of(
+        f"Tensor types per tag, by bytes and by tensor count: {'; '.join(parts)}.",
+        ("tag", "type", "tensors", "GB"),
+        table,
+        "tensor types",
+    )

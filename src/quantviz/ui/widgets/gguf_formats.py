@@ -23,7 +23,13 @@ import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures.ggml import Panel, code_grid_figure, error_grid_figure
+from quantviz.figures.ggml import (
+    Panel,
+    code_grid_figure,
+    code_grid_text,
+    error_grid_figure,
+    error_grid_text,
+)
 from quantviz.quant import gemma4_e2b, ggml, packing
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution
 from quantviz.quant.recipe import (
@@ -54,6 +60,7 @@ from quantviz.quant.superblock import (
     quantize_toy,
     sub_block_rows,
 )
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 from quantviz.units import format_billions, format_bytes
@@ -197,7 +204,9 @@ def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeR
     panels = [
         Panel(f"{r.name}: w − ŵ", w - r.w_hat, r.block, r.sub_block) for r in results.values()
     ]
-    st.plotly_chart(error_grid_figure(w, panels, shared), key=f"{key}-errors")
+    show_chart(
+        error_grid_figure(w, panels, shared), key=f"{key}-errors", alt=error_grid_text(w, panels)
+    )
 
 
 @st.fragment
@@ -221,9 +230,11 @@ def _stored(
     r = results[name or DEFAULT_STORED]
     st.caption(formula(r.scheme, bits))
     left, right = st.columns(2)
-    left.plotly_chart(
+    show_chart(
         code_grid_figure(r.codes, w, r.w_hat, r.block, r.sub_block),
         key=f"{key}-codes",
+        alt=code_grid_text(r.codes, w, r.w_hat, r.block, r.sub_block),
+        where=left,
     )
     with right:
         _scales(key, r)
