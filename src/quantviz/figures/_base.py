@@ -16,6 +16,7 @@ background, grid) into every chart's template whatever the figure brings.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,49 @@ OKABE_ITO: Mapping[str, str] = {
     "black": "#000000",
 }
 
+# Plot text and edges (issue 18, docs/accessibility.md). Streamlit's chart theme draws tick labels,
+# axis titles, annotations and the in-figure slider's labels in its gray70 #808495: 3.72:1 on
+# the white plot, below the 4.5:1 that 12-14 px text needs (measured in Chromium). The factory
+# sets them, on every axis and colour bar, in Streamlit's gray80 (7.05:1); a mark whose fill is
+# lighter than 3:1 gets an EDGE outline. tests/test_figures_contrast.py checks every builder.
+PLOT_BACKGROUND = "#ffffff"
+TEXT_COLOR = "#555867"
+EDGE = "#333333"  # 12.6:1 on white
+_AXIS = re.compile(r"^[xy]axis\d*$")
+_COLOR_AXIS = re.compile(r"^coloraxis\d*$")
+
+
+def _with_text_color(part: Any) -> Spec:
+    """A copy of a layout part ({...} or None) whose font colour defaults to TEXT_COLOR."""
+    part = dict(part or {})
+    part["font"] = {"color": TEXT_COLOR, **part.get("font", {})}
+    return part
+
+
+def _axis_text(axis: Any) -> Spec:
+    axis = dict(axis or {})
+    axis["tickfont"] = {"color": TEXT_COLOR, **axis.get("tickfont", {})}
+    title = axis.get("title")
+    axis["title"] = _with_text_color({"text": title} if isinstance(title, str) else title)
+    return axis
+
+
+def readable_text(layout: Spec) -> Spec:
+    """`layout` with TEXT_COLOR wherever Streamlit's template would put its lighter grey.
+
+    Streamlit's template names a colour for every axis's ticks and title and for colour bars,
+    which a figure-wide `font.color` does not override; explicit colours in `layout` win.
+    """
+    out = dict(layout)
+    out["font"] = {"color": TEXT_COLOR, **out.get("font", {})}
+    for key in {"xaxis", "yaxis", *(k for k in out if _AXIS.match(k))}:
+        out[key] = _axis_text(out.get(key))
+    for key in [k for k in out if _COLOR_AXIS.match(k)]:
+        axis = dict(out[key])
+        axis["colorbar"] = _axis_text(axis.get("colorbar"))
+        out[key] = axis
+    return out
+
 
 def figure(
     data: list[Spec],
@@ -72,7 +116,7 @@ def figure(
         base["uirevision"] = uirevision
     if title:
         base["title"] = {"text": title}
-    return go.Figure({"data": data, "layout": {**base, **layout}}, _validate=False)
+    return go.Figure({"data": data, "layout": readable_text({**base, **layout})}, _validate=False)
 
 
 def colorscale(name: str, n: int = 5) -> list[list[Any]]:

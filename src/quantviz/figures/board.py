@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from quantviz.board.extract import SIDE_LABELS, SIDES, SideFigures
 from quantviz.board.store import Submission
-from quantviz.figures._base import LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
+from quantviz.figures._base import EDGE, LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
 from quantviz.figures.alt import ChartText, listing, num
 
 COLORS = {"q4": OKABE_ITO["orange"], "q6": OKABE_ITO["blue"]}
@@ -34,7 +34,7 @@ DECISION_COLORS = {
     "none": "#999999",
     "undecided": "#CCCCCC",
 }
-PAIR_LINE = "#B0B0B0"
+PAIR_LINE = "#808080"  # 3.9:1 on white: the line that pairs a student's Q4 and Q6 (SC 1.4.11)
 OUTLINE = {"width": 1, "color": "#333333"}
 MARGIN = {"t": 50}
 
@@ -286,7 +286,8 @@ def decisions_figure(rows: Sequence[Submission]) -> go.Figure:
         "textposition": "outside",
         "marker": {
             "color": [DECISION_COLORS[k] for k in DECISION_ORDER],
-            "line": {"width": [3 if k == own_key else 0 for k in DECISION_ORDER], "color": "#000"},
+            # Every bar outlined: "nothing fits" and "no decision" are light greys (SC 1.4.11).
+            "line": {"width": [3 if k == own_key else 1 for k in DECISION_ORDER], "color": EDGE},
             "pattern": {"shape": ["/" if k == own_key else "" for k in DECISION_ORDER]},
         },
         "hovertemplate": "%{x}: %{y} students<extra></extra>",

@@ -16,6 +16,7 @@ from quantviz.decision.storage import StorageRow
 from quantviz.figures._base import (
     BLUE,
     BROWN,
+    EDGE,
     GREEN,
     GREY,
     LEGEND_TOP_RIGHT,
@@ -44,6 +45,7 @@ TYPE_COLORS = {
     "Q4_0": PURPLE,
 }
 _SPARE_COLORS = (YELLOW, PINK, BROWN, "#17becf", "#bcbd22", "#8c564b")
+BAR_EDGE = {"width": 1, "color": EDGE}  # light segments still stand out (SC 1.4.11)
 SIZE_COLOR = BLUE
 NOMINAL_COLOR = RED
 
@@ -130,7 +132,7 @@ def type_mix_figure(
         color = type_color(qtype, i)
         custom = [[c, b] for c, b in zip(counts, n_bytes, strict=True)]
         common = {"type": "bar", "name": qtype, "x": labels, "legendgroup": qtype,
-                  "marker": {"color": color}, "customdata": custom}  # fmt: skip
+                  "marker": {"color": color, "line": BAR_EDGE}, "customdata": custom}  # fmt: skip
         data.append(
             {
                 **common,
