@@ -50,6 +50,28 @@ OKABE_ITO: Mapping[str, str] = {
     "purple": "#CC79A7",
     "black": "#000000",
 }
+# Classes (tensor types, tags) take these colours in order: every pair stays at least 11 CAM02-UCS
+# ΔE apart under simulated deuteranopia, protanopia and tritanopia (Tableau 10: 1.4, red against
+# green). Beyond eight classes a colour comes back, so each class also gets its own bar pattern
+# and marker symbol (`category_style`): tests/test_figures_colour_vision.py checks both.
+CATEGORICAL: tuple[str, ...] = tuple(
+    OKABE_ITO[k]
+    for k in ("blue", "orange", "green", "vermilion", "sky", "purple", "yellow", "black")
+)
+PATTERNS = ("", "/", "\\", "x", "-", "|", "+", ".")  # plotly bar fill patterns
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
+
+
+def category_style(index: int) -> tuple[str, str, str]:
+    """Colour, bar pattern and marker symbol of class `index`; no two classes share all three.
+
+    Colours repeat every eight classes; the pattern and symbol shift by one at each repeat, so
+    classes that share a colour differ in both.
+    """
+    n = len(CATEGORICAL)
+    shift = index + index // n
+    return CATEGORICAL[index % n], PATTERNS[shift % len(PATTERNS)], SYMBOLS[shift % len(SYMBOLS)]
+
 
 # Plot text and edges (issue 18, docs/accessibility.md). Streamlit's chart theme draws tick labels,
 # axis titles, annotations and the in-figure slider's labels in its gray70 #808495: 3.72:1 on

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from quantviz.figures._base import EDGE, OKABE_ITO, Spec, colorscale, figure, plotly_text
 from quantviz.figures.alt import ChartText, num
-from quantviz.figures.ollama import type_color
+from quantviz.figures.ollama import type_style
 
 WEIGHT_SCALE = colorscale("cividis", 9)
 DIFF_SCALE = colorscale("PuOr", 9)
@@ -327,6 +327,7 @@ def layer_profile(
     data: list[Spec] = []
     for i, qtype in enumerate(types):
         group = [p for p in points if p.q4_type == qtype]
+        color, _, symbol = type_style(qtype, i)
         data.append(
             {
                 "type": "scatter",
@@ -338,7 +339,7 @@ def layer_profile(
                     [plotly_text(p.name), plotly_text(p.q6_type), p.diff_rms, p.relative]
                     for p in group
                 ],
-                "marker": {"color": type_color(qtype, i), "size": 8, "line": MARKER_EDGE},
+                "marker": {"color": color, "symbol": symbol, "size": 8, "line": MARKER_EDGE},
                 "hovertemplate": "%{customdata[0]}<br>Q4 file "
                 + plotly_text(qtype)
                 + ", Q6 file %{customdata[1]}<br>RMS(Q4 − Q6) = %{customdata[2]:.3e}"
