@@ -63,6 +63,7 @@ from quantviz.quant.superblock import (
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.live import announce
 from quantviz.units import format_billions, format_bytes
 
 DEFAULT_SEED = 1
@@ -141,6 +142,13 @@ def _explorer(key: str) -> None:
     st.info(
         outlier_caption(w, results[TOY], results["Q4_K"], bits, distribution),
         icon=":material/insights:",
+    )
+    announce(
+        " ".join(
+            f"{results[name].label}: RMSE {stats[name].rmse:.2e}, SNR {stats[name].snr_db:.1f} dB."
+            for name in (TOY, "Q4_K", "Q6_K")
+        ),
+        key=f"{key}-live",
     )
     _error_grids(key, w, results)
     st.dataframe(
