@@ -71,7 +71,7 @@ def report_context(settings: Settings) -> ReportContext:
 
 def _clear(log: EvidenceLog) -> None:
     log.clear()
-    st.toast("The evidence log is empty now.", icon=":material/delete:")
+    st.success("The evidence log is empty now.", icon=":material/delete:")
 
 
 def _add_note(log: EvidenceLog) -> None:
@@ -82,7 +82,7 @@ def _add_note(log: EvidenceLog) -> None:
     try:
         log.append("note", title, {"text": text})
     except EvidenceFull as exc:  # the note stays in its field
-        st.toast(f"Not saved: {exc}", icon=":material/inventory_2:")
+        st.warning(f"Not saved: {exc}", icon=":material/inventory_2:")
         return
     st.session_state["evidence-note-text"] = ""
     st.session_state["evidence-note-title"] = ""

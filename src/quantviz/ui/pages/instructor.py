@@ -229,7 +229,7 @@ def _figures(rows: list[Submission]) -> None:
 
 
 def _reasons(rows: list[Submission]) -> None:
-    st.subheader("Reasons", anchor=False)
+    st.header("Reasons", anchor=False)  # h2 under the h1: no skipped level
     counts = decision_counts(rows)
     st.caption(" · ".join(f"{DECISION_LABELS[k]}: {n}" for k, n in counts.items()))
     given = [r for r in rows if r.reason]

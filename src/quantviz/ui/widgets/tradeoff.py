@@ -282,4 +282,4 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
             },
         )
         if saved is not None:
-            st.toast("Decision saved to your evidence.", icon=":material/check:")
+            st.success("Decision saved to your evidence.", icon=":material/check:")
