@@ -118,3 +118,23 @@ def test_the_test_ollama_server_is_not_checked_against_the_app():
     recipes, metadata) is written from upstream sources, so the app cannot agree with itself."""
     imports = _imports(TESTS / "ollama_server.py")
     assert not [i for i in imports if i.split(".")[0] == "quantviz"]
+
+
+def test_every_widget_panel_fragment_is_guarded():
+    """Widgets draw their panels with `registry.fragment`, never bare `st.fragment`: a
+    fragment reruns outside `render_widget`, and a bare one that raises shows the student
+    Streamlit's traceback (tests/test_fragment_guard.py shows both)."""
+    bare = []
+    for name, path in _modules().items():
+        if not name.startswith("quantviz.ui.") or name == "quantviz.ui.registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "fragment"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "st"
+            ):
+                bare.append(f"{name}:{node.lineno}")
+    assert bare == []
+    assert any("registry.fragment" in p.read_text() for p in (SRC / "ui" / "widgets").glob("*.py"))

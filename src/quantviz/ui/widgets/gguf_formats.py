@@ -54,6 +54,7 @@ from quantviz.quant.superblock import (
     quantize_toy,
     sub_block_rows,
 )
+from quantviz.ui import registry
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 from quantviz.units import format_billions, format_bytes
@@ -94,7 +95,7 @@ def _gguf_results(seed: int, distribution: Distribution) -> dict[str, SchemeResu
     return {t: quantize_gguf(w, t) for t in GGUF_TYPES}
 
 
-@st.fragment
+@registry.fragment
 def _explorer(key: str) -> None:
     st.session_state.setdefault(f"{key}-seed", DEFAULT_SEED)
     c1, c2, c3, c4 = st.columns([4, 2, 2, 3], vertical_alignment="bottom")
@@ -184,7 +185,7 @@ def _explorer(key: str) -> None:
     _stored(key, w, results, bits)
 
 
-@st.fragment
+@registry.fragment
 def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult]) -> None:
     """The weights and every scheme's error grid; the colour-range toggle reruns only this."""
     shared = st.toggle(
@@ -200,7 +201,7 @@ def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeR
     st.plotly_chart(error_grid_figure(w, panels, shared), key=f"{key}-errors")
 
 
-@st.fragment
+@registry.fragment
 def _stored(
     key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult], bits: int
 ) -> None:
@@ -320,7 +321,7 @@ def render_recipe(
     return summary
 
 
-@st.fragment
+@registry.fragment
 def _tensor_table(choices: Sequence[TensorChoice], key: str) -> None:
     c1, c2 = st.columns([3, 2])
     text = c1.text_input("name contains", key=f"{key}-filter", placeholder="attn_v, ffn_down...")

@@ -25,7 +25,7 @@ from quantviz.ollama.metadata import (
 )
 from quantviz.quant.recipe import RecipeError, recipe_report
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
@@ -97,7 +97,7 @@ def _mix_payload(mix: Mapping[str, TypeShare]) -> dict[str, dict[str, int | None
     }
 
 
-@st.fragment
+@registry.fragment
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint

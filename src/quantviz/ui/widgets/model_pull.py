@@ -19,7 +19,7 @@ from quantviz.config import Settings
 from quantviz.ollama.client import Endpoint, PullTracker, find_model, pull
 from quantviz.ollama.errors import OllamaError
 from quantviz.text import code_span, plain
-from quantviz.ui import session
+from quantviz.ui import registry, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
@@ -116,7 +116,7 @@ def _request(pending_key: str, label: str, tag: str) -> None:
     st.session_state[pending_key] = (label, tag)
 
 
-@st.fragment
+@registry.fragment
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint

@@ -54,7 +54,7 @@ from quantviz.probe.run import (
 )
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 
 PULL_MARKER = "model-pull"
@@ -553,7 +553,7 @@ def _first_difference(res: ProbeResult, job: ProbeJob) -> str:
     )
 
 
-@st.fragment
+@registry.fragment
 def _detail(key: str) -> None:
     """One prompt up close: both answers verbatim, the verdicts and the per-token logprobs."""
     job: ProbeJob | None = st.session_state.get(f"{key}-job")

@@ -18,7 +18,7 @@ from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
@@ -42,7 +42,7 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec) if value is not None else "—"
 
 
-@st.fragment
+@registry.fragment
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint

@@ -37,7 +37,7 @@ from quantviz.decision.memory import (
 from quantviz.figures.probe import memory_figure
 from quantviz.report.measurements import MeasuredSpeed
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
 from quantviz.units import GB, format_bytes, format_tokens
@@ -202,7 +202,7 @@ def _assumption_lines(
     return lines
 
 
-@st.fragment
+@registry.fragment
 def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     budget_gb, context, cache_type, overhead_gb, parallel = _inputs(key)
     usable = [f for f in facts.tags if f.weights_bytes is not None]
