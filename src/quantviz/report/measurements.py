@@ -322,7 +322,13 @@ def _type_mix(md: MetadataMeasurement) -> str | None:
     parts = []
     for t in md.tags:
         shares = ", ".join(
-            f"{s.type} {s.count} tensors ({format_bytes(s.n_bytes)})" for s in t.type_mix
+            f"{s.type} {s.count} tensors"
+            + (
+                f" ({format_bytes(s.n_bytes)}, {s.n_bytes:,} bytes)"
+                if s.n_bytes is not None
+                else ""
+            )
+            for s in t.type_mix
         )
         if shares:
             parts.append(f"{t.label}: {shares}")

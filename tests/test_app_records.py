@@ -1,0 +1,182 @@
+"""AppTest of the lab's record fields: each Execute item that asks for a record is a field on its
+page, pre-filled where the app measured the value, saved to the evidence, replaced on edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from apptest_utils import open_page, texts
+from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
+from streamlit.util import calc_hash
+
+from quantviz.lab.parse import parse_lab
+from quantviz.report.measurements import Measurements, ProbeScore, SpeedSample
+from quantviz.ui import session
+
+SEED = Path(__file__).parents[1] / "labs" / "lab-02-quantization-tradeoffs.md"
+LAB = parse_lab(SEED.read_text(), SEED)
+
+
+@pytest.fixture
+def server(ollama_server: OllamaTestServer, monkeypatch) -> OllamaTestServer:
+    """The test server as the app's endpoint (OLLAMA_HOST, no instructor section)."""
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    return ollama_server
+
+
+def _box(at, record_id: str):
+    return at.text_area(key=f"record-lab2-{record_id}")
+
+
+def _records(at) -> list:
+    return at.session_state[session.EVIDENCE].filter("record")
+
+
+def _save(at, record_id: str):
+    return at.button(key=f"record-lab2-{record_id}-save").click().run()
+
+
+@pytest.mark.parametrize("url_path", sorted({s.url_path for s, _ in LAB.records}))
+def test_every_record_field_of_a_page_is_rendered(server, url_path):
+    """Every record field of the page's section is a text box labelled with its Execute item,
+    after the item's own text; the page runs without an exception."""
+    at = open_page(url_path)
+    assert not at.exception
+    fields = [f for s, f in LAB.records if s.url_path == url_path]
+    assert fields
+    for field in fields:
+        box = _box(at, field.id)
+        assert box.label == f"Your record: {field.prompt}"
+    page = texts(at)
+    assert all(field.markdown in page for field in fields)
+
+
+def test_storage_fields_are_prefilled_with_the_measured_sizes(server):
+    """Objective 3's fields start with the sizes, bytes saved, percent, ratio and bits per
+    weight of the endpoint's own tags (figures computed here from the test server's catalog)."""
+    q4, q6 = server.catalog[Q4_TAG].size, server.catalog[Q6_TAG].size
+    params = server.catalog[Q4_TAG].parameter_count
+    at = open_page("lab2-objective3")
+    assert not at.exception
+    savings = _box(at, "obj3-savings").value
+    assert f"Q4 {q4 / 1e9:.2f} GB ({q4:,} bytes)" in savings
+    assert f"Q6 {q6 / 1e9:.2f} GB ({q6:,} bytes)" in savings
+    assert f"Bytes saved: {q6 - q4:,} bytes" in savings
+    assert f"Percent saved: {(q6 - q4) / q6 * 100:.1f} % of Q6" in savings
+    assert f"Size ratio: {q4 / q6:.3f}" in savings
+    bits = _box(at, "obj3-bits-per-weight").value
+    assert f"Parameter count: {params:,}" in bits
+    assert f"Q4 {q4 * 8 / params:.2f} bits per weight" in bits
+    assert f"Q6 {q6 * 8 / params:.2f} bits per weight" in bits
+    assert "Ratio the recipe predicts: 0.9" in _box(at, "obj3-ratio-gap").value
+    assert "Measured by the app" in texts(at)
+
+
+def test_metadata_fields_are_prefilled_with_claims_levels_and_types(server):
+    """Objective 4's fields start with the claims' verdicts, each tag's quantization level and
+    file type, its tensors by type and the Q6_K tensors of the Q4 file."""
+    at = open_page("lab2-objective4")
+    assert not at.exception
+    claims = _box(at, "obj4-claims").value
+    assert "Architecture gemma4 / gemma4: verified" in claims
+    assert "Tokenizer model" in claims and "refuted" not in claims
+    quant = _box(at, "obj4-quantization").value
+    assert "Q4 Q4_K_M, file type 15 (Q4_K_M)" in quant
+    assert "Q6 Q6_K, file type 18 (Q6_K)" in quant
+    mix = _box(at, "obj4-type-mix").value
+    assert "Q4: " in mix and "Q4_K 281 tensors" in mix and "Q6: Q6_K" in mix and "F32" in mix
+    q6k = _box(at, "obj4-q6k-tensors").value
+    assert "Q4: " in q6k and "Q6_K tensors" in q6k and "token_embd.weight" in q6k
+    # no measurement behind this one: empty, and no "measured" caption for it
+    assert _box(at, "obj4-unexpected").value == ""
+
+
+def test_chat_and_probe_fields_read_the_sessions_measurements(server):
+    """Objective 5's fields start with the latest side-by-side speeds and the probe's pass
+    counts with their 95 % intervals; equal small counts are said to be indistinguishable."""
+    at = open_page()
+    m = Measurements()
+    m.add_speed(SpeedSample(Q4_TAG, "Q4", 41.25, 0.31, "side_by_side"))
+    m.add_speed(SpeedSample(Q6_TAG, "Q6", 30.5, None, "side_by_side"))
+    m.record_probe([ProbeScore(Q4_TAG, "Q4", 1, 8), ProbeScore(Q6_TAG, "Q6", 1, 8)], [])
+    at.session_state[session.MEASUREMENTS] = m
+    at._page_hash = calc_hash("lab2-objective5")
+    at.run()
+    assert not at.exception
+    speed = _box(at, "obj5-speed").value
+    assert "Q4 41.2 tokens/s, first token after 0.31 s (side by side)" in speed
+    assert "Q6 30.5 tokens/s (side by side)" in speed
+    passes = _box(at, "obj5-passes").value
+    # Wilson 95 % interval of 1/8: 0.0224-0.4709 (Newcombe's formula, by hand), outwards
+    assert "Q4 1 of 8 (95 % interval 2–48 %)" in passes
+    assert "cannot tell them apart" in passes
+
+
+def test_a_field_without_a_measurement_says_so_and_starts_empty(server):
+    """Before the storage widget measured anything (no endpoint answer), the field is empty and
+    says that the widget above measures it."""
+    server.remove_model(Q4_TAG)
+    server.remove_model(Q6_TAG)
+    at = open_page("lab2-objective3")
+    assert not at.exception
+    assert _box(at, "obj3-savings").value == ""
+    assert "Not measured yet in this session" in texts(at)
+
+
+def test_saving_a_field_records_it_and_saving_an_edit_replaces_it(server):
+    """Save adds one `record` evidence record with the item, objective, measured value and the
+    student's text; editing and saving again replaces it (still one record, the new text)."""
+    at = open_page("lab2-objective3")
+    box = _box(at, "obj3-ratio-gap")
+    box.set_value(box.value + "\nThe Q6_K tensors kept in the Q4 file explain the gap.").run()
+    _save(at, "obj3-ratio-gap")
+    assert not at.exception
+    (record,) = _records(at)
+    assert record.payload["id"] == "obj3-ratio-gap"
+    assert record.payload["objective"] == "Objective 3"
+    assert record.payload["prompt"].startswith("Compare your ratio with the ratio the recipe")
+    assert record.payload["value"].endswith("explain the gap.")
+    assert record.payload["measured"].startswith("Size ratio: 0.")
+    assert "Saved in your evidence." in texts(at)
+
+    _box(at, "obj3-ratio-gap").set_value("0.91: the embeddings stay Q6_K.").run()
+    assert "Changed since you saved it" in texts(at)
+    _save(at, "obj3-ratio-gap")
+    (record,) = _records(at)
+    assert record.payload["value"] == "0.91: the embeddings stay Q6_K."
+    _box(at, "obj3-savings").set_value("mine").run()
+    _save(at, "obj3-savings")
+    assert [r.payload["id"] for r in _records(at)] == ["obj3-ratio-gap", "obj3-savings"]
+
+
+def test_an_empty_field_is_not_saved(server):
+    """Saving an empty box warns and records nothing."""
+    at = open_page("lab2-objective2")
+    _save(at, "obj2-layers")
+    assert not _records(at)
+    assert any("Write your answer first" in w.value for w in at.warning)
+
+
+def test_a_saved_value_is_cut_to_the_class_limit(server, monkeypatch):
+    """With [limits] record_chars = 12 the box allows 12 characters and a longer value sent
+    anyway is cut to 12 before it is saved."""
+    at = open_page("lab2-objective2", secrets={"limits": {"record_chars": 12}})
+    box = _box(at, "obj2-layers")
+    assert box.max_chars == 12
+    box.set_value("35 layers, 1.2 GB largest").run()
+    _save(at, "obj2-layers")
+    (record,) = _records(at)
+    assert record.payload["value"] == "35 layers, 1"
+
+
+def test_a_saved_answer_comes_back_when_the_page_is_opened_again(server):
+    """Leaving the page and coming back shows the saved answer, not the pre-filled measurement."""
+    at = open_page("lab2-objective3")
+    _box(at, "obj3-savings").set_value("my own figures").run()
+    _save(at, "obj3-savings")
+    at._page_hash = calc_hash("lab2-objective2")
+    at.run()
+    at._page_hash = calc_hash("lab2-objective3")
+    at.run()
+    assert _box(at, "obj3-savings").value == "my own figures"
