@@ -180,3 +180,48 @@ def test_a_saved_answer_comes_back_when_the_page_is_opened_again(server):
     at._page_hash = calc_hash("lab2-objective3")
     at.run()
     assert _box(at, "obj3-savings").value == "my own figures"
+
+
+def test_the_evidence_page_opens_with_the_summary_of_every_item(server):
+    """After saving one field, the Evidence page shows the summary first: one row per Execute
+    item of the lab, the saved value in its row, 'not recorded' in the others, the measured
+    value beside it; the raw records follow in expanders."""
+    q4, q6 = server.catalog[Q4_TAG].size, server.catalog[Q6_TAG].size
+    at = open_page("lab2-objective3")
+    _box(at, "obj3-savings").set_value("Q4 saves about 0.3 GB").run()
+    _save(at, "obj3-savings")
+    at._page_hash = calc_hash("evidence")
+    at.run()
+    assert not at.exception
+    headings = [h.value for h in at.subheader]
+    assert headings[0] == "Summary" and "Raw records" in headings
+    table = next(d.value for d in at.dataframe if "Your value" in d.value.columns)
+    assert len(table) == len(LAB.records)
+    row = table[table["Execute item"].str.startswith("Record each tag's size in bytes")].iloc[0]
+    assert row["Objective"] == "Objective 3"
+    assert row["Your value"] == "Q4 saves about 0.3 GB"
+    assert f"Bytes saved: {q6 - q4:,} bytes" in row["Measured by the app"]
+    assert (table["Your value"] == "not recorded").sum() == len(LAB.records) - 1
+    assert "1 of 20 Execute items recorded." in texts(at)
+    assert any("Objective 3" in e.label for e in at.expander)
+
+
+def test_decision_fields_are_prefilled_from_the_widget(monkeypatch):
+    """Objective 6's budget field starts with the widget's budget, context, cache type and
+    overhead, and its fit; the choice field fills once the student has committed a choice."""
+    from streamlit_process import free_port
+
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = open_page("lab2-objective6")
+    key = "lab2-objective6-tradeoff-decision-0"
+    at.number_input(key=f"{key}-budget").set_value(8.0).run()
+    budget = _box(at, "obj6-budget-fit").value
+    assert "Budget: 8.00 GB budget, 8k tokens of context (f16 KV cache, 1.00 GB runtime" in budget
+    assert "Fit: Q4 fits" in budget and "Q6 fits" in budget
+    assert _box(at, "obj6-choice").value == ""
+    at.radio(key=f"{key}-student-choice").set_value("neither")
+    at.text_area(key=f"{key}-student-reason").input("I want more headroom.")
+    at.button(key=f"{key}-commit").click().run()
+    choice = _box(at, "obj6-choice").value
+    assert choice.startswith("Decision: You chose neither tag: I want more headroom.")
+    assert "Where it differs from yours: You chose neither, but Q4 and Q6 fit" in choice
