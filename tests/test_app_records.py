@@ -225,3 +225,53 @@ def test_decision_fields_are_prefilled_from_the_widget(monkeypatch):
     choice = _box(at, "obj6-choice").value
     assert choice.startswith("Decision: You chose neither tag: I want more headroom.")
     assert "Where it differs from yours: You chose neither, but Q4 and Q6 fit" in choice
+    at._page_hash = calc_hash("lab2-conclusion")  # the Conclusion recaps the choice
+    at.run()
+    shown = texts(at).replace("\\", "")
+    assert "**Your deployment choice**: neither tag. I want more headroom." in shown
+
+
+# --------------------------------------------------------------------------- Conclusion
+
+
+BOARD_SECRETS = {
+    "board": {
+        "class_code": "QV-RECAP",
+        # RFC 7914's published scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1) key
+        "instructor_passcode_hash": "scrypt$n=16384,r=8,p=1$U29kaXVtQ2hsb3JpZGU=$cCO9yzr9c0hGHAbNg"
+        "f046/2o+7qQT44+qbVD9lRdofLVQylVYT8Pz2LUlwUkKpr55h6F3A1lHkDfzwF7RVdYhw==",
+    }
+}
+
+
+def _links(at) -> dict[str, str]:
+    return {p.proto.label: p.proto.page for p in at.get("page_link")}
+
+
+def test_conclusion_recaps_the_students_figures_and_links_to_the_report(server):
+    """The Conclusion lists the student's saved answers by objective, a measured value not yet
+    recorded as such, the items still open, and links to the Evidence report; without a
+    [board] section there is no class-board link."""
+    at = open_page("lab2-objective3")
+    _box(at, "obj3-ratio-gap").set_value("0.91 <b>because</b> the embeddings stay Q6_K").run()
+    _save(at, "obj3-ratio-gap")
+    at._page_hash = calc_hash("lab2-conclusion")
+    at.run()
+    assert not at.exception
+    page = texts(at)
+    assert "Your figures" in [h.value for h in at.subheader]
+    assert "1 of 20 Execute items recorded in your evidence." in page
+    assert "\\<b\\>because\\</b\\>" in page  # the student's text, shown inert
+    assert "*Measured, not recorded yet*: Sizes" in page  # the storage widget measured it
+    assert "*Not recorded yet.*" in page
+    assert "No deployment choice committed yet" in page
+    links = _links(at)
+    assert links["Open your evidence report and download it"] == "evidence"
+    assert "Compare with your class on the class board" not in links
+
+
+def test_conclusion_links_to_the_class_board_when_there_is_one(server):
+    """With a [board] section the Conclusion also links to the class board page."""
+    at = open_page("lab2-conclusion", secrets=BOARD_SECRETS)
+    assert not at.exception
+    assert _links(at)["Compare with your class on the class board"] == "class-board"
