@@ -275,3 +275,22 @@ def test_conclusion_links_to_the_class_board_when_there_is_one(server):
     at = open_page("lab2-conclusion", secrets=BOARD_SECRETS)
     assert not at.exception
     assert _links(at)["Compare with your class on the class board"] == "class-board"
+
+
+def test_a_newer_measurement_refreshes_an_untouched_field_but_never_the_students_text(server):
+    """A field still holding only what the app put there follows a newer measurement; once the
+    student has typed in it, a newer measurement leaves their text alone."""
+    at = open_page("lab2-objective5")
+    assert _box(at, "obj5-speed").value == ""
+    m = at.session_state[session.MEASUREMENTS]
+    m.add_speed(SpeedSample(Q4_TAG, "Q4", 40.0, None, "side_by_side"))
+    at.run()
+    assert _box(at, "obj5-speed").value == "Speed: Q4 40.0 tokens/s (side by side)"
+    m.add_speed(SpeedSample(Q4_TAG, "Q4", 44.0, None, "side_by_side"))
+    at.run()
+    assert _box(at, "obj5-speed").value == "Speed: Q4 44.0 tokens/s (side by side)"
+    _box(at, "obj5-speed").set_value("Q4 44 tok/s, the first reply loaded the model").run()
+    m.add_speed(SpeedSample(Q4_TAG, "Q4", 50.0, None, "side_by_side"))
+    at.run()
+    assert _box(at, "obj5-speed").value == "Q4 44 tok/s, the first reply loaded the model"
+    assert "Q4 50.0 tokens/s" in texts(at).replace("\\", "")  # shown beside it
