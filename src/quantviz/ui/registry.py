@@ -33,6 +33,7 @@ WIDGETS: dict[str, str] = {
     "quality-probe": "quantviz.ui.widgets.quality_probe",
     "tradeoff-decision": "quantviz.ui.widgets.tradeoff",
     "compare-chat": "quantviz.ui.widgets.chat",  # also `data-objective5-chat` (lab.parse aliases)
+    "lab-recap": "quantviz.ui.widgets.recap",
 }
 
 

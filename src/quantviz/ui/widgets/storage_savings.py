@@ -17,6 +17,7 @@ from quantviz.figures.ollama import storage_figure
 from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
+from quantviz.report.measurements import StorageMeasurement
 from quantviz.text import plain
 from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
@@ -188,6 +189,9 @@ def _panel(ctx: WidgetContext) -> None:
             "size_ratio": savings.size_ratio,
             "nominal_ratio": savings.nominal_ratio,
         }
+    session.measurements().record_storage(
+        StorageMeasurement(tuple(rows), savings, expected.ratio if expected else None)
+    )
     title = " vs ".join(f"{row.label} {format_bytes(row.size)}" for row in rows)
     record_once(f"{ctx.key}-storage", "storage", f"Storage: {title}", payload)
 
