@@ -108,43 +108,6 @@ class PullProgress:
     completed: int | None = None
 
 
-@dataclass
-class PullTracker:
-    """Aggregates per-layer pull progress into one overall fraction for a progress bar.
-
-    Ollama announces layers one after another, so bytes-done over bytes-announced dips each time
-    a new layer appears; `fraction` never goes backwards (a bar should not), `layers` has the
-    exact per-layer figures.
-    """
-
-    layers: dict[str, tuple[int, int]] = field(default_factory=dict)  # digest -> (done, total)
-    status: str = ""
-    succeeded: bool = False
-    _high_water: float = field(default=0.0, repr=False)
-
-    def add(self, progress: PullProgress) -> None:
-        self.status = progress.status
-        if progress.digest and progress.total:
-            self.layers[progress.digest] = (progress.completed or 0, progress.total)
-        if progress.status == "success":
-            self.succeeded = True
-        if self.total:
-            self._high_water = max(self._high_water, min(self.completed / self.total, 1.0))
-
-    @property
-    def completed(self) -> int:
-        return sum(done for done, _ in self.layers.values())
-
-    @property
-    def total(self) -> int:
-        return sum(total for _, total in self.layers.values())
-
-    @property
-    def fraction(self) -> float:
-        """0.0 to 1.0, monotone; 1.0 once the pull succeeded."""
-        return 1.0 if self.succeeded else self._high_water
-
-
 @dataclass(frozen=True)
 class TensorInfo:
     name: str
