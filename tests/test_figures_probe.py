@@ -84,13 +84,20 @@ def test_pass_figure_counts_per_tag_and_category() -> None:
     assert list(fig.data[0].text) == ["2/3", "1/2", "1/1"]
 
 
+def test_pass_figure_ticks_stop_at_the_number_of_prompts() -> None:
+    """Three prompts: the axis is labelled 0 to 3, never 4 (the range above is label room)."""
+    fig = probe_pass_figure(make_run(True).summary(), LABELS)
+    assert list(fig.layout.yaxis.tickvals) == [0, 1, 2, 3]
+    assert fig.layout.yaxis.range[1] > 3
+
+
 def test_similarity_figure_marks_identical_and_diverging_answers() -> None:
     """Similarity per probe, with the first differing token in the hover text."""
     fig = similarity_figure(make_run(False), LABELS)
     assert list(fig.data[0].x) == ["add", "mul", "cap"]
     assert fig.data[0].y[0] == pytest.approx(1.0)
-    assert fig.data[0].customdata[0] == "identical (words tokens)"
-    assert fig.data[0].customdata[1] == "first differs at token 2 (words tokens)"
+    assert fig.data[0].customdata[0] == "identical (compared word by word)"
+    assert fig.data[0].customdata[1] == "first differs at word 2 (compared word by word)"
     assert "Q4 and Q6" in fig.layout.title.text
 
 

@@ -7,6 +7,7 @@ language; an unlabelled tag shows as itself. Figures come from the shared factor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -71,7 +72,12 @@ def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = 
             }
         )
     top = max([summary.answered[t] for t in summary.tags] + [1])
-    layout = {"barmode": "group", "yaxis": _axis("checks passed", range=[0, top * 1.15], dtick=1)}
+    # Ticks stop at the number of prompts (8 prompts: 0-8, no 9); the range above it is only
+    # room for the "k/n" labels over the bars.
+    step = max(1, math.ceil(top / 10))
+    ticks = sorted({*range(0, top + 1, step), top})
+    axis = _axis("checks passed", range=[0, top * 1.15], tickmode="array", tickvals=ticks)
+    layout = {"barmode": "group", "yaxis": axis}
     return _figure(data, layout, "Probe checks passed")
 
 
@@ -90,8 +96,9 @@ def similarity_figure(run: ProbeRun, labels: Mapping[str, str] | None = None) ->
     for r in compared:
         c = r.comparison
         assert c is not None
-        where = "identical" if c.first_diff is None else f"first differs at token {c.first_diff}"
-        hover.append(f"{where} ({c.token_source} tokens)")
+        unit = "token" if c.token_source == "logprobs" else "word"
+        where = "identical" if c.first_diff is None else f"first differs at {unit} {c.first_diff}"
+        hover.append(f"{where} (compared {unit} by {unit})")
     a, b = (_label(t, labels) for t in run.tags[:2])
     bar = {
         "type": "bar",
@@ -115,7 +122,7 @@ def logprob_diff_figure(run: ProbeRun, labels: Mapping[str, str] | None = None) 
         return _notice(title, "No probe answered by both tags yet")
     with_lp = [r for r in compared if r.comparison and r.comparison.token_source == "logprobs"]
     if not with_lp:
-        return _notice(title, "Logprobs not supported by this endpoint (Ollama 0.12.11+ needed)")
+        return _notice(title, "No log-probabilities came back (not supported by this endpoint)")
     ids = [r.probe.id for r in with_lp]
     diffs = [r.comparison.mean_abs_logprob_diff if r.comparison else None for r in with_lp]
     jac = [r.comparison.topk_jaccard if r.comparison else None for r in with_lp]

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import ollama
 import pydantic
+from packaging.version import InvalidVersion, Version
 
 from quantviz.ollama.endpoint import normalize_url
 from quantviz.ollama.errors import ErrorKind, OllamaError
@@ -49,6 +50,26 @@ KEEP_ARRAY_ITEMS = 1024  # longer GGUF arrays (vocabulary, merges) are dropped a
 MAX_BYTES = 2**63 - 1  # Go's int64: the largest size an Ollama answer can carry
 MAX_TENSOR_DIMS = 4  # GGML_MAX_DIMS
 MAX_ELEMENTS = 2**50  # per tensor; real ones stay far below
+
+
+LOGPROBS_SINCE = "0.12.11"  # the first Ollama whose /api/chat returns logprobs when asked
+
+
+def returns_logprobs(version: str | None) -> bool | None:
+    """Whether an Ollama of `version` returns logprobs when asked (0.12.11 or later).
+
+    Compared as versions, not as text ('0.33.0' is later than '0.12.11'); None when the version
+    is unknown or not one (a development build's '0.0.0' counts as unknown).
+    """
+    if not version:
+        return None
+    try:
+        parsed = Version(version.strip().removeprefix("v"))
+    except InvalidVersion:
+        return None
+    if parsed == Version("0.0.0"):
+        return None
+    return parsed >= Version(LOGPROBS_SINCE)
 
 
 @dataclass(frozen=True)
