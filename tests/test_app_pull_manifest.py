@@ -15,6 +15,7 @@ from registry_server import RegistryTestServer
 
 from quantviz.ui import session
 from quantviz.ui.context import widget_key
+from quantviz.ui.ollama_common import MANIFEST_CACHE_KEY
 
 PULL = widget_key("lab2-objective2", "model-pull")
 
@@ -170,3 +171,50 @@ def test_a_pull_after_reading_the_manifest_names_its_layers(ollama_server, regis
     assert bars[0][0] == 100 and bars[0][1].endswith("· 100 %")
     assert bars[1][1].startswith("weights \\(GGUF\\) `")
     assert bars[2][1].startswith("prompt template `")
+
+
+def test_a_tag_on_another_registry_is_refused_without_a_request(ollama_server, registry):
+    """A tag naming a registry the class does not allow is refused with the allowed list; no
+    request leaves for it, and the test registry sees nothing either."""
+    at = _open(ollama_server, registry)
+    at.text_input(key=f"{PULL}-own-tag").input("evil.example/ns/model:q4").run()
+    at.button(key=f"{PULL}-own-read").click().run()
+    assert not at.exception
+    errors = _errors(at)
+    assert "Manifests are read only from the registries this class allows" in errors
+    assert "registry.ollama.ai" in errors
+    assert not registry.requests
+
+
+def test_the_student_can_pull_their_own_tag_where_pulls_are_on(ollama_server, registry):
+    """With pulls on, "Pull it" pulls the typed tag; the widget names it as the student's."""
+    ollama_server.remove_model(Q6_TAG)
+    at = _open(ollama_server, registry, allow_pull=True)
+    at.text_input(key=f"{PULL}-own-tag").input(Q6_TAG).run()
+    assert not at.button(key=f"{PULL}-own-pull").disabled
+    at.button(key=f"{PULL}-own-pull").click().run()
+    assert not at.exception
+    assert any(f"Pulled Your tag `{Q6_TAG}`" in s.value for s in at.success)
+    assert [r.body["model"] for r in ollama_server.requests_to("/api/pull")] == [Q6_TAG]
+
+
+def test_manifests_kept_per_session_are_capped(ollama_server, registry):
+    """With `[limits] metadata_cache = 2`, a session keeps at most two manifests however many
+    tags a student reads: the least recently used go first."""
+    secrets = {
+        "ollama": {
+            "host": ollama_server.url,
+            "allow_pull": False,
+            "allow_private_endpoints": True,
+            "registries": {"registry.ollama.ai": registry.url},
+        },
+        "limits": {"metadata_cache": 2},
+    }
+    at = open_page("lab2-objective2", secrets=secrets)
+    for tag in (Q4_TAG, Q6_TAG, "batiai/gemma4-e2b:q3"):
+        at.text_input(key=f"{PULL}-own-tag").input(tag).run()
+        at.button(key=f"{PULL}-own-read").click().run()
+    assert not at.exception
+    cache = at.session_state[MANIFEST_CACHE_KEY]
+    assert [tag for _, tag in cache] == [Q6_TAG, "batiai/gemma4-e2b:q3"]
+    assert [p.rsplit("/", 1)[1] for p in _manifest_reads(registry)] == ["q4", "q6", "q3"]

@@ -418,9 +418,8 @@ def _manifests(ctx: WidgetContext, settings: Settings) -> None:
         + ", ".join(code_span(r.name) for r in registries)
         + ")."
     )
-    read = {label: cached_manifest(registries, tag) for label, tag in tags.items()}
-    open_key = f"{ctx.key}-manifests-open"  # once read, "Read again" reads them at once
-    if not st.session_state.get(open_key) and all(value is None for value in read.values()):
+    open_key = f"{ctx.key}-manifests-open"  # once read, they stay in view ("Read again")
+    if not st.session_state.get(open_key):
         if not st.button(
             "Read the manifests",
             key=f"{ctx.key}-read-manifests",
