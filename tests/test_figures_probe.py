@@ -84,6 +84,18 @@ def test_pass_figure_counts_per_tag_and_category() -> None:
     assert list(fig.data[0].text) == ["2/3", "1/2", "1/1"]
 
 
+def test_pass_figure_whiskers_are_the_wilson_interval_in_prompts() -> None:
+    """Each bar's whisker spans its 95 % Wilson interval times the prompts asked: 2 of 3 is
+    20.8-93.9 %, 3 of 3 43.9-100 %, 1 of 1 20.7-100 % (published Wilson values)."""
+    fig = probe_pass_figure(make_run(True).summary(), LABELS)
+    q4, q6 = fig.data
+    assert q4.error_y.array[0] == pytest.approx(0.939 * 3 - 2, abs=0.005)
+    assert q4.error_y.arrayminus[0] == pytest.approx(2 - 0.208 * 3, abs=0.005)
+    assert q6.error_y.array[0] == pytest.approx(0.0)
+    assert q6.error_y.arrayminus[0] == pytest.approx(3 - 0.439 * 3, abs=0.005)
+    assert q4.error_y.arrayminus[2] == pytest.approx(1 - 0.207, abs=0.005)
+
+
 def test_pass_figure_ticks_stop_at_the_number_of_prompts() -> None:
     """Three prompts: the axis is labelled 0 to 3, never 4 (the range above is label room)."""
     fig = probe_pass_figure(make_run(True).summary(), LABELS)

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from quantviz.decision.memory import FitResult
 from quantviz.figures._base import BLUE, GREEN, GREY, ORANGE, PURPLE, TEAL, Spec, figure
+from quantviz.probe.binomial import wilson_interval
 from quantviz.probe.run import ProbeResult, ProbeRun, ProbeSummary
 from quantviz.units import GB, format_bytes, format_tokens
 
@@ -48,7 +49,8 @@ def _notice(title: str, message: str) -> go.Figure:
 
 
 def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = None) -> go.Figure:
-    """Checks passed per tag: overall, then per category (grouped bars, hover 'k of n')."""
+    """Checks passed per tag: overall, then per category (grouped bars, hover 'k of n'), each
+    with its 95 % Wilson interval as a whisker."""
     categories = list(summary.passes_by_category)
     if not categories:
         return _notice("Probe checks passed", "No probe results yet")
@@ -57,6 +59,13 @@ def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = 
     for i, tag in enumerate(summary.tags):
         passed = [summary.passes[tag]] + [summary.passes_by_category[c][tag] for c in categories]
         asked = [summary.answered[tag]] + [summary.answered_by_category[c][tag] for c in categories]
+        # The 95 % Wilson interval of each count, in prompts: a whisker, so two bars whose
+        # whiskers overlap read as "within noise" rather than as a difference.
+        spans = [
+            wilson_interval(p, a) if a else (0.0, 0.0) for p, a in zip(passed, asked, strict=True)
+        ]
+        up = [high * a - p for (_, high), p, a in zip(spans, passed, asked, strict=True)]
+        down = [p - low * a for (low, _), p, a in zip(spans, passed, asked, strict=True)]
         data.append(
             {
                 "type": "bar",
@@ -66,14 +75,21 @@ def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = 
                 "customdata": asked,
                 "marker": {"color": TAG_COLORS[i % len(TAG_COLORS)]},
                 "text": [f"{p}/{a}" for p, a in zip(passed, asked, strict=True)],
-                "textposition": "outside",
+                "textposition": "auto",  # inside the bar, above it when it does not fit
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": up,
+                    "arrayminus": down,
+                    "color": GREY,
+                },
                 "hovertemplate": "%{x}: %{y} of %{customdata} passed"
                 "<extra>%{fullData.name}</extra>",
             }
         )
     top = max([summary.answered[t] for t in summary.tags] + [1])
     # Ticks stop at the number of prompts (8 prompts: 0-8, no 9); the range above it is only
-    # room for the "k/n" labels over the bars.
+    # room for the whiskers.
     step = max(1, math.ceil(top / 10))
     ticks = sorted({*range(0, top + 1, step), top})
     axis = _axis("checks passed", range=[0, top * 1.15], tickmode="array", tickvals=ticks)
