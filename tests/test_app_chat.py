@@ -263,10 +263,26 @@ def test_side_by_side_pairs_each_prompt_and_marks_where_the_replies_part(app, ol
     assert "The sky is blue today." in messages[1][1]
     assert "The sky is green today." in messages[3][1]
     lines = [m.value for m in app.markdown if "call_split" in m.value]
+    # Counted in the tokens the server sent with the logprobs side by side asks for.
+    assert lines == [
+        ":material/call_split: They part at token 4 (of 6 and 6 tokens): "
+        "Q4: The sky is **blue** · Q6: The sky is **green**",
+        ":material/call_split: Identical replies (2 and 2 tokens).",
+    ]
+    assert all(b["logprobs"] is True for b in chat_bodies(ollama_server))
+
+
+def test_without_logprobs_the_replies_part_at_a_word(app, ollama_server):
+    """A server that sends no logprobs: where the replies part is counted in words."""
+    ollama_server.set_supports_logprobs(False)
+    ollama_server.script(Q4_TAG, "colour", "The sky is blue today.")
+    ollama_server.script(Q6_TAG, "colour", "The sky is green today.")
+    choose(app, "mode", "Side by side")
+    ask(app, "What colour is the sky?")
+    lines = [m.value for m in app.markdown if "call_split" in m.value]
     assert lines == [
         ":material/call_split: They part at word 4 (of 6 and 6 words): "
-        "Q4: The sky is **blue** · Q6: The sky is **green**",
-        ":material/call_split: Identical replies (2 and 2 words).",
+        "Q4: The sky is **blue** · Q6: The sky is **green**"
     ]
 
 

@@ -77,3 +77,29 @@ def test_long_shared_beginnings_are_cut_to_the_last_words():
         "Q6: … five six seven eight nine ten **beta**"
     )
     assert "ends here" in divergence_markdown("Q4", "a b", "Q6", "a b c")
+
+
+def test_the_models_tokens_are_used_when_both_replies_have_them():
+    """With each reply's tokens (from logprobs), the count is in tokens and the context keeps
+    the tokens' own spacing; a token that is only a space shows as a visible mark."""
+    a_tokens = ["The", " sky", " is", " blue", "."]
+    b_tokens = ["The", " sky", " is", " ", "green", "."]
+    line = divergence_markdown("Q4", "".join(a_tokens), "Q6", "".join(b_tokens), a_tokens, b_tokens)
+    assert line == (
+        "They part at token 4 (of 5 and 6 tokens): Q4: The sky is **blue** · Q6: The sky is **␣**"
+    )
+
+
+def test_tokens_that_do_not_spell_the_reply_are_not_used():
+    """Tokens that do not join to the reply's text (a reply cut at the length limit) fall back
+    to words; so does a reply without tokens."""
+    d = first_divergence("The sky is blue.", "The sky is green.", ["The", " sky"], None)
+    assert d.unit == "word" and d.index == 3
+    d = first_divergence("ab", "ac", ["a", "b"], ["a", "c"])
+    assert d.unit == "token" and d.index == 1 and d.words == ("b", "c")
+
+
+def test_a_line_break_token_is_shown_as_a_mark():
+    """A token that is a line break shows as ↵ in bold, not as an empty bold pair."""
+    line = divergence_markdown("Q4", "Hi\n", "Q6", "Hi!", ["Hi", "\n"], ["Hi", "!"])
+    assert line.endswith("Q4: Hi **↵** · Q6: Hi **\\!**")

@@ -134,16 +134,16 @@ def test_side_by_side_draws_a_hostile_svg_as_inert_pictures(page, chat_app, chat
 def test_side_by_side_rows_keep_each_prompt_at_the_same_height(page, chat_app, chat_server):
     """Side by side, each prompt is a row: after a long Q4 reply and a short Q6 one, the next
     prompt still starts at the same height in both columns; each row shows its settings
-    (deterministic by default) and the word where the replies part, in bold."""
+    (deterministic by default) and the token where the replies part, in bold."""
     chat_server.script(Q4_TAG, "colour", "The sky is blue today.")
     chat_server.script(Q6_TAG, "colour", "The sky is green today.")
     page.goto(f"{chat_app}/lab2-objective5")
     page.locator(f".st-key-{K}-mode").get_by_text("Side by side").click()
     page.get_by_text("No messages with Q6 yet.").wait_for()
     _send(page, "Explain quantization briefly.")
-    page.get_by_text("They part at word 1").wait_for()  # the first row has ended
+    page.get_by_text("They part at token 1").wait_for()  # the first row has ended
     _send(page, "What colour is the sky?")
-    line = page.get_by_text("They part at word 4")
+    line = page.get_by_text("They part at token 4")
     line.wait_for()
     assert line.locator("strong").all_inner_texts() == ["blue", "green"]
     messages = page.locator(MESSAGES)

@@ -7,8 +7,9 @@ placeholder; "Side by side" sends one prompt to every tag at once and draws the 
 script thread while reader threads stream the replies (`quantviz.chat.runs`), then says whether the
 server generated them at the same time or one after the other. Side by side shows one row per
 prompt (`quantviz.chat.pairs`): each tag's reply in its column, so a prompt sits at the same height
-for both, the settings the row was generated with, and the first word where the replies part. It
-starts on the deterministic preset (temperature 0, a fixed seed).
+for both, the settings the row was generated with, and the first token (or word, without
+logprobs) where the replies part. It starts on the deterministic preset (temperature 0, a fixed
+seed) and asks for logprobs, whose entries name the tokens.
 
 Model output is untrusted: text goes through `quantviz.text.model_markdown` (while it streams
 too: `StreamFilter`), never `unsafe_allow_html`; SVG answers become sanitised data-URI images
@@ -345,7 +346,7 @@ def _new_turn(
 
 
 def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None:
-    """Write what the run produced into the transcript message."""
+    """Write what the run produced into the transcript message (its tokens too, if sent)."""
     if status is not None:  # the script stopped or reran mid-reply
         run.cancel()
         run.drain()
@@ -367,6 +368,7 @@ def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None
         )
     else:
         reply.finish(run.text, metrics=run.metrics)
+    reply.tokens = list(run.tokens) or None
 
 
 def _abandoned(exc: BaseException) -> Status:
@@ -515,6 +517,7 @@ def _stream_side_by_side(
         options=options,
         timeout=cfg.caps.request_timeout,
         max_chars=cfg.limits.reply_chars,
+        logprobs=True,  # the tokens tell where the replies part (chat.pairs)
     )
     index = {id(run): i for i, run in enumerate(runs)}
     try:
@@ -662,9 +665,8 @@ def _divergence_line(labels: Sequence[str], replies: Sequence[Message]) -> None:
     a, b = by_label[labels[0]], by_label[labels[1]]
     if not a.content and not b.content:
         return
-    st.markdown(
-        ":material/call_split: " + divergence_markdown(labels[0], a.content, labels[1], b.content)
-    )
+    line = divergence_markdown(labels[0], a.content, labels[1], b.content, a.tokens, b.tokens)
+    st.markdown(":material/call_split: " + line)
 
 
 def _cell(value: Any) -> str:
