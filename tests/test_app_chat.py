@@ -234,6 +234,58 @@ def test_side_by_side_on_a_serial_server_says_one_at_a_time(app, ollama_server):
     assert app.table[0].value.loc["done reason"].tolist() == ["stop", "stop"]
 
 
+def test_side_by_side_defaults_to_the_deterministic_preset(app, ollama_server):
+    """Side by side starts with temperature 0 and seed 42 (the one-model view keeps its own
+    default), and each row says which settings its replies were generated with."""
+    choose(app, "mode", "Side by side")
+    assert app.radio(key=f"{K}-preset-side").value == "Deterministic"
+    ask(app, "Fair comparison?")
+    for body in chat_bodies(ollama_server):
+        assert body["options"]["temperature"] == 0 and body["options"]["seed"] == 42
+    app.run()  # the row as drawn from the transcripts
+    captions = [c.value for c in app.caption]
+    assert "Settings: temperature 0.0 · seed 42 · up to 512 tokens" in captions
+
+
+def test_side_by_side_pairs_each_prompt_and_marks_where_the_replies_part(app, ollama_server):
+    """Two prompts sent side by side are two rows, each with the prompt and both replies, in
+    the order they were sent; each row names the first word where Q4 and Q6 part."""
+    ollama_server.script(Q4_TAG, "colour", "The sky is blue today.")
+    ollama_server.script(Q6_TAG, "colour", "The sky is green today.")
+    ollama_server.script("*", "capital", "Paris.")
+    choose(app, "mode", "Side by side")
+    ask(app, "What colour is the sky?")
+    ask(app, "What is the capital of France?")
+    messages = shown_messages(app)
+    assert [role for role, _ in messages] == ["user", "assistant"] * 4
+    prompts = [text for role, text in messages if role == "user"]
+    assert prompts == ["What colour is the sky?"] * 2 + ["What is the capital of France?"] * 2
+    assert "The sky is blue today." in messages[1][1]
+    assert "The sky is green today." in messages[3][1]
+    lines = [m.value for m in app.markdown if "call_split" in m.value]
+    # Counted in the tokens the server sent with the logprobs side by side asks for.
+    assert lines == [
+        ":material/call_split: They part at token 4 (of 6 and 6 tokens): "
+        "Q4: The sky is **blue** · Q6: The sky is **green**",
+        ":material/call_split: Identical replies (2 and 2 tokens).",
+    ]
+    assert all(b["logprobs"] is True for b in chat_bodies(ollama_server))
+
+
+def test_without_logprobs_the_replies_part_at_a_word(app, ollama_server):
+    """A server that sends no logprobs: where the replies part is counted in words."""
+    ollama_server.set_supports_logprobs(False)
+    ollama_server.script(Q4_TAG, "colour", "The sky is blue today.")
+    ollama_server.script(Q6_TAG, "colour", "The sky is green today.")
+    choose(app, "mode", "Side by side")
+    ask(app, "What colour is the sky?")
+    lines = [m.value for m in app.markdown if "call_split" in m.value]
+    assert lines == [
+        ":material/call_split: They part at word 4 (of 6 and 6 words): "
+        "Q4: The sky is **blue** · Q6: The sky is **green**"
+    ]
+
+
 # --------------------------------------------------------------------------- failures
 
 

@@ -69,6 +69,9 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     assert "Finished: 8 prompts on both tags." in texts(at)
     _goto(at, "lab2-objective6")
     at.number_input(key=f"{DECISION_KEY}-budget").set_value(8.0).run()  # E2B's Q4 file is 4.4 GB
+    at.radio(key=f"{DECISION_KEY}-student-choice").set_value(Q4_TAG)  # the student decides first
+    at.text_area(key=f"{DECISION_KEY}-student-reason").input("Q4 fits with room to spare.")
+    at.button(key=f"{DECISION_KEY}-commit").click().run()
     at.button(key=f"{DECISION_KEY}-save").click().run()
     _goto(at, "evidence")
     _add_note(
@@ -82,7 +85,13 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     assert "Refreshing the page" in shown
     assert "Records: 3" in shown
     headings = [h.value for h in at.subheader]
-    assert headings[:3] == ["Quality probe (1)", "Deployment decision (1)", "Notes (1)"]
+    assert headings[:2] == ["Summary", "Raw records"]  # the summary first, then the records
+    start = headings.index("Raw records") + 1
+    assert headings[start : start + 3] == [
+        "Quality probe (1)",
+        "Deployment decision (1)",
+        "Notes (1)",
+    ]
     labels = [e.label for e in at.expander]
     assert any("Quality probe\\: Q4 1/8, Q6 1/8" in label for label in labels)
     assert f"**Endpoint** `{ollama_server.url}` · **Server version** 0\\.12\\.11" in shown
@@ -94,8 +103,13 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     assert f"- **Endpoint**: {ollama_server.url}" in markdown
     assert "- **Server version**: 0.12.11" in markdown
     assert f"| Q4 | `{Q4_TAG}` |" in markdown
-    assert "## Quality probe\n\n### Quality probe: Q4 1/8, Q6 1/8" in markdown
-    assert "## Deployment decision\n\n### Decision at 8.00 GB and 8k context: choose Q4" in markdown
+    collapsed = "\n\n<details>\n<summary>1 record</summary>\n\n"  # raw records fold away
+    assert f"## Quality probe{collapsed}### Quality probe: Q4 1/8, Q6 1/8" in markdown
+    assert (
+        f"## Deployment decision{collapsed}### Decision at 8.00 GB and 8k context: choose Q4"
+        in markdown
+    )
+    assert markdown.index("## Summary") < markdown.index("## Quality probe")
     assert "[redacted]" in markdown and "http://example.org:11434" in markdown
 
     assert report["endpoint"] == ollama_server.url
@@ -113,7 +127,7 @@ def test_clear_log_empties_the_page(media):
     """Clearing the log removes every record; the page and report then say there is none."""
     at = open_page("evidence")
     _add_note(at, "", "First observation")
-    assert [h.value for h in at.subheader] == ["Notes (1)"]
+    assert [h.value for h in at.subheader] == ["Summary", "Raw records", "Notes (1)"]
     assert any(e.label.endswith("· Note") for e in at.expander)
     at.button(key="evidence-clear").click().run()
     assert "Records: 0" in texts(at)

@@ -101,12 +101,12 @@ def test_full_probe_run_scores_compares_and_records(server):
     assert table.loc["capital", "Q4: reason"] == "mentions 'Canberra'"
     # Same answer: identical tokens, similarity 1, yet the logprobs differ (Q4 is less sure).
     assert table.loc["capital", "first differing token"] == "identical"
-    assert table.loc["capital", "similarity"] == 1.0
-    assert table.loc["capital", "mean |Δ logprob|"] > 0
-    assert table.loc["capital", "top-k overlap"] == 1.0
+    assert float(table.loc["capital", "similarity"]) == 1.0
+    assert float(table.loc["capital", "mean |Δ logprob|"]) > 0
+    assert float(table.loc["capital", "top-k overlap"]) == 1.0
     # Different answers part at the first token.
     assert table.loc["multiply", "first differing token"] == "0"
-    assert table.loc["multiply", "similarity"] < 0.5
+    assert float(table.loc["multiply", "similarity"]) < 0.5
     assert "Exactly one tag passed: multiply (only Q6), json-book (only Q6), count-r (only Q6)" in (
         shown
     )
@@ -153,8 +153,9 @@ def test_endpoint_without_logprobs_is_named_and_the_rest_works(server):
     assert _metric(at, "Q6 checks passed") == "8 / 8"
     table = _results(at)
     assert table.loc["multiply", "Q4: reason"] == "answered 392, expected 391"
-    assert table.loc["capital", "similarity"] == 1.0
-    assert table["mean |Δ logprob|"].isna().all()
+    assert float(table.loc["capital", "similarity"]) == 1.0
+    assert (table["mean |Δ logprob|"] == "—").all()  # no figure: a dash, never "None"
+    assert "None" not in table.to_string()
     figures = _figures(at)
     assert "Probe checks passed" in figures
     assert not [title for title in figures if "og-probabilities" in title]
@@ -274,3 +275,56 @@ def test_an_instructor_battery_beside_the_lab_replaces_the_builtin(server, monke
     at = open_page(PAGE)
     assert "check kind 'nope' is unknown" in _unescaped(at.error)
     assert "8 prompts from the built-in battery" in texts(at)
+
+
+def test_a_new_server_without_logprobs_is_not_told_to_upgrade(server):
+    """Ollama 0.33.0 is later than 0.12.11 (as versions, not text): when it sends no logprobs
+    the notice says so, instead of asking for a version it already has."""
+    server.set_supports_logprobs(False)
+    server.set_version("0.33.0")
+    at = _run_probe()
+    notice = _unescaped(at.info)
+    assert f"This endpoint (`{server.url}`, Ollama 0.33.0) sent no log-probabilities" in notice
+    assert "although Ollama returns them from 0.12.11 on" in notice
+    assert "or later" not in notice
+
+
+def test_pass_counts_come_with_their_uncertainty(server):
+    """5/8 against 8/8 shows each count's 95 % interval and says the difference is within
+    noise (the intervals overlap)."""
+    at = _run_probe()
+    shown = _unescaped(at.caption)
+    assert "Q4 5/8 passed (95 % interval 30–87 %)" in shown
+    assert "Q6 8/8 passed (95 % interval 67–100 %)" in shown
+    assert "within noise" in shown
+
+
+def test_word_tokens_are_called_words(server):
+    """Without logprobs the detail line counts words ("over 7 and 3 words"), no "words
+    tokens"."""
+    server.set_supports_logprobs(False)
+    at = _run_probe()
+    detail = " ".join(t.value for t in at.text)
+    assert "First differing token: #0" in detail
+    assert re.search(r"over \d+ and \d+ words\.", detail), detail
+    assert "words tokens" not in detail
+
+
+def test_a_row_still_running_says_waiting_not_cancelled(server, monkeypatch):
+    """While Q6 is being asked the first prompt, that row reads "waiting"; only a cancelled run
+    says "cancelled"."""
+    real_collect = quality_probe.collect_reply
+    seen: list = []
+
+    def look_during_second(*args, **kwargs):
+        job = quality_probe.st.session_state[f"{KEY}-job"]
+        if job.run.results and not job.run.results[0].complete:
+            seen.append(quality_probe._table(job).set_index("prompt"))
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(quality_probe, "collect_reply", look_during_second)
+    _run_probe()
+    table = seen[0]
+    assert table.loc["multiply", "Q4"] == "fail"
+    assert table.loc["multiply", "Q6"] == "waiting"
+    assert "cancelled" not in table.loc["multiply", "Q6: reason"]

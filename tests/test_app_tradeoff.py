@@ -13,7 +13,7 @@ from streamlit_process import free_port
 
 from quantviz.decision.facts import BUILTIN_LAYOUT, BUILTIN_WEIGHTS_SOURCE, builtin_weights_bytes
 from quantviz.decision.memory import kv_cache_bytes
-from quantviz.report.measurements import SpeedSample
+from quantviz.report.measurements import Measurements, ProbeScore, SpeedSample
 from quantviz.ui import session
 from quantviz.ui.context import widget_key
 from quantviz.units import GB
@@ -44,6 +44,26 @@ def _table(at):
     return next(df.value for df in at.dataframe if "weights from" in df.value.columns)
 
 
+READING = "**The widget's reading of the figures**: "
+
+
+def _commit(at, choice: str, reason: str) -> None:
+    """The student's own choice (a tag, or "neither") and reason, committed."""
+    at.radio(key=f"{KEY}-student-choice").set_value(choice)
+    at.text_area(key=f"{KEY}-student-reason").input(reason)
+    at.button(key=f"{KEY}-commit").click().run()
+
+
+def _readings(at) -> list[str]:
+    """The widget's own reading, shown only after the student committed a choice."""
+    return [i.value.removeprefix(READING) for i in at.info if i.value.startswith(READING)]
+
+
+def _no_overhead(at) -> None:
+    """Runtime overhead 0: the figures of the tests written before it had a default."""
+    at.number_input(key=f"{KEY}-overhead").set_value(0.0).run()
+
+
 def _decisions(at):
     return [r for r in at.session_state[session.EVIDENCE] if r.kind == "decision"]
 
@@ -61,6 +81,7 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     at._page_hash = calc_hash(PAGE)
     at.run()
     at.number_input(key=f"{KEY}-budget").set_value(4.75).run()
+    _no_overhead(at)
     assert not at.exception, at.exception
 
     bars = _memory(at)
@@ -78,7 +99,9 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     shown = _unescaped(texts(at))
     assert "KV cache stored as f16" in shown
     assert f"layout: {Q4_TAG} metadata (/api/show)" in shown
-    (decision,) = [s.value for s in at.success if "Choose" in s.value]
+    assert not _readings(at) and "Choose" not in texts(at)  # the student decides first
+    _commit(at, Q4_TAG, "Q4 fits and is faster.")
+    (decision,) = _readings(at)
     assert decision.startswith("Q4 fits with 8k context")
     assert "at 49.0 tok/s with 1 of 8 probe checks" in decision
     assert "Q6 needs" in decision
@@ -92,7 +115,8 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     assert record.payload["tokens_per_s"] == {Q4_TAG: 49.0, Q6_TAG: 37.0}
     assert record.payload["probe_passes"] == {Q4_TAG: [1, 8], Q6_TAG: [1, 8]}
     assert [f["fits"] for f in record.payload["fits"]] == [True, False]
-    assert record.payload["decision"] == decision
+    assert record.payload["widget_reading"] == decision
+    assert record.payload["decision"] == "Q4 fits and is faster."
 
     at.number_input(key=f"{KEY}-context").set_value(262144).run()
     assert any("at most 128k tokens" in w.value for w in at.warning)
@@ -113,12 +137,14 @@ def test_decision_without_an_endpoint_uses_the_builtin_layout(monkeypatch):
     shown = _unescaped(texts(at))
     assert "built-in Gemma 4 E2B layout (its published config" in shown
     assert "No speed measured yet" in shown and "No probe results yet" in shown
-    (decision,) = [s.value for s in at.success if "Choose" in s.value]
+    _no_overhead(at)
+    _commit(at, "neither", "I have not measured anything yet.")
+    (decision,) = _readings(at)
     assert "(speed not measured; probe not run)" in decision
     assert "Choose Q4" in decision
 
     at.number_input(key=f"{KEY}-budget").set_value(3.0).run()
-    (verdict,) = [w.value for w in at.warning if "Neither fits" in w.value]
+    (verdict,) = [r for r in _readings(at) if "Neither fits" in r]
     assert "Q4 comes closest" in verdict
 
     at.button(key=f"{KEY}-save").click().run()
@@ -157,3 +183,72 @@ def test_e2b_kv_cache_reads_the_verbose_arrays_and_counts_shared_layers(ollama_s
     at.selectbox(key=f"{KEY}-cache").set_value("q8_0").run()
     q8 = (3 * 8192 * 1024 + 12 * 1024 * 512) * 34 // 32  # 33,423,360 bytes
     assert _memory(at)["KV cache"] == pytest.approx([q8 / GB] * 2)
+
+
+def test_runtime_overhead_defaults_to_one_gb_and_counts_towards_fits(monkeypatch):
+    """The overhead starts at 1.0 GB (docs/model-facts.md, "Runtime overhead"), is stacked on
+    the bars, named in the assumptions, and decides "fits": weights + KV cache + 1e9 bytes
+    against the budget, computed here by hand from the built-in sizes."""
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = open_page(PAGE)
+    assert at.number_input(key=f"{KEY}-overhead").value == 1.0
+    assert _memory(at)["overhead"] == pytest.approx([1.0, 1.0])
+    assert "a fixed overhead of 1.00 GB" in _unescaped(texts(at))
+    sizes = builtin_weights_bytes()
+    budget = 4.5
+    at.number_input(key=f"{KEY}-budget").set_value(budget).run()
+    expected = [sizes[label] + E2B_KV_8K + 1_000_000_000 <= budget * GB for label in ("Q4", "Q6")]
+    fits = [cell == "yes" for cell in _table(at)["fits"]]
+    assert fits == expected
+    _no_overhead(at)
+    assert [cell == "yes" for cell in _table(at)["fits"]] == [
+        sizes[label] + E2B_KV_8K <= budget * GB for label in ("Q4", "Q6")
+    ]
+
+
+def test_no_reading_before_the_students_own_choice(monkeypatch):
+    """Until the student has chosen and written a reason, the widget shows no reading and no
+    'Choose'; committing without a reason is refused with a message; afterwards the reading
+    appears beside the student's own choice, which is saved as theirs."""
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = open_page(PAGE)
+    at.number_input(key=f"{KEY}-budget").set_value(8.0).run()
+    assert not _readings(at) and "Choose" not in texts(at)
+    assert "once you have committed your choice" in texts(at)
+    at.radio(key=f"{KEY}-student-choice").set_value(Q6_TAG)
+    at.button(key=f"{KEY}-commit").click().run()
+    assert any("write your reason first" in w.value for w in at.warning)
+    assert not _readings(at)
+    at.text_area(key=f"{KEY}-student-reason").input("Q6 keeps more precision.")
+    at.button(key=f"{KEY}-commit").click().run()
+    (reading,) = _readings(at)
+    assert "Choose Q4" in reading
+    page = _unescaped(texts(at))
+    assert "**Your choice**: Q6. **Your reason**: Q6 keeps more precision." in page
+    assert any("The reading picks Q4, you picked Q6" in w.value for w in at.warning)
+    at.button(key=f"{KEY}-save").click().run()
+    (record,) = _decisions(at)
+    assert record.payload["choice"] == Q6_TAG
+    assert record.payload["decision"] == "Q6 keeps more precision."
+    assert record.payload["widget_choice"] == Q4_TAG
+    assert record.title.endswith("choose Q6")
+
+
+def test_disagreements_name_a_misfit_and_a_probe_difference_within_noise(monkeypatch):
+    """A choice that does not fit is flagged with the shortfall, and a reason that cites the
+    probe is flagged when 1 of 8 against 1 of 8 cannot tell the tags apart."""
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = open_page()
+    m = Measurements()
+    at.session_state[session.MEASUREMENTS] = m
+    m.record_probe([ProbeScore(Q4_TAG, "Q4", 1, 8), ProbeScore(Q6_TAG, "Q6", 1, 8)], [])
+    at._page_hash = calc_hash(PAGE)
+    at.run()
+    at.number_input(key=f"{KEY}-budget").set_value(1.0).run()
+    _commit(at, Q6_TAG, "Q6 passes the probe better.")
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("You chose Q6, but it does not fit 1.00 GB") for w in warnings)
+    assert any(
+        "Your reason cites the probe, but it cannot tell the tags apart" in w for w in warnings
+    )
+    assert any("Q4 1 of 8, Q6 1 of 8" in w for w in warnings)

@@ -173,3 +173,23 @@ def test_no_module_shows_a_toast():
             and node.func.attr == "toast"
         ]
     assert offenders == []
+
+
+def test_every_widget_panel_fragment_is_guarded():
+    """Widgets draw their panels with `registry.fragment`, never bare `st.fragment`: a
+    fragment reruns outside `render_widget`, and a bare one that raises shows the student
+    Streamlit's traceback (tests/test_fragment_guard.py shows both)."""
+    bare = []
+    for name, path in _modules().items():
+        if not name.startswith("quantviz.ui.") or name == "quantviz.ui.registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "fragment"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "st"
+            ):
+                bare.append(f"{name}:{node.lineno}")
+    assert bare == []
+    assert any("registry.fragment" in p.read_text() for p in (SRC / "ui" / "widgets").glob("*.py"))

@@ -96,3 +96,32 @@ def test_empty_report():
     log.append("note", "Note", {"text": "nothing measured"})
     assert figures_from_report(report_dict(log)).empty
     assert figures_from_report({}).empty
+
+
+def test_the_students_own_choice_and_reason_reach_the_board_and_records_do_not_disturb():
+    """A decision saved by the student-first widget carries the student's choice and reason
+    (`choice`, `decision`) beside the widget's reading: the board shows the student's, not the
+    reading's. Saved record fields (kind `record`) change none of the figures."""
+    log = EvidenceLog()
+    log.append(
+        "record",
+        "Objective 3: Record each tag's size",
+        {"id": "obj3-savings", "objective": "Objective 3", "value": "Q4 9 GB, Q6 1 GB"},
+    )
+    log.append(
+        "decision",
+        "Decision at 8.00 GB and 8k context: choose Q6",
+        {
+            "choice": Q6_TAG,
+            "decision": "Q6: my probe runs favour it.",
+            "widget_choice": Q4_TAG,
+            "widget_reading": "Q4 fits ... Choose Q4: both fit, and the probe cannot tell apart",
+            "tokens_per_s": {Q4_TAG: 40.0, Q6_TAG: 30.0},
+        },
+    )
+    context = ReportContext(models={"Q4": Q4_TAG, "Q6": Q6_TAG})
+    f = figures_from_report(report_dict(log, context))
+    assert f.decision == "Q6"
+    assert f.decision_text == "Q6: my probe runs favour it."
+    assert (f.q4.tokens_per_s, f.q6.tokens_per_s) == (40.0, 30.0)
+    assert f.q4.size_bytes is None and f.q6.size_bytes is None  # a record field is no measurement

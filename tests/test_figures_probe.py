@@ -84,13 +84,32 @@ def test_pass_figure_counts_per_tag_and_category() -> None:
     assert list(fig.data[0].text) == ["2/3", "1/2", "1/1"]
 
 
+def test_pass_figure_whiskers_are_the_wilson_interval_in_prompts() -> None:
+    """Each bar's whisker spans its 95 % Wilson interval times the prompts asked: 2 of 3 is
+    20.8-93.9 %, 3 of 3 43.9-100 %, 1 of 1 20.7-100 % (published Wilson values)."""
+    fig = probe_pass_figure(make_run(True).summary(), LABELS)
+    q4, q6 = fig.data
+    assert q4.error_y.array[0] == pytest.approx(0.939 * 3 - 2, abs=0.005)
+    assert q4.error_y.arrayminus[0] == pytest.approx(2 - 0.208 * 3, abs=0.005)
+    assert q6.error_y.array[0] == pytest.approx(0.0)
+    assert q6.error_y.arrayminus[0] == pytest.approx(3 - 0.439 * 3, abs=0.005)
+    assert q4.error_y.arrayminus[2] == pytest.approx(1 - 0.207, abs=0.005)
+
+
+def test_pass_figure_ticks_stop_at_the_number_of_prompts() -> None:
+    """Three prompts: the axis is labelled 0 to 3, never 4 (the range above is label room)."""
+    fig = probe_pass_figure(make_run(True).summary(), LABELS)
+    assert list(fig.layout.yaxis.tickvals) == [0, 1, 2, 3]
+    assert fig.layout.yaxis.range[1] > 3
+
+
 def test_similarity_figure_marks_identical_and_diverging_answers() -> None:
     """Similarity per probe, with the first differing token in the hover text."""
     fig = similarity_figure(make_run(False), LABELS)
     assert list(fig.data[0].x) == ["add", "mul", "cap"]
     assert fig.data[0].y[0] == pytest.approx(1.0)
-    assert fig.data[0].customdata[0] == "identical (words tokens)"
-    assert fig.data[0].customdata[1] == "first differs at token 2 (words tokens)"
+    assert fig.data[0].customdata[0] == "identical (compared word by word)"
+    assert fig.data[0].customdata[1] == "first differs at word 2 (compared word by word)"
     assert "Q4 and Q6" in fig.layout.title.text
 
 

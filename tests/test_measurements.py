@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from quantviz.ollama.client import ChatMetrics
 from quantviz.report.measurements import (
     Measurements,
@@ -55,3 +57,26 @@ def test_speed_sample_reads_what_the_server_reported():
     assert sample == SpeedSample("a", "Q4", 25.0, 0.2, "side_by_side", 40)
     assert speed_sample(None, "a", "Q4", "chat") is None
     assert speed_sample(_metrics(0.0), "a", "Q4", "chat") is None
+
+
+def test_measured_text_names_each_value_and_is_none_before_any_measurement():
+    """A record field's pre-fill: one 'Label: value' line per measured key, in the order the lab
+    names them; None while nothing is measured; an unknown key is a KeyError (the lab parser
+    refuses one first)."""
+    from quantviz.decision.storage import StorageRow, compare_sizes
+    from quantviz.report.measurements import MEASURED, StorageMeasurement, measured_text
+
+    m = Measurements()
+    assert measured_text(m, ["storage.ratio", "chat.speed"]) is None
+    q4 = StorageRow("Q4", "m:q4", 3_000_000_000, 5_000_000_000, "Q4_K_M")
+    q6 = StorageRow("Q6", "m:q6", 4_000_000_000, 5_000_000_000, "Q6_K")
+    m.record_storage(StorageMeasurement((q4, q6), compare_sizes(q4, q6), None))
+    text = measured_text(m, ["storage.ratio", "storage.bits_per_weight", "storage.recipe_ratio"])
+    # 3e9 / 4e9 = 0.75; 3e9 × 8 / 5e9 = 4.80 and 4e9 × 8 / 5e9 = 6.40 bits per weight
+    assert text == (
+        "Size ratio: 0.750 (size(Q4) / size(Q6))\n"
+        "Bits per weight: Q4 4.80 bits per weight; Q6 6.40 bits per weight"
+    )
+    assert set(MEASURED) >= {"storage.ratio", "probe.passes", "decision.fit"}
+    with pytest.raises(KeyError):
+        measured_text(m, ["no.such"])

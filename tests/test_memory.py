@@ -297,14 +297,37 @@ def test_decision_when_only_q4_fits() -> None:
 
 
 def test_decision_prefers_quality_when_both_fit() -> None:
-    """Both fit: more probe checks passed wins, with the memory it costs named."""
+    """Both fit: more probe checks passed wins when the probe can tell the tags apart (1 of 20
+    against 19 of 20: Wilson intervals 0.9-23.6 % and 76.4-99.1 %), with the memory it costs
+    named."""
     fits = builtin_fits(8 * GB, 8192)
     text = decision_text(
-        fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (6, 8), "q6": (8, 8)}
+        fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes={"q4": (1, 20), "q6": (19, 20)}
     )
-    assert "Choose Q6: both fit, and Q6 passes more probe checks (8 vs 6)" in text
-    choice = recommend(fits, probe_passes={"q4": (6, 8), "q6": (8, 8)})
+    assert "Choose Q6: both fit, and Q6 passes more probe checks (19 vs 1)" in text
+    choice = recommend(fits, probe_passes={"q4": (1, 20), "q6": (19, 20)})
     assert choice is not None and choice.tag == "q6"
+
+
+def test_a_probe_difference_within_noise_does_not_decide() -> None:
+    """6 of 8 against 8 of 8 overlap (Wilson 95 %: 40.9-92.9 % and 67.6-100 %, by hand): the
+    text says the probe cannot tell them apart and the choice falls to speed."""
+    fits = builtin_fits(8 * GB, 8192)
+    passes = {"q4": (6, 8), "q6": (8, 8)}
+    text = decision_text(fits, tokens_per_s={"q4": 41.3, "q6": 35.0}, probe_passes=passes)
+    assert "Choose Q4: both fit, and the probe cannot tell apart" in text
+    assert "Q4 6 of 8, 95 % interval 40–93 %; Q6 8 of 8, 95 % interval 67–100 %" in text
+    assert "Q4 is faster (41.3 vs 35.0 tok/s)" in text
+    choice = recommend(fits, probe_passes=passes)
+    assert choice is not None and choice.tag == "q4"  # smaller, no speed given
+
+
+def test_equal_small_counts_are_not_called_a_real_tie() -> None:
+    """1 of 8 against 1 of 8: the same share, and the text says the probe cannot tell them
+    apart (Wilson 95 % for 1 of 8: 2.2-47.1 %, by hand)."""
+    text = decision_text(builtin_fits(8 * GB, 8192), probe_passes={"q4": (1, 8), "q6": (1, 8)})
+    assert "pass the same share of probe checks, which the probe cannot tell apart" in text
+    assert "Q4 1 of 8, 95 % interval 2–48 %" in text
 
 
 def test_decision_with_equal_quality_picks_the_faster() -> None:

@@ -18,7 +18,6 @@ from quantviz.ollama.client import (
     ChatMetrics,
     Endpoint,
     PullProgress,
-    PullTracker,
     TensorInfo,
     TokenChunk,
     chat_stream,
@@ -37,6 +36,7 @@ from quantviz.ollama.metadata import (
     tensor_type_mix,
     vocab_size,
 )
+from quantviz.ollama.progress import PullTracker
 
 HELLO = [{"role": "user", "content": "What does quantization do?"}]
 REPLY_LIMIT = 1_000_000  # characters: far above any reply here
@@ -212,15 +212,16 @@ def test_list_models_and_find_model(ollama_endpoint: Endpoint) -> None:
 
 
 def test_pull_progress_reaches_success_and_the_tag_is_listed() -> None:
-    """pull yields per-layer progress; the tracker reaches 1.0; the tag then appears in the list."""
+    """pull yields per-layer progress; with the tag's blobs known beforehand (as the manifest
+    gives them) the overall bar only moves forward and reaches 100 %; the tag is then listed."""
     with OllamaTestServer(installed=(), pull_steps=4) as srv:
         ep = Endpoint(srv.url)
-        tracker = PullTracker()
+        tracker = PullTracker(expected=dict(srv.catalog[Q4_TAG].layers))
         fractions = []
         for progress in pull(ep, Q4_TAG):
             tracker.add(progress)
-            fractions.append(tracker.fraction)
-        assert tracker.succeeded and tracker.fraction == 1.0
+            fractions.append(tracker.figures().percent)
+        assert tracker.succeeded and tracker.figures().percent == 100
         assert fractions == sorted(fractions)
         assert len(tracker.layers) == 4
         assert tracker.completed == tracker.total == sum(t for _, t in tracker.layers.values())

@@ -8,7 +8,8 @@ import base64
 from quantviz.ui import board_submit
 from quantviz.ui.context import widget_key
 
-DECISION_SAVE = f".st-key-{widget_key('lab2-objective6', 'tradeoff-decision')}-save button"
+DECISION = widget_key("lab2-objective6", "tradeoff-decision")
+DECISION_SAVE = f".st-key-{DECISION}-save button"
 PASSCODE = "pleaseletmein"
 # RFC 7914's published scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1) key.
 PASSCODE_HASH = (
@@ -37,9 +38,17 @@ def open_at(page, base: str, url_path: str) -> None:
 
 
 def save_decision_and_submit(page, base: str, name: str, code: str, reason: str) -> None:
-    """Objective 6: save the deployment decision (no endpoint needed), then submit the
-    evidence from the Evidence page; waits for the success message."""
+    """Objective 6: commit the student's own choice (Q4, with `reason`) and save the deployment
+    decision (no endpoint needed), then submit the evidence from the Evidence page; waits for
+    the success message."""
     open_at(page, base, "lab2-objective6")
+    page.locator(f".st-key-{DECISION}-student-choice").get_by_text("Q4", exact=True).click()
+    reason_box = page.locator(f".st-key-{DECISION}-student-reason textarea")
+    reason_box.fill(reason)
+    reason_box.press("Control+Enter")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name="Commit my choice").click()
+    page.get_by_text("The widget's reading of the figures").wait_for()
     page.locator(DECISION_SAVE).click()
     page.get_by_text("Decision saved to your evidence.").wait_for()
     sidebar_to(page, "evidence")

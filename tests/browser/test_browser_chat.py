@@ -129,3 +129,33 @@ def test_side_by_side_draws_a_hostile_svg_as_inert_pictures(page, chat_app, chat
     assert page.locator(f"{WIDGET} script").count() == 0
     assert fetched == []
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_side_by_side_rows_keep_each_prompt_at_the_same_height(page, chat_app, chat_server):
+    """Side by side, each prompt is a row: after a long Q4 reply and a short Q6 one, the next
+    prompt still starts at the same height in both columns; each row shows its settings
+    (deterministic by default) and the token where the replies part, in bold."""
+    chat_server.script(Q4_TAG, "colour", "The sky is blue today.")
+    chat_server.script(Q6_TAG, "colour", "The sky is green today.")
+    page.goto(f"{chat_app}/lab2-objective5")
+    page.locator(f".st-key-{K}-mode").get_by_text("Side by side").click()
+    page.get_by_text("No messages with Q6 yet.").wait_for()
+    _send(page, "Explain quantization briefly.")
+    page.get_by_text("They part at token 1").wait_for()  # the first row has ended
+    _send(page, "What colour is the sky?")
+    line = page.get_by_text("They part at token 4")
+    line.wait_for()
+    assert line.locator("strong").all_inner_texts() == ["blue", "green"]
+    messages = page.locator(MESSAGES)
+    assert messages.count() == 8  # two rows of (prompt, reply) per tag
+    q4_prompt, q6_prompt = messages.nth(4).bounding_box(), messages.nth(6).bounding_box()
+    assert q4_prompt and q6_prompt
+    assert abs(q4_prompt["y"] - q6_prompt["y"]) < 2, (q4_prompt, q6_prompt)
+    assert q4_prompt["x"] < q6_prompt["x"]  # Q4 left, Q6 right
+    assert "The sky is blue today." in messages.nth(5).inner_text()
+    assert "The sky is green today." in messages.nth(7).inner_text()
+    settings = page.get_by_text("Settings: temperature 0.0 · seed 42")
+    assert settings.count() == 2
+    bodies = [r.body for r in chat_server.requests_to("/api/chat")[-2:]]
+    assert all(b["options"]["temperature"] == 0 and b["options"]["seed"] == 42 for b in bodies)
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -7,8 +7,11 @@ One `Figures` per submission, with the two compared models as the sides `q4` and
 - tokens/s: the last `decision` record's `tokens_per_s` (what the student decided with), else the
   mean over the chat and side-by-side replies that measured one;
 - probe passes / total: the last `probe` record's `passes` (tag -> [passed, answered]);
-- the decision: the last `decision` record's `choice` (a tag, or none when nothing fit) and its
-  sentence.
+- the decision: the last `decision` record's `choice` and `decision`: since issue 14 the student's
+  own choice (a tag, or none for "neither") and reason, committed before the widget showed its
+  reading (kept apart as `widget_choice` / `widget_reading`, which the board does not show);
+  older reports hold the widget's choice (none when nothing fit) and its sentence there.
+- `record` records (a lab's record fields) are the student's text, not measurements: not read.
 
 A record names models by label ("Q4") or tag ("name:q4"); the report's `models` map and each
 record's own label fields tie them together. A label containing "Q4" / "Q6" is that side; other

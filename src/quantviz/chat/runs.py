@@ -68,8 +68,11 @@ class ReplyRun:
         events: queue.SimpleQueue[tuple[ReplyRun, Any]] | None = None,
         stream_fn: StreamFn = chat_stream,
         max_chars: int | None = None,
+        logprobs: bool = False,
     ) -> None:
         self.label = label or tag
+        self.logprobs = logprobs  # ask for the tokens' log-probabilities (their text is kept)
+        self.tokens: list[str] = []  # the reply's tokens as the server sent them, if it did
         self.tag = tag
         self.max_chars = max_chars
         self.capped = False  # the reply reached max_chars and was cut there
@@ -102,7 +105,8 @@ class ReplyRun:
         options: Mapping[str, Any] | None,
         timeout: float,
     ) -> None:
-        stream = stream_fn(endpoint, tag, messages, options=options, timeout=timeout)
+        extra: dict[str, Any] = {"logprobs": True} if self.logprobs else {}
+        stream = stream_fn(endpoint, tag, messages, options=options, timeout=timeout, **extra)
         try:
             for event in stream:
                 if self._cancel.is_set():
@@ -137,6 +141,8 @@ class ReplyRun:
                 self.cancel()
             self._chars += len(text)
             self._filter.feed(text)
+            if not self.capped:  # a cut chunk's tokens no longer match the text kept
+                self.tokens.extend(t.token for t in event.logprobs)
             return bool(text)
         if isinstance(event, ChatMetrics):
             self.metrics = event
@@ -203,6 +209,7 @@ def start_runs(
     timeout: float = CHAT_TIMEOUT,
     stream_fn: StreamFn = chat_stream,
     max_chars: int | None = None,
+    logprobs: bool = False,
 ) -> list[ReplyRun]:
     """Start one run per (label, tag, messages), all feeding one queue, at the same moment."""
     events: queue.SimpleQueue[tuple[ReplyRun, Any]] = queue.SimpleQueue()
@@ -217,6 +224,7 @@ def start_runs(
             events=events,
             stream_fn=stream_fn,
             max_chars=max_chars,
+            logprobs=logprobs,
         )
         for label, tag, messages in requests
     ]

@@ -52,6 +52,7 @@ class Message:
     metrics: dict[str, Any] | None = None  # ChatMetrics as a dict
     options: dict[str, Any] | None = None
     run_id: str | None = None  # shared by the messages of one side-by-side run
+    tokens: list[str] | None = None  # the reply's tokens, when the server sent logprobs
     created_at: str = field(default_factory=utc_now)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 

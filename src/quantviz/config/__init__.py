@@ -99,6 +99,7 @@ class Limits:
     transcripts: int = 12  # conversations with text in one session
     evidence_records: int = 500  # records in the session's evidence log
     evidence_bytes: int = 5_000_000  # their JSON size together
+    record_chars: int = 4_000  # one answer in a lab's record field
     response_bytes: int = 16_000_000  # one answer from the endpoint (a verbose /api/show...)
     metadata_cache: int = 16  # /api/show and /api/tags answers kept per session
 

@@ -16,7 +16,9 @@ sliding-window layer keeps `PAD256(min(context, window + n_ubatch))` cells with 
 
 Assumptions, stated wherever a figure is shown (`assumptions()`):
 - weights take the model's file size, all resident;
-- no compute/scratch buffers, runtime or OS memory, unless given as `overhead_bytes`;
+- compute buffers and the runtime are one fixed `overhead_bytes`; the deployment decision's
+  default is `DEFAULT_OVERHEAD_BYTES` (1.0 GB for this model class, derived in
+  docs/model-facts.md, "Runtime overhead"); the OS and other programs are not counted;
 - the context is the number of tokens the task needs per request, times `parallel` slots;
 - GB means 10^9 bytes.
 
@@ -30,11 +32,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import combinations
 from types import MappingProxyType
 from typing import Any
 
+from quantviz.probe.binomial import can_tell_apart, interval_text
 from quantviz.quant.ggml import bytes_per_element
 from quantviz.units import format_bytes, format_tokens
+
+# Runtime overhead of a Gemma 4 E2B-class model served by Ollama (docs/model-facts.md, "Runtime
+# overhead"): llama.cpp's compute buffer at n_ubatch 512 (518 MiB in a real E2B load log, almost
+# all of it the 512 × 262,144 float32 logits of the worst-case batch) plus the 457 MiB Ollama
+# sets aside per GPU for runtime structures (ml/device.go MinimumMemory), 1.02 GB, rounded.
+DEFAULT_OVERHEAD_BYTES = 1_000_000_000
 
 # Bytes per cached element, from the GGUF type table (q8_0 and q4_0 store blocks of 32 values
 # with an f16 scale: 34 and 18 bytes per block). The cache types Ollama's OLLAMA_KV_CACHE_TYPE
@@ -527,8 +537,13 @@ def assumptions(
         out.append("cells = the context; sliding-window layers hold at most the window")
     out += [
         "weights take the model's file size and stay resident in memory",
-        "no compute buffers, runtime or operating-system memory are counted"
-        + (f" beyond a fixed overhead of {format_bytes(overhead_bytes)}" if overhead_bytes else ""),
+        (
+            f"compute buffers and runtime: a fixed overhead of {format_bytes(overhead_bytes)} "
+            "(the default, 1.0 GB, is llama.cpp's compute buffer for this model plus Ollama's "
+            "runtime reserve); the operating system and other programs are not counted"
+            if overhead_bytes
+            else "no compute buffers, runtime or operating-system memory are counted"
+        ),
         "GB means 10^9 bytes",
     ]
     if parallel > 1:
@@ -562,19 +577,35 @@ def _quality(probe_passes: Mapping[str, tuple[int, int]] | None, tag: str) -> fl
     return passed / total if total else None
 
 
+def probe_separates(
+    probe_passes: Mapping[str, tuple[int, int]] | None, tags: Sequence[str]
+) -> bool:
+    """True when the probe scored every one of `tags` and their pass counts' 95 % intervals do
+    not overlap pairwise (`probe.binomial.can_tell_apart`): only then is a difference in passes
+    more than noise. 1 of 8 against 1 of 8, or 6 of 8 against 8 of 8, is not."""
+    if not probe_passes or len(tags) < 2:
+        return False
+    counts = [probe_passes.get(t) for t in tags]
+    if any(c is None or c[1] <= 0 for c in counts):
+        return False
+    return all(can_tell_apart(a, b) for a, b in combinations(counts, 2) if a and b)
+
+
 def recommend(
     fits: Sequence[FitResult],
     *,
     tokens_per_s: Mapping[str, float | None] | None = None,
     probe_passes: Mapping[str, tuple[int, int]] | None = None,
 ) -> FitResult | None:
-    """The tag to deploy: among those that fit, best probe score, then speed, then smallest."""
+    """The tag to deploy: among those that fit, the better probe score when the probe can tell
+    them apart, then speed, then smallest."""
     fitting = [f for f in fits if f.fits]
     if not fitting:
         return None
+    separates = probe_separates(probe_passes, [f.tag for f in fitting])
 
     def key(f: FitResult) -> tuple[float, float, int]:
-        q = _quality(probe_passes, f.tag)
+        q = _quality(probe_passes, f.tag) if separates else None
         s = (tokens_per_s or {}).get(f.tag)
         return (-(q if q is not None else 0.0), -(s or 0.0), f.total_bytes)
 
@@ -659,6 +690,16 @@ def decision_text(
     return f"{sentences}. Choose {choice.label}: {reason}."
 
 
+def _indistinct(a: FitResult, b: FitResult, probe_passes: Mapping[str, tuple[int, int]]) -> str:
+    """'the probe cannot tell apart (Q4 1 of 8, 95 % interval 2–48 %; Q6 …)'."""
+    parts = [
+        f"{f.label} {probe_passes[f.tag][0]} of {probe_passes[f.tag][1]}, 95 % interval "
+        f"{interval_text(*probe_passes[f.tag])}"
+        for f in (a, b)
+    ]
+    return f"the probe cannot tell apart ({'; '.join(parts)})"
+
+
 def _why_among_fitting(
     choice: FitResult,
     others: Sequence[FitResult],
@@ -673,7 +714,8 @@ def _why_among_fitting(
     size_text = (
         f"{format_bytes(extra)} more memory" if extra > 0 else f"{format_bytes(-extra)} less memory"
     )
-    if q_choice is not None and q_other is not None and q_choice > q_other:
+    separates = probe_separates(probe_passes, [choice.tag, other.tag])
+    if separates and q_choice is not None and q_other is not None and q_choice > q_other:
         assert probe_passes is not None
         return (
             f"both fit, and {choice.label} passes more probe checks "
@@ -682,10 +724,74 @@ def _why_among_fitting(
     if q_choice is None or q_other is None:
         lead = "both fit, but the probe has not scored both"
     else:
-        lead = "both fit and pass the same share of probe checks"
+        assert probe_passes is not None
+        apart = _indistinct(choice, other, probe_passes)
+        lead = (
+            f"both fit and pass the same share of probe checks, which {apart}"
+            if q_choice == q_other
+            else f"both fit, and {apart}"
+        )
     if s_choice and s_other and s_choice > s_other:
         return (
             f"{lead}, and {choice.label} is faster ({s_choice:.1f} vs {s_other:.1f} tok/s) "
             f"with {size_text}"
         )
     return f"{lead}, and {choice.label} needs {size_text}, leaving more headroom for context"
+
+
+_PROBE_WORDS = ("probe", "pass", "check", "quality", "accura")
+
+
+def disagreements(
+    chosen: str | None,
+    fits: Sequence[FitResult],
+    *,
+    reason: str = "",
+    tokens_per_s: Mapping[str, float | None] | None = None,
+    probe_passes: Mapping[str, tuple[int, int]] | None = None,
+) -> tuple[str, ...]:
+    """Where the student's choice (`chosen`, a tag, or None for neither) and reason differ from
+    the figures: a tag that does not fit, 'neither' when one fits, another tag than the
+    widget's reading, a reason that leans on a probe difference the probe cannot show."""
+    by_tag = {f.tag: f for f in fits}
+    fitting = [f for f in fits if f.fits]
+    out: list[str] = []
+    pick = recommend(fits, tokens_per_s=tokens_per_s, probe_passes=probe_passes)
+    if fits:
+        at = f"{format_bytes(fits[0].budget_bytes)} at {format_tokens(fits[0].context)} context"
+    else:
+        at = "this budget"
+    if chosen is None:
+        if fitting:
+            names = " and ".join(f.label for f in fitting)
+            out.append(
+                f"You chose neither, but {names} {'fits' if len(fitting) == 1 else 'fit'} {at}."
+            )
+    elif chosen in by_tag and not by_tag[chosen].fits:
+        f = by_tag[chosen]
+        out.append(
+            f"You chose {f.label}, but it does not fit {at}: it needs "
+            f"{format_bytes(f.shortfall_bytes)} more (runtime overhead included)."
+        )
+    if chosen is not None and pick is not None and chosen != pick.tag and by_tag[chosen].fits:
+        out.append(
+            f"The reading picks {pick.label}, you picked {by_tag[chosen].label}: check the "
+            "figures it gives for why, and say in your reason what outweighs them."
+        )
+    words = reason.lower()
+    tags = [f.tag for f in fits]
+    if (
+        any(w in words for w in _PROBE_WORDS)
+        and probe_passes
+        and all(t in probe_passes for t in tags)
+        and len(tags) >= 2
+        and not probe_separates(probe_passes, tags)
+    ):
+        counts = ", ".join(
+            f"{f.label} {probe_passes[f.tag][0]} of {probe_passes[f.tag][1]}" for f in fits
+        )
+        out.append(
+            f"Your reason cites the probe, but it cannot tell the tags apart ({counts}: their "
+            "95 % intervals overlap), so it is no ground for either."
+        )
+    return tuple(out)

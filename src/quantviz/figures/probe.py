@@ -7,12 +7,14 @@ language; an unlabelled tag shows as itself. Figures come from the shared factor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
 from quantviz.decision.memory import FitResult
 from quantviz.figures._base import BLUE, GREEN, GREY, ORANGE, PURPLE, TEAL, Spec, figure
+from quantviz.probe.binomial import wilson_interval
 from quantviz.probe.run import ProbeResult, ProbeRun, ProbeSummary
 from quantviz.units import GB, format_bytes, format_tokens
 
@@ -47,7 +49,8 @@ def _notice(title: str, message: str) -> go.Figure:
 
 
 def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = None) -> go.Figure:
-    """Checks passed per tag: overall, then per category (grouped bars, hover 'k of n')."""
+    """Checks passed per tag: overall, then per category (grouped bars, hover 'k of n'), each
+    with its 95 % Wilson interval as a whisker."""
     categories = list(summary.passes_by_category)
     if not categories:
         return _notice("Probe checks passed", "No probe results yet")
@@ -56,6 +59,13 @@ def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = 
     for i, tag in enumerate(summary.tags):
         passed = [summary.passes[tag]] + [summary.passes_by_category[c][tag] for c in categories]
         asked = [summary.answered[tag]] + [summary.answered_by_category[c][tag] for c in categories]
+        # The 95 % Wilson interval of each count, in prompts: a whisker, so two bars whose
+        # whiskers overlap read as "within noise" rather than as a difference.
+        spans = [
+            wilson_interval(p, a) if a else (0.0, 0.0) for p, a in zip(passed, asked, strict=True)
+        ]
+        up = [high * a - p for (_, high), p, a in zip(spans, passed, asked, strict=True)]
+        down = [p - low * a for (low, _), p, a in zip(spans, passed, asked, strict=True)]
         data.append(
             {
                 "type": "bar",
@@ -65,13 +75,25 @@ def probe_pass_figure(summary: ProbeSummary, labels: Mapping[str, str] | None = 
                 "customdata": asked,
                 "marker": {"color": TAG_COLORS[i % len(TAG_COLORS)]},
                 "text": [f"{p}/{a}" for p, a in zip(passed, asked, strict=True)],
-                "textposition": "outside",
+                "textposition": "auto",  # inside the bar, above it when it does not fit
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": up,
+                    "arrayminus": down,
+                    "color": GREY,
+                },
                 "hovertemplate": "%{x}: %{y} of %{customdata} passed"
                 "<extra>%{fullData.name}</extra>",
             }
         )
     top = max([summary.answered[t] for t in summary.tags] + [1])
-    layout = {"barmode": "group", "yaxis": _axis("checks passed", range=[0, top * 1.15], dtick=1)}
+    # Ticks stop at the number of prompts (8 prompts: 0-8, no 9); the range above it is only
+    # room for the whiskers.
+    step = max(1, math.ceil(top / 10))
+    ticks = sorted({*range(0, top + 1, step), top})
+    axis = _axis("checks passed", range=[0, top * 1.15], tickmode="array", tickvals=ticks)
+    layout = {"barmode": "group", "yaxis": axis}
     return _figure(data, layout, "Probe checks passed")
 
 
@@ -90,8 +112,9 @@ def similarity_figure(run: ProbeRun, labels: Mapping[str, str] | None = None) ->
     for r in compared:
         c = r.comparison
         assert c is not None
-        where = "identical" if c.first_diff is None else f"first differs at token {c.first_diff}"
-        hover.append(f"{where} ({c.token_source} tokens)")
+        unit = "token" if c.token_source == "logprobs" else "word"
+        where = "identical" if c.first_diff is None else f"first differs at {unit} {c.first_diff}"
+        hover.append(f"{where} (compared {unit} by {unit})")
     a, b = (_label(t, labels) for t in run.tags[:2])
     bar = {
         "type": "bar",
@@ -115,7 +138,7 @@ def logprob_diff_figure(run: ProbeRun, labels: Mapping[str, str] | None = None) 
         return _notice(title, "No probe answered by both tags yet")
     with_lp = [r for r in compared if r.comparison and r.comparison.token_source == "logprobs"]
     if not with_lp:
-        return _notice(title, "Logprobs not supported by this endpoint (Ollama 0.12.11+ needed)")
+        return _notice(title, "No log-probabilities came back (not supported by this endpoint)")
     ids = [r.probe.id for r in with_lp]
     diffs = [r.comparison.mean_abs_logprob_diff if r.comparison else None for r in with_lp]
     jac = [r.comparison.topk_jaccard if r.comparison else None for r in with_lp]

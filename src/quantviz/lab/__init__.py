@@ -2,6 +2,8 @@
 
 The types live here; `quantviz.lab.parse` reads one file (frontmatter checked, Markdown parsed by
 markdown-it-py), `quantviz.lab.load` finds the labs of a folder and caches them per file.
+The items of an `### Execute` list that ask the student to record something become
+`RecordField`s: a field on the page, saved to the evidence (README, "Add a lab").
 """
 
 from __future__ import annotations
@@ -33,7 +35,23 @@ class WidgetMarker:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
-Block = Markdown | Callout | WidgetMarker
+@dataclass(frozen=True)
+class RecordField:
+    """One item of an Execute list that the student answers in a field of their own.
+
+    `markdown` is the list item as the lab writes it (its bullet kept, the record marker
+    removed); `prompt` the same item on one line without its bullet, for labels and the
+    report's summary. `measured` names what the app measured for it
+    (`quantviz.report.measurements.MEASURED`), which pre-fills the field.
+    """
+
+    id: str
+    markdown: str
+    prompt: str
+    measured: tuple[str, ...] = ()
+
+
+Block = Markdown | Callout | WidgetMarker | RecordField
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,11 @@ class Section:
     @property
     def markers(self) -> list[str]:
         return [b.name for b in self.blocks if isinstance(b, WidgetMarker)]
+
+    @property
+    def records(self) -> list[RecordField]:
+        """The section's record fields, in page order."""
+        return [b for b in self.blocks if isinstance(b, RecordField)]
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,11 @@ class Lab:
     @property
     def overview(self) -> Section:
         return self.sections[0]
+
+    @property
+    def records(self) -> list[tuple[Section, RecordField]]:
+        """Every record field of the lab with its section, in page order."""
+        return [(s, r) for s in self.sections for r in s.records]
 
     def section_with_marker(self, *markers: str) -> Section | None:
         """The first section that holds any of `markers` (a widget's name or its aliases)."""

@@ -16,6 +16,10 @@ as ```python is code, not the end of the block (a closing fence has no info stri
   `<div class="lab-callout ...">` up to its `</div>` a callout (`info`, `warning`, `success`,
   `danger`/`error`), anything else stays Markdown;
 * HTML comments are style hints and are dropped, except inside code;
+* in a list under an `### Execute` heading, an item that carries a record marker
+  (`<div data-record="ID" data-measured="KEY ..."></div>`, on a line of its own inside the item)
+  or whose text starts with "Record" becomes a `RecordField`; the other items stay Markdown
+  (`_list_blocks`). A record marker anywhere else is an error that names its line;
 * everything else stays Markdown, consecutive blocks joined.
 
 As in any CommonMark viewer, an HTML block runs until a blank line: a `## ` line directly under a
@@ -46,10 +50,12 @@ from quantviz.lab import (
     Lab,
     LabParseError,
     Markdown,
+    RecordField,
     Section,
     WidgetMarker,
     slugify,
 )
+from quantviz.report.measurements import MEASURED
 
 _CALLOUT_KINDS: dict[str, CalloutKind] = {
     "info": "info",
@@ -68,6 +74,15 @@ _CALLOUT_OPEN = re.compile(
 )
 _CALLOUT_CLOSE = re.compile(r"</div>\s*$")
 _CODE = ("fence", "code_block")
+# A record marker inside an Execute list item: `<div data-record="obj3-ratio"
+# data-measured="storage.ratio"></div>` (an empty div, so a Markdown viewer shows nothing).
+_RECORD_MARKER = re.compile(r"<div\s+data-record\b(?P<attrs>[^>]*)>\s*</div>")
+_RECORD_ATTR = re.compile(r'data-(?P<k>record|measured)\s*=\s*"(?P<v>[^"]*)"')
+RECORD_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_EXECUTE = re.compile(r"^Execute\b", re.IGNORECASE)
+_RECORD_WORD = re.compile(r"^Record\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
+_LISTS = {"bullet_list_open": "bullet_list_close", "ordered_list_open": "ordered_list_close"}
 # Marker names that were renamed: the old name keeps working and reads as the new one, so the
 # widget, its keys and links to it are the same whichever name a lab file uses.
 MARKER_ALIASES = {"objective5-chat": "compare-chat"}
@@ -136,6 +151,11 @@ def _html_lines(lines: Sequence[str], out: _Blocks, rest: Sequence[str]) -> int:
     i = 0
     while i < len(lines):
         line = lines[i]
+        if _RECORD_MARKER.search(line):
+            raise LabParseError(
+                f"a `data-record` marker stands outside an Execute list item ({line.strip()}); "
+                "put it on its own line inside the `- Record ...` item it belongs to"
+            )
         if m := _MARKER.match(line):
             out.markdown("\n".join(buffer))
             buffer = []
@@ -169,26 +189,125 @@ def _source(lines: Sequence[str], token: Token) -> list[str]:
     return list(lines[start:end])
 
 
+def _record_attrs(found: list[re.Match[str]], line: str) -> dict[str, str]:
+    if len(found) > 1:
+        raise LabParseError(f"one Execute item holds {len(found)} record markers ({line})")
+    return {a["k"]: a["v"] for a in _RECORD_ATTR.finditer(found[0].group(0))}
+
+
+def _record_field(item: list[str]) -> RecordField | None:
+    """The item as a record field (markers removed), or None when it asks for no record."""
+    found = [m for line in item for m in _RECORD_MARKER.finditer(line)]
+    text = [_COMMENT.sub("", _RECORD_MARKER.sub("", line)).rstrip() for line in item]
+    text = [line for line in text if line.strip()]
+    prompt = " ".join(" ".join(text).split())
+    prompt = _BULLET.sub("", prompt, count=1)
+    if not found and not _RECORD_WORD.match(prompt):
+        return None
+    attrs = _record_attrs(found, found[0].group(0)) if found else {}
+    measured = tuple(attrs.get("measured", "").split())
+    return RecordField(attrs.get("record", ""), "\n".join(text), prompt, measured)
+
+
+def _list_items(tokens: Sequence[Token], start: int, lines: Sequence[str]) -> list[list[str]]:
+    """The source lines of each item of the list whose open token is `tokens[start]`."""
+    close = _LISTS[tokens[start].type]
+    items: list[list[str]] = []
+    for token in tokens[start + 1 :]:
+        if token.level == 0 and token.type == close:
+            break
+        if token.type == "list_item_open" and token.level == 1 and token.map is not None:
+            items.append(list(lines[token.map[0] : token.map[1]]))
+    return items
+
+
+def _list_blocks(items: list[list[str]], text: str, out: _Blocks, execute: bool) -> None:
+    """A list: under an Execute heading its record items become fields and the other items stay
+    Markdown between them; any other list (or one without a record item) stays as written."""
+    for item in items:
+        if not execute and (hit := next((x for x in item if _RECORD_MARKER.search(x)), None)):
+            raise LabParseError(
+                f"a `data-record` marker stands in a list outside an `### Execute` section "
+                f"({hit.strip()})"
+            )
+    fields = [_record_field(item) if execute else None for item in items]
+    if not any(fields):
+        out.markdown(text)
+        return
+    pending: list[str] = []
+    for item, field in zip(items, fields, strict=True):
+        if field is None:
+            pending.extend(item)
+            continue
+        out.markdown("\n".join(pending))
+        pending = []
+        out.add(field)
+    out.markdown("\n".join(pending))
+
+
 def _section_blocks(tokens: Sequence[Token], lines: Sequence[str], end: int) -> tuple[Block, ...]:
     """The blocks of one section: its top-level tokens, read from the source lines they map."""
     out = _Blocks()
     skip_to = 0  # lines already taken by a callout that ran past its HTML block
-    for token in tokens:
+    execute = False  # under an `### Execute` heading (until the next heading)
+    for i, token in enumerate(tokens):
         if token.level != 0 or token.map is None or token.nesting == -1:
             continue
         stop = token.map[1]
         if stop <= skip_to:
             continue
         text = "\n".join(_source(lines, token))
+        if token.type == "heading_open":
+            title = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            execute = bool(_EXECUTE.match(title.strip()))
         if token.type in _CODE:
             out.markdown(text)
         elif token.type == "html_block":
             source = _COMMENT.sub("", text).split("\n")
             skip_to = stop + _html_lines(source, out, lines[stop:end])
+        elif token.type in _LISTS:
+            _list_blocks(_list_items(tokens, i, lines), _COMMENT.sub("", text), out, execute)
         else:
             out.markdown(_COMMENT.sub("", text))
     out.flush()
     return tuple(out.blocks)
+
+
+def _record_ids(
+    blocks: tuple[Block, ...], prefix: str, used: dict[str, str], where: str
+) -> tuple[Block, ...]:
+    """The section's record fields with their ids checked (or made from the prompt) and their
+    measured keys known; `used` maps the ids taken so far to the section that took them."""
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, RecordField):
+            record_id = block.id
+            if record_id:
+                if not RECORD_ID.match(record_id):
+                    raise LabParseError(
+                        f"record id {record_id!r} ({where}) must be lower-case letters, digits "
+                        "and dashes, at most 64"
+                    )
+                if record_id in used:
+                    raise LabParseError(
+                        f"record id {record_id!r} appears twice ({used[record_id]} and {where})"
+                    )
+            else:
+                words = slugify(" ".join(block.prompt.split()[1:6]))  # after "Record"
+                record_id = base = f"{prefix}-{words}"[:64].strip("-")
+                k = 2
+                while record_id in used:
+                    record_id, k = f"{base}-{k}", k + 1
+            for key in block.measured:
+                if key not in MEASURED:
+                    raise LabParseError(
+                        f"record {record_id!r} ({where}) names an unknown measured value "
+                        f"{key!r}; known: {', '.join(MEASURED)}"
+                    )
+            used[record_id] = where
+            block = RecordField(record_id, block.markdown, block.prompt, block.measured)
+        out.append(block)
+    return tuple(out)
 
 
 def _is_section_heading(token: Token) -> bool:
@@ -320,8 +439,10 @@ def parse_lab(text: str, path: Path) -> Lab:
 
     sections: list[Section] = []
     used: set[str] = set()
+    record_ids: dict[str, str] = {}
     for heading, blocks in _split_sections(content):
         if heading is None:
+            blocks = _record_ids(blocks, "overview", record_ids, "the overview")
             sections.append(Section("overview", title, f"lab{order}", blocks))
             continue
         if m := _OBJECTIVE.match(heading):
@@ -329,12 +450,14 @@ def parse_lab(text: str, path: Path) -> Lab:
             url = f"lab{order}-objective{n}"
             if url in used:
                 raise LabParseError(f"Objective {n} appears twice")
+            blocks = _record_ids(blocks, f"obj{n}", record_ids, f"Objective {n}")
             sections.append(Section("objective", heading, url, blocks, number=n))
         else:
             url = base = f"lab{order}-{slugify(heading)}"
             k = 2
             while url in used:
                 url, k = f"{base}-{k}", k + 1
+            blocks = _record_ids(blocks, slugify(heading)[:24], record_ids, f"`## {heading}`")
             sections.append(Section("other", heading, url, blocks))
         used.add(sections[-1].url_path)
     if not any(s.kind == "objective" for s in sections):

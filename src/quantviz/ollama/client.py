@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import ollama
 import pydantic
+from packaging.version import InvalidVersion, Version
 
 from quantviz.ollama.endpoint import normalize_url
 from quantviz.ollama.errors import ErrorKind, OllamaError
@@ -49,6 +50,26 @@ KEEP_ARRAY_ITEMS = 1024  # longer GGUF arrays (vocabulary, merges) are dropped a
 MAX_BYTES = 2**63 - 1  # Go's int64: the largest size an Ollama answer can carry
 MAX_TENSOR_DIMS = 4  # GGML_MAX_DIMS
 MAX_ELEMENTS = 2**50  # per tensor; real ones stay far below
+
+
+LOGPROBS_SINCE = "0.12.11"  # the first Ollama whose /api/chat returns logprobs when asked
+
+
+def returns_logprobs(version: str | None) -> bool | None:
+    """Whether an Ollama of `version` returns logprobs when asked (0.12.11 or later).
+
+    Compared as versions, not as text ('0.33.0' is later than '0.12.11'); None when the version
+    is unknown or not one (a development build's '0.0.0' counts as unknown).
+    """
+    if not version:
+        return None
+    try:
+        parsed = Version(version.strip().removeprefix("v"))
+    except InvalidVersion:
+        return None
+    if parsed == Version("0.0.0"):
+        return None
+    return parsed >= Version(LOGPROBS_SINCE)
 
 
 @dataclass(frozen=True)
@@ -106,43 +127,6 @@ class PullProgress:
     digest: str | None = None
     total: int | None = None
     completed: int | None = None
-
-
-@dataclass
-class PullTracker:
-    """Aggregates per-layer pull progress into one overall fraction for a progress bar.
-
-    Ollama announces layers one after another, so bytes-done over bytes-announced dips each time
-    a new layer appears; `fraction` never goes backwards (a bar should not), `layers` has the
-    exact per-layer figures.
-    """
-
-    layers: dict[str, tuple[int, int]] = field(default_factory=dict)  # digest -> (done, total)
-    status: str = ""
-    succeeded: bool = False
-    _high_water: float = field(default=0.0, repr=False)
-
-    def add(self, progress: PullProgress) -> None:
-        self.status = progress.status
-        if progress.digest and progress.total:
-            self.layers[progress.digest] = (progress.completed or 0, progress.total)
-        if progress.status == "success":
-            self.succeeded = True
-        if self.total:
-            self._high_water = max(self._high_water, min(self.completed / self.total, 1.0))
-
-    @property
-    def completed(self) -> int:
-        return sum(done for done, _ in self.layers.values())
-
-    @property
-    def total(self) -> int:
-        return sum(total for _, total in self.layers.values())
-
-    @property
-    def fraction(self) -> float:
-        """0.0 to 1.0, monotone; 1.0 once the pull succeeded."""
-        return 1.0 if self.succeeded else self._high_water
 
 
 @dataclass(frozen=True)

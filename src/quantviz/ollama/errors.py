@@ -105,6 +105,35 @@ def hint(kind: ErrorKind) -> str | None:
     return KINDS[kind].hint
 
 
+# A manifest read from a model registry (`quantviz.ollama.registry`) fails for other reasons
+# than a request to the endpoint: nothing about it is fixed on the Endpoint settings page (no
+# API key goes to a registry), and the registries are the instructor's configuration.
+REGISTRY_HINTS: Mapping[ErrorKind, str | None] = MappingProxyType(
+    {
+        "bad_url": "Your instructor can configure the registry's new address "
+        "(`[ollama] registries`).",
+        "blocked": None,  # the message names the registries this class allows
+        "refused": "The app's server cannot reach that registry from where it runs; your "
+        "instructor can configure a mirror it can reach (`[ollama] registries`).",
+        "timeout": "The registry may be busy; read it again in a moment.",
+        "auth": None,  # the message says why: no key, public manifests only
+        "not_found": None,  # the message holds the lesson: the pull would fail the same way
+        "not_ollama": None,
+        "bad_request": None,  # the message names the part of the name that is wrong
+        "server": "The registry had a problem; read it again later.",
+        "stream": "Read it again; a manifest is small and comes whole or not at all.",
+        "bad_answer": "The answer is not a manifest ollama would read; your instructor can "
+        "check the registry's address.",
+        "too_large": None,  # the message gives the bound
+    }
+)
+
+
+def registry_hint(kind: ErrorKind) -> str | None:
+    """What a student can do when reading a manifest failed, or None when the message says it."""
+    return REGISTRY_HINTS[kind]
+
+
 def fixed_in_settings(kind: ErrorKind) -> bool:
     """The Endpoint settings page is where this kind of failure gets fixed."""
     return KINDS[kind].settings

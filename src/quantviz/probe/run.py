@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from quantviz.ollama.client import TokenLogprob, metrics_dict
 from quantviz.probe.battery import Probe
+from quantviz.probe.binomial import can_tell_apart, interval_text
 from quantviz.probe.checks import CheckResult, run_check
 from quantviz.probe.compare import Comparison, Logprobs, compare_outputs, normalize_logprobs
 from quantviz.report.measurements import ProbeScore, SpeedSample
@@ -118,7 +119,7 @@ class ProbeSummary:
         if self.logprobs_supported is None:
             return "logprobs: nothing compared yet"
         if not self.logprobs_supported:
-            return "logprobs: not supported by this endpoint (needs Ollama 0.12.11 or later)"
+            return "logprobs: none returned (not supported by this endpoint, or not sent)"
         parts = []
         if self.mean_abs_logprob_diff is not None:
             parts.append(f"mean |Δ logprob| {self.mean_abs_logprob_diff:.3f} over agreed tokens")
@@ -347,3 +348,37 @@ def probe_speeds(run: ProbeRun, labels: Mapping[str, str]) -> list[SpeedSample]:
         for tag, r in res.results.items()
         if r.tokens_per_s is not None and r.tokens_per_s > 0
     ]
+
+
+def pass_uncertainty(summary: ProbeSummary, labels: Mapping[str, str] | None = None) -> str:
+    """Each tag's pass count with its 95 % interval (Wilson), and whether two counts differ.
+
+    'Q4 5/8 passed (95 % interval 30–87 %), Q6 8/8 (67–100 %). The intervals overlap: the
+    difference is within noise ...'. Tags without an answer are left out; '' when none has one.
+    """
+    answered = [t for t in summary.tags if summary.answered.get(t)]
+    if not answered:
+        return ""
+
+    def name(tag: str) -> str:
+        return (labels or {}).get(tag, tag)
+
+    parts = [
+        f"{name(t)} {summary.passes[t]}/{summary.answered[t]} passed "
+        f"(95 % interval {interval_text(summary.passes[t], summary.answered[t])})"
+        for t in answered
+    ]
+    text = ", ".join(parts) + "."
+    if len(answered) < 2:
+        return text
+    a, b = answered[:2]
+    counts_a = (summary.passes[a], summary.answered[a])
+    counts_b = (summary.passes[b], summary.answered[b])
+    if can_tell_apart(counts_a, counts_b):
+        return text + (
+            " The intervals do not overlap: the difference is more than noise at this size."
+        )
+    return text + (
+        f" The intervals overlap: the difference between {name(a)} and {name(b)} is within "
+        "noise, and this many prompts cannot tell them apart."
+    )

@@ -21,12 +21,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from quantviz import __version__
+
+if TYPE_CHECKING:
+    from quantviz.report.records import RecordItem
 
 KINDS: tuple[str, ...] = (
     "pull",
@@ -37,6 +40,7 @@ KINDS: tuple[str, ...] = (
     "probe",
     "explorer",
     "decision",
+    "record",
     "note",
 )
 KIND_TITLES: dict[str, str] = {
@@ -48,6 +52,7 @@ KIND_TITLES: dict[str, str] = {
     "probe": "Quality probe",
     "explorer": "Explorer settings",
     "decision": "Deployment decision",
+    "record": "Lab records",
     "note": "Notes",
 }
 REDACTED = "[redacted]"
@@ -268,6 +273,25 @@ class EvidenceLog:
         self._bytes += size
         return record
 
+    def put(self, record: EvidenceRecord, key: str) -> EvidenceRecord:
+        """Add `record`, or replace the record of its kind whose `payload[key]` equals its own
+        (in place, so an edited answer is one record that keeps its position, never two)."""
+        _check_kind(record.kind)
+        value = record.payload.get(key)
+        for i, old in enumerate(self._records):
+            if old.kind == record.kind and old.payload.get(key) == value:
+                delta = record_size(record) - record_size(old)
+                if self.max_bytes is not None and self._bytes + delta > self.max_bytes:
+                    raise EvidenceFull(
+                        f"This record would take the evidence log past this class's limit of "
+                        f"{self.max_bytes:,} bytes. Download the report, then clear the log "
+                        "to record more."
+                    )
+                self._records[i] = record
+                self._bytes += delta
+                return record
+        return self.add(record)
+
     @property
     def size(self) -> int:
         """The records' JSON size together, in bytes."""
@@ -322,6 +346,8 @@ class ReportContext:
     generated_at: str | None = None
     app_version: str = __version__
     secrets: tuple[str, ...] = ()
+    # the lab's Execute items the student records (`report.records`): the summary's rows
+    record_items: tuple[RecordItem, ...] = ()
 
     def header(self) -> dict[str, Any]:
         return {
@@ -332,6 +358,7 @@ class ReportContext:
             "endpoint": redact_host(self.endpoint) or None,
             "server_version": self.server_version,
             "models": dict(self.models),
+            "record_items": [item.to_dict() for item in self.record_items],
         }
 
 

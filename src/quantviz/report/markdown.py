@@ -1,4 +1,6 @@
-"""The evidence report as Markdown: where and when, the models, then every record by kind.
+"""The evidence report as Markdown: where and when, the models, a one-page summary of the lab's
+Execute items (the student's value beside the measured one), then every record by kind, each
+kind's records collapsed in a `<details>` block.
 
 Model output is quoted inside fences only, so the report renders no model-written markup; other
 text from a server or the student (titles, the server version, labels) is escaped
@@ -12,7 +14,48 @@ from collections.abc import Mapping
 from typing import Any
 
 from quantviz.report.evidence import KIND_TITLES, KINDS, EvidenceLog, ReportContext, report_dict
+from quantviz.report.records import RecordItem, SummaryRow, summary_rows
 from quantviz.text import code_span, escape_text, fence
+
+NOT_RECORDED = "not recorded"
+NOT_MEASURED = "—"
+
+
+def _cell(text: str | None, empty: str) -> str:
+    """A table cell: each line escaped (no `|`, `<` or markup survives), lines joined by <br>."""
+    if text is None:
+        return f"*{empty}*"
+    lines = [escape_text(line) for line in text.splitlines() if line.strip()]
+    return "<br>".join(lines) or f"*{empty}*"
+
+
+def summary_table(rows: list[SummaryRow]) -> list[str]:
+    """The summary as Markdown table lines: objective, item, your value, measured value."""
+    out = [
+        "| Objective | Execute item | Your value | Measured by the app |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        out.append(
+            f"| {_cell(r.objective, '')} | {_cell(r.prompt, '')} "
+            f"| {_cell(r.value, NOT_RECORDED)} | {_cell(r.measured, NOT_MEASURED)} |"
+        )
+    return out
+
+
+def report_summary(data: Mapping[str, Any]) -> list[SummaryRow]:
+    """The summary rows of a report dict (`report_dict`): its lab items and saved records."""
+    items = [
+        RecordItem(
+            str(i.get("id")),
+            str(i.get("objective") or ""),
+            str(i.get("prompt") or ""),
+            i.get("measured") if isinstance(i.get("measured"), str) else None,
+        )
+        for i in data.get("record_items") or []
+        if isinstance(i, Mapping)
+    ]
+    return summary_rows(items, data.get("records") or [])
 
 
 def _inline(value: Any) -> str:
@@ -99,6 +142,12 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
             f"| {escape_text(label)} | {code_span(tag)} |" for label, tag in data["models"].items()
         ]
         out.append("")
+    rows = report_summary(data)
+    if rows:
+        done = sum(r.value is not None for r in rows)
+        out += ["## Summary", "", f"{done} of {len(rows)} Execute items recorded.", ""]
+        out += summary_table(rows)
+        out.append("")
     if not data["records"]:
         out.append("No evidence recorded yet.")
         return "\n".join(out) + "\n"
@@ -106,9 +155,11 @@ def report_markdown(log: EvidenceLog, context: ReportContext | None = None) -> s
         records = [r for r in data["records"] if r["kind"] == kind]
         if not records:
             continue
-        out += [f"## {KIND_TITLES[kind]}", ""]
+        count = f"{len(records)} record" + ("s" if len(records) != 1 else "")
+        out += [f"## {KIND_TITLES[kind]}", "", "<details>", f"<summary>{count}</summary>", ""]
         for r in records:
             title = " ".join(str(r["title"]).split()) or "(untitled)"
             out += [f"### {escape_text(title)}", "", f"*{r['timestamp']}*", ""]
             out += _render_payload(r["payload"])
+        out += ["</details>", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -30,6 +30,7 @@ from quantviz.ollama.client import Endpoint, ModelEntry, ModelMetadata, list_mod
 from quantviz.ollama.endpoint import normalize_url
 from quantviz.ollama.errors import OllamaError
 from quantviz.ollama.metadata import SUMMARY_KEYS
+from quantviz.ollama.registry import Manifest, Registry, fetch_manifest
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, session
@@ -37,6 +38,11 @@ from quantviz.ui import nav, session
 T = TypeVar("T")
 
 CACHE_KEY = "_quantviz_ollama_cache"
+MANIFEST_CACHE_KEY = "_quantviz_manifest_cache"
+# Manifests kept per session: at most `[limits] metadata_cache` of them and this many layers in
+# all (a safetensors tag lists one layer per tensor, up to registry.MAX_LAYERS), so typing tags
+# cannot grow a session without bound.
+MAX_CACHED_MANIFEST_LAYERS = 8_192
 _RECORDED = "_quantviz_recorded"
 # The per-layer arrays the widgets read: a non-verbose answer that left one out (null) is asked
 # again with verbose, once, by ollama.client.show.
@@ -166,6 +172,64 @@ def metadata_of(
         return meta
 
     return cached(endpoint, ("show", tag, verbose), load)
+
+
+def _registries_id(registries: Iterable[Registry]) -> tuple[tuple[str, str], ...]:
+    return tuple((r.name, r.base.url) for r in registries)
+
+
+def manifest_of(registries: tuple[Registry, ...], tag: str) -> Manifest | OllamaError:
+    """The manifest of `tag` from its registry (or why not), read once per session.
+
+    Kept per session like the endpoint's answers (an error too, until read again), at most
+    `[limits] metadata_cache` manifests and MAX_CACHED_MANIFEST_LAYERS layers in all, the least
+    recently used going first.
+    """
+    cache: dict[tuple[Any, ...], Manifest | OllamaError] = st.session_state.setdefault(
+        MANIFEST_CACHE_KEY, {}
+    )
+    key = (_registries_id(registries), tag.strip())
+    if key in cache:
+        cache[key] = cache.pop(key)  # most recently used last
+        return cache[key]
+    value: Manifest | OllamaError
+    try:
+        value = fetch_manifest(tag, registries)
+    except OllamaError as exc:
+        value = exc
+    cache[key] = value
+    limit = session.instructor_settings().limits.metadata_cache
+
+    def layers() -> int:
+        return sum(len(m.layers) for m in cache.values() if isinstance(m, Manifest))
+
+    while len(cache) > 1 and (len(cache) > limit or layers() > MAX_CACHED_MANIFEST_LAYERS):
+        del cache[next(iter(cache))]
+    return value
+
+
+def forget_manifests(registries: tuple[Registry, ...], tags: Iterable[str]) -> None:
+    """Drop these tags' cached manifests (or errors), so the next run reads them again."""
+    cache = st.session_state.get(MANIFEST_CACHE_KEY) or {}
+    ident = _registries_id(registries)
+    for tag in tags:
+        cache.pop((ident, tag.strip()), None)
+
+
+def cached_manifest(registries: tuple[Registry, ...], tag: str) -> Manifest | OllamaError | None:
+    """The session's manifest of `tag` if it was read already; None (nothing sent) otherwise."""
+    cache = st.session_state.get(MANIFEST_CACHE_KEY) or {}
+    return cache.get((_registries_id(registries), tag.strip()))
+
+
+def show_registry_error(error: OllamaError, doing: str | None = None) -> None:
+    """A failed manifest read: the message (registry text made inert) and a registry hint."""
+    lead = f"{doing}: " if doing else ""
+    hint = errors.registry_hint(error.kind)
+    st.error(
+        f"{lead}{plain(error.message)}" + (f"  \n{hint}" if hint else ""),
+        icon=":material/error:",
+    )
 
 
 def refresh_button(key: str, endpoint: Endpoint, whats: Iterable[tuple[Any, ...]]) -> None:

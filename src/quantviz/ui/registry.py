@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
 from collections.abc import Callable
+from typing import ParamSpec
 
 import streamlit as st
 
@@ -13,6 +15,7 @@ from quantviz.text import plain
 from quantviz.ui.context import WidgetContext
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 # "raise": a widget's exception fails the page instead of becoming a notice. The test suite sets
 # it (tests/conftest.py), so a page test that asserts no exception also sees a widget's.
@@ -30,6 +33,7 @@ WIDGETS: dict[str, str] = {
     "quality-probe": "quantviz.ui.widgets.quality_probe",
     "tradeoff-decision": "quantviz.ui.widgets.tradeoff",
     "compare-chat": "quantviz.ui.widgets.chat",  # also `data-objective5-chat` (lab.parse aliases)
+    "lab-recap": "quantviz.ui.widgets.recap",
 }
 
 
@@ -58,10 +62,36 @@ def render_widget(ctx: WidgetContext) -> None:
     except (st.errors.StreamlitAPIException, st.errors.FragmentHandledException):
         raise
     except Exception as exc:  # a widget bug must not hide the lab text around it
-        if os.environ.get(RAISE_ENV) == "raise":
+        _failed(ctx.marker, exc)
+
+
+def fragment(func: Callable[P, None]) -> Callable[P, None]:
+    """`st.fragment` for a widget's panel, with `render_widget`'s guard on every rerun.
+
+    A fragment reruns on its own, outside the `render_widget` call that drew it first: without
+    this, an exception there reaches Streamlit, which shows its traceback to the student. The
+    notice names the widget of the module the panel lives in.
+    """
+    marker = next((m for m, mod in WIDGETS.items() if mod == func.__module__), func.__module__)
+
+    @functools.wraps(func)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            func(*args, **kwargs)
+        except (st.errors.StreamlitAPIException, st.errors.FragmentHandledException):
             raise
-        log.exception("widget %s failed", ctx.marker)
-        st.error(
-            f"The `{ctx.marker}` widget failed: {plain(f'{type(exc).__name__}: {exc}')}",
-            icon=":material/error:",
-        )
+        except Exception as exc:
+            _failed(marker, exc)
+
+    return st.fragment(guarded)
+
+
+def _failed(marker: str, exc: Exception) -> None:
+    """The notice for a widget that raised (or, under the tests, the exception itself)."""
+    if os.environ.get(RAISE_ENV) == "raise":
+        raise exc
+    log.exception("widget %s failed", marker)
+    st.error(
+        f"The `{marker}` widget failed: {plain(f'{type(exc).__name__}: {exc}')}",
+        icon=":material/error:",
+    )

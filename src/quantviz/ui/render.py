@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.lab import Callout, Lab, LabError, Markdown, Section, WidgetMarker
+from quantviz.lab import Callout, Lab, LabError, Markdown, RecordField, Section, WidgetMarker
 from quantviz.ui import nav
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.records import render_record
 from quantviz.ui.registry import render_widget
 
 _CALLOUTS = {"info": st.info, "warning": st.warning, "success": st.success, "error": st.error}
@@ -30,6 +31,8 @@ def render_section(lab: Lab, section: Section) -> None:
         elif isinstance(block, WidgetMarker):
             occurrence = seen[block.name] = seen.get(block.name, -1) + 1
             render_widget(WidgetContext(lab, section, block.name, occurrence, block.attrs))
+        elif isinstance(block, RecordField):
+            render_record(lab, section, block)
 
     if section.kind == "overview":
         st.header("In this lab", anchor=False)  # h2 under the h1: no skipped level

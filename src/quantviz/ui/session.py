@@ -24,7 +24,7 @@ from quantviz.config import (
 from quantviz.lab import Lab
 from quantviz.ollama.client import Endpoint
 from quantviz.ollama.errors import OllamaError
-from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord
+from quantviz.report.evidence import EvidenceFull, EvidenceLog, EvidenceRecord, make_record
 from quantviz.report.measurements import Measurements
 from quantviz.text import plain
 
@@ -139,6 +139,16 @@ def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | N
     """
     try:
         return evidence().append(kind, title, payload)
+    except EvidenceFull as exc:
+        st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
+        return None
+
+
+def record_once(kind: str, title: str, payload: dict[str, Any], key: str) -> EvidenceRecord | None:
+    """Like `record`, but replacing the record of this kind with the same `payload[key]`
+    (`EvidenceLog.put`): a record field saved again is one record, never two."""
+    try:
+        return evidence().put(make_record(kind, title, payload), key)
     except EvidenceFull as exc:
         st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
         return None

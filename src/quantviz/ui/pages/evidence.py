@@ -1,4 +1,5 @@
-"""Evidence report: every measurement of this session, grouped by kind, with downloads.
+"""Evidence report: a summary of the lab's Execute items (the student's value beside the
+measured one), then every measurement of this session grouped by kind, with downloads.
 
 The log lives in `st.session_state` only: a refresh starts a new session and an empty log, which
 the page says before anything else. Reports name the endpoint without credentials and never
@@ -24,7 +25,8 @@ from quantviz.report.evidence import (
     report_json,
     utc_now,
 )
-from quantviz.report.markdown import report_markdown
+from quantviz.report.markdown import NOT_MEASURED, NOT_RECORDED, report_markdown
+from quantviz.report.records import RecordItem, record_items, summary_rows
 from quantviz.text import plain
 from quantviz.ui import nav, session
 from quantviz.ui.board_submit import render_submit
@@ -51,6 +53,13 @@ def _models(settings: Settings) -> tuple[dict[str, str], str | None]:
     return models, labs[0].title if len(labs) == 1 else None
 
 
+def _record_items() -> tuple[RecordItem, ...]:
+    """Every lab's record fields, with what this session measured for each."""
+    labs = [lab for lab in load_labs(reserved=nav.TOOL_PAGES) if isinstance(lab, Lab)]
+    measurements = session.measurements()
+    return tuple(item for lab in labs for item in record_items(lab, measurements))
+
+
 def report_context(settings: Settings) -> ReportContext:
     """Where the evidence came from; the keys this session can use are listed to redact."""
     models, lab = _models(settings)
@@ -66,6 +75,7 @@ def report_context(settings: Settings) -> ReportContext:
         lab=lab,
         generated_at=utc_now(),
         secrets=tuple(s for s in secrets if isinstance(s, str) and s.strip()),
+        record_items=_record_items(),
     )
 
 
@@ -112,6 +122,37 @@ def _downloads(log: EvidenceLog, context: ReportContext) -> None:
     )
 
 
+def _summary(context: ReportContext, records: list[dict[str, Any]]) -> None:
+    """One row per Execute item: objective, item, the student's value, the measured value."""
+    rows = summary_rows(context.record_items, records)
+    if not rows:
+        return
+    done = sum(r.value is not None for r in rows)
+    st.subheader("Summary", anchor=False)
+    st.caption(
+        f"{done} of {len(rows)} Execute items recorded. Each lab page's record fields fill this "
+        "table; the measured values come from the widgets."
+    )
+    st.dataframe(
+        [
+            {
+                "Objective": r.objective,
+                "Execute item": r.prompt,
+                "Your value": r.value if r.value is not None else NOT_RECORDED,
+                "Measured by the app": r.measured if r.measured is not None else NOT_MEASURED,
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        key="evidence-summary",
+        column_config={
+            "Execute item": st.column_config.TextColumn(width="large"),
+            "Your value": st.column_config.TextColumn(width="large"),
+            "Measured by the app": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
 def _records(records: list[dict[str, Any]]) -> None:
     """Every record, grouped by kind in the canonical order; payloads shown as JSON."""
     for kind, title in KIND_TITLES.items():
@@ -150,18 +191,22 @@ def page() -> None:
     st.markdown(" · ".join(facts))
 
     _downloads(log, context)
-    if not log:
+    records = report_dict(log, context)["records"]
+    if log:
+        _summary(context, records)
+    else:
         st.info(
             "No evidence yet. Pull the models, measure their storage, compare the metadata, chat, "
             "run the quality probe and save your deployment decision: each adds a record here.",
             icon=":material/fact_check:",
         )
-    else:
+    if log:
         st.caption(
             "Reports name the endpoint without credentials and never contain your API key. "
             "Model output appears only inside code blocks."
         )
-        _records(report_dict(log, context)["records"])
+        st.subheader("Raw records", anchor=False)
+        _records(records)
 
     st.divider()
     render_submit(log, context)

@@ -5,7 +5,11 @@ One transcript per (endpoint, tag) lives in this session's state, so switching m
 endpoints) and back finds each conversation where it was. "One model" streams a reply into one
 placeholder; "Side by side" sends one prompt to every tag at once and draws the columns from one
 script thread while reader threads stream the replies (`quantviz.chat.runs`), then says whether the
-server generated them at the same time or one after the other.
+server generated them at the same time or one after the other. Side by side shows one row per
+prompt (`quantviz.chat.pairs`): each tag's reply in its column, so a prompt sits at the same height
+for both, the settings the row was generated with, and the first token (or word, without
+logprobs) where the replies part. It starts on the deterministic preset (temperature 0, a fixed
+seed) and asks for logprobs, whose entries name the tokens.
 
 Model output is untrusted: text goes through `quantviz.text.model_markdown` (while it streams
 too: `StreamFilter`), never `unsafe_allow_html`; SVG answers become sanitised data-URI images
@@ -37,6 +41,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from quantviz.chat.pairs import PairRow, divergence_markdown, paired_rows
 from quantviz.chat.runs import ReplyRun, pump, start_runs
 from quantviz.chat.svg import SvgPart, split_svg, svg_data_uri
 from quantviz.chat.transcript import (
@@ -73,6 +78,7 @@ FIXED_SEED = 42
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_NUM_PREDICT = 512
 SHOWN_MESSAGES = 40  # older messages stay in the transcript and its downloads
+SHOWN_ROWS = SHOWN_MESSAGES // 2  # side by side: a row is one prompt and its replies
 
 SUGGESTIONS: dict[str, str] = {
     "Pelican (SVG)": "Draw a pelican riding a bicycle.",
@@ -147,15 +153,19 @@ def _endpoint_line(cfg: Settings) -> None:
         nav.link_to_settings()
 
 
-def _generation_options(k: str, caps: Caps) -> dict[str, Any]:
-    """Temperature, seed and max tokens, held within the instructor's caps."""
+def _generation_options(k: str, caps: Caps, side: bool = False) -> dict[str, Any]:
+    """Temperature, seed and max tokens, held within the instructor's caps.
+
+    Side by side starts on the deterministic preset (its own widget, so the choice of each view
+    is kept): a comparison of two tags should differ in the weights, not in the samples drawn.
+    """
     with st.expander("Generation settings", icon=":material/tune:"):
         preset = st.radio(
             "Preset",
             [DETERMINISTIC, CUSTOM],
-            index=1,
+            index=0 if side else 1,
             horizontal=True,
-            key=f"{k}-preset",
+            key=f"{k}-preset-side" if side else f"{k}-preset",
             help="Deterministic: temperature 0 and a fixed seed, so the tags differ only in "
             "their weights. Custom: sample with your own temperature and seed.",
         )
@@ -336,7 +346,7 @@ def _new_turn(
 
 
 def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None:
-    """Write what the run produced into the transcript message."""
+    """Write what the run produced into the transcript message (its tokens too, if sent)."""
     if status is not None:  # the script stopped or reran mid-reply
         run.cancel()
         run.drain()
@@ -358,6 +368,7 @@ def _settle(run: ReplyRun, reply: Message, status: Status | None = None) -> None
         )
     else:
         reply.finish(run.text, metrics=run.metrics)
+    reply.tokens = list(run.tokens) or None
 
 
 def _abandoned(exc: BaseException) -> Status:
@@ -506,6 +517,7 @@ def _stream_side_by_side(
         options=options,
         timeout=cfg.caps.request_timeout,
         max_chars=cfg.limits.reply_chars,
+        logprobs=True,  # the tokens tell where the replies part (chat.pairs)
     )
     index = {id(run): i for i, run in enumerate(runs)}
     try:
@@ -602,6 +614,61 @@ def _side_by_side_summary(k: str, cfg: Settings, labels: Sequence[str]) -> None:
     st.table(pd.DataFrame(table, index=list(rows)))
 
 
+def _paired_history(cfg: Settings, labels: Sequence[str], generating: bool) -> None:
+    """Side by side: one row per prompt, each tag's reply in its column, so the same prompt
+    sits at the same height; each row with its settings and where the replies part."""
+    models, s = cfg.models, store()
+    heads = st.columns(len(labels))
+    for column, name in zip(heads, labels, strict=True):
+        column.markdown(f"**{name}** · `{models[name]}`")
+    rows = paired_rows({name: s.messages(cfg.host, models[name]) for name in labels})
+    if not rows:
+        if not generating:
+            for column, name in zip(heads, labels, strict=True):
+                column.caption(f"No messages with {name} yet.")
+        return
+    hidden = len(rows) - SHOWN_ROWS
+    if hidden > 0:
+        st.caption(f"{hidden} earlier prompts are hidden here; the downloads include them.")
+    for row in rows[-SHOWN_ROWS:]:
+        _pair_row(row, labels)
+
+
+def _pair_row(row: PairRow, labels: Sequence[str]) -> None:
+    with st.container(border=True):
+        settings = {
+            name: _options_caption(m.options) for name, m in row.replies.items() if m.options
+        }
+        if len(set(settings.values())) == 1:
+            st.caption(f"Settings: {next(iter(settings.values()))}")
+        elif settings:
+            st.caption(" · ".join(f"{name}: {text}" for name, text in settings.items()))
+        columns = st.columns(len(labels))
+        for column, name in zip(columns, labels, strict=True):
+            with column:
+                _render_user(Message("user", row.prompt))
+                reply = row.replies.get(name)
+                if reply is None:
+                    st.caption(f"Not sent to {name} in this run.")
+                    continue
+                with st.chat_message("assistant"):
+                    st.caption(f"{reply.label or name} · `{reply.tag}`")
+                    _render_reply(reply)
+        _divergence_line(labels, list(row.replies.values()))
+
+
+def _divergence_line(labels: Sequence[str], replies: Sequence[Message]) -> None:
+    """Where the first two tags' replies part (inert Markdown from `chat.pairs`)."""
+    by_label = {m.label: m for m in replies if m.role == "assistant"}
+    if len(labels) < 2 or labels[0] not in by_label or labels[1] not in by_label:
+        return
+    a, b = by_label[labels[0]], by_label[labels[1]]
+    if not a.content and not b.content:
+        return
+    line = divergence_markdown(labels[0], a.content, labels[1], b.content, a.tokens, b.tokens)
+    st.markdown(":material/call_split: " + line)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
@@ -643,7 +710,7 @@ def render(ctx: WidgetContext) -> None:
                 horizontal=True,
                 key=f"{k}-model",
             )
-        options = _generation_options(k, cfg.caps)
+        options = _generation_options(k, cfg.caps, side=mode == SIDE)
         st.pills(
             "Suggested prompts",
             list(SUGGESTIONS),
@@ -685,18 +752,20 @@ def render(ctx: WidgetContext) -> None:
                 args=(cfg.host, [tag]),
             )
         else:
-            ask = pending and pending["mode"] == SIDE
+            ask = bool(pending and pending["mode"] == SIDE)
             stop_slot = st.empty()
-            columns = st.columns(len(labels))
-            for column, name in zip(columns, labels, strict=True):
-                with column:
-                    st.markdown(f"**{name}** · `{models[name]}`")
-                    _render_history(s.messages(cfg.host, models[name]), name, bool(ask))
+            _paired_history(cfg, labels, generating=ask)
             if pending is not None and ask:
                 with _generation() as run_id:
+                    row = st.container(border=True)
+                    with row:
+                        st.caption(f"Settings: {_options_caption(options)}")
+                        columns = st.columns(len(labels))
                     _stream_side_by_side(
                         ctx, cfg, labels, pending["prompt"], options, columns, stop_slot, run_id
                     )
+                    with row:
+                        _divergence_line(labels, _messages_of_run(run_id))
             _side_by_side_summary(k, cfg, labels)
             st.button(
                 "Clear both transcripts" if len(labels) == 2 else "Clear all transcripts",

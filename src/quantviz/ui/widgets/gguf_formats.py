@@ -60,6 +60,7 @@ from quantviz.quant.superblock import (
     quantize_toy,
     sub_block_rows,
 )
+from quantviz.ui import registry
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
@@ -102,7 +103,7 @@ def _gguf_results(seed: int, distribution: Distribution) -> dict[str, SchemeResu
     return {t: quantize_gguf(w, t) for t in GGUF_TYPES}
 
 
-@st.fragment
+@registry.fragment
 def _explorer(key: str) -> None:
     st.session_state.setdefault(f"{key}-seed", DEFAULT_SEED)
     c1, c2, c3, c4 = st.columns([4, 2, 2, 3], vertical_alignment="bottom")
@@ -199,7 +200,7 @@ def _explorer(key: str) -> None:
     _stored(key, w, results, bits)
 
 
-@st.fragment
+@registry.fragment
 def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult]) -> None:
     """The weights and every scheme's error grid; the colour-range toggle reruns only this."""
     shared = st.toggle(
@@ -217,7 +218,7 @@ def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeR
     )
 
 
-@st.fragment
+@registry.fragment
 def _stored(
     key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult], bits: int
 ) -> None:
@@ -339,7 +340,7 @@ def render_recipe(
     return summary
 
 
-@st.fragment
+@registry.fragment
 def _tensor_table(choices: Sequence[TensorChoice], key: str) -> None:
     c1, c2 = st.columns([3, 2])
     text = c1.text_input("name contains", key=f"{key}-filter", placeholder="attn_v, ffn_down...")

@@ -37,6 +37,7 @@ from quantviz.quant.schemes import (
     quantize_grouped,
     summarize_layer,
 )
+from quantviz.ui import registry
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 
@@ -90,7 +91,7 @@ def _new_layer(key: str) -> None:
     st.session_state[f"{key}-seed"] += 1
 
 
-@st.fragment
+@registry.fragment
 def _explorer(key: str) -> None:
     st.session_state.setdefault(f"{key}-seed", 7)
     # Horizontal containers rather than st.columns: every block is one more message per rerun.

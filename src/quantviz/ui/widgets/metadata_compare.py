@@ -24,8 +24,9 @@ from quantviz.ollama.metadata import (
     tensor_type_mix,
 )
 from quantviz.quant.recipe import RecipeError, recipe_report
+from quantviz.report.measurements import ClaimCheck, MetadataMeasurement, TagMetadata
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -98,7 +99,7 @@ def _mix_payload(mix: Mapping[str, TypeShare]) -> dict[str, dict[str, int | None
     }
 
 
-@st.fragment
+@registry.fragment
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint
@@ -197,6 +198,7 @@ def _panel(ctx: WidgetContext) -> None:
             recipe_check = _recipe(ctx, *q4)
         _odd_tensors(metas)
 
+    _measure(metas, by_label, mixes)
     record_once(
         f"{ctx.key}-metadata",
         "metadata",
@@ -221,6 +223,37 @@ def _panel(ctx: WidgetContext) -> None:
             "q4_k_m_recipe_check": recipe_check,
         },
     )
+
+
+def _side(row: ComparedField | None, i: int) -> str | None:
+    """Side `i` (0 or 1) of a compared row as shown, None when that side did not report it."""
+    if row is None:
+        return None
+    value = (row.a, row.b)[i]
+    return value.display if value.raw is not None else None
+
+
+def _measure(
+    metas: Mapping[str, ModelMetadata],
+    by_label: Mapping[str, ComparedField],
+    mixes: Mapping[str, Mapping[str, TypeShare]],
+) -> None:
+    """What Objective 4's record fields pre-fill with (`report.measurements`)."""
+    level, file_type = by_label.get("Quantization level"), by_label.get("File type")
+    tags = []
+    for i, (label, meta) in enumerate(metas.items()):
+        tags.append(
+            TagMetadata(
+                label,
+                meta.tag,
+                _side(level, i),
+                _side(file_type, i),
+                tuple(mixes[label].values()),
+                {t: tuple(names) for t, names in odd_tensors(meta.tensors).items()},
+            )
+        )
+    claims = tuple(ClaimCheck(claim, by_label[row]) for claim, row in CLAIMS.items())
+    session.measurements().record_metadata(MetadataMeasurement(tuple(tags), claims))
 
 
 def _mix_table(mixes: Mapping[str, Mapping[str, TypeShare]]) -> pd.DataFrame:

@@ -37,7 +37,14 @@ from quantviz.figures.probe import (
     similarity_figure,
     token_logprob_figure,
 )
-from quantviz.ollama.client import CONNECT_TIMEOUT, check_connection, find_model, list_models
+from quantviz.ollama.client import (
+    CONNECT_TIMEOUT,
+    LOGPROBS_SINCE,
+    check_connection,
+    find_model,
+    list_models,
+    returns_logprobs,
+)
 from quantviz.ollama.errors import ErrorKind, OllamaError, fatal, fixed_in_settings
 from quantviz.probe.battery import BUILTIN_BATTERY, Battery, BatteryError, resolve_battery
 from quantviz.probe.compare import simple_tokens
@@ -47,6 +54,7 @@ from quantviz.probe.run import (
     ProbeProgress,
     ProbeResult,
     ProbeRun,
+    pass_uncertainty,
     probe_passes,
     probe_scores,
     probe_speeds,
@@ -54,7 +62,7 @@ from quantviz.probe.run import (
 )
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 
 PULL_MARKER = "model-pull"
@@ -424,14 +432,26 @@ def _explain_error(ctx: WidgetContext, kind: ErrorKind, markdown: str) -> None:
         nav.link_to_settings("Check the endpoint and API key")
 
 
+NO_VALUE = "—"
+
+
 def _fmt(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
+    return NO_VALUE if value is None else format(value, spec)
 
 
-def _verdict(res: ProbeResult, tag: str) -> tuple[str, str]:
+# Why a tag has no answer to a prompt yet, by the job's status: a running probe is still on it.
+NOT_ANSWERED: dict[Status, tuple[str, str]] = {
+    "running": ("waiting", "not answered yet"),
+    "cancelled": ("not asked", "cancelled before this tag answered"),
+    "failed": ("not asked", "stopped by an error before this tag answered"),
+    "finished": ("not asked", ""),
+}
+
+
+def _verdict(res: ProbeResult, tag: str, status: Status) -> tuple[str, str]:
     r = res.results.get(tag)
     if r is None:
-        return "not asked", "cancelled before this tag answered" if not res.complete else ""
+        return NOT_ANSWERED[status]
     if r.error:
         return "error", r.check.reason
     return ("pass" if r.check.passed else "fail"), r.check.reason
@@ -443,16 +463,17 @@ def _table(job: ProbeJob) -> pd.DataFrame:
     for res in job.run.results:
         row: dict[str, Any] = {"prompt": res.probe.id, "category": res.probe.category}
         for tag in job.run.tags:
-            verdict, reason = _verdict(res, tag)
+            verdict, reason = _verdict(res, tag, job.status)
             row[job.label(tag)] = verdict
             row[f"{job.label(tag)}: reason"] = reason
         c = res.comparison
         row["first differing token"] = (
-            "—" if c is None else "identical" if c.first_diff is None else str(c.first_diff)
+            NO_VALUE if c is None else "identical" if c.first_diff is None else str(c.first_diff)
         )
-        row["similarity"] = None if c is None else round(c.similarity, 3)
-        row["mean |Δ logprob|"] = None if c is None else c.mean_abs_logprob_diff
-        row["top-k overlap"] = None if c is None else c.topk_jaccard
+        # Text cells, so a figure that does not exist reads "—", never a literal "None".
+        row["similarity"] = _fmt(None if c is None else c.similarity, ".3f")
+        row["mean |Δ logprob|"] = _fmt(None if c is None else c.mean_abs_logprob_diff, ".4f")
+        row["top-k overlap"] = _fmt(None if c is None else c.topk_jaccard, ".2f")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -478,9 +499,22 @@ def _status(ctx: WidgetContext, job: ProbeJob) -> None:
 def _logprob_note(job: ProbeJob, supported: bool | None, text: str) -> None:
     if supported is False:
         version = f"Ollama {job.server_version}" if job.server_version else "version unknown"
+        new_enough = returns_logprobs(job.server_version)
+        if new_enough:
+            why = (
+                f"sent no log-probabilities, although Ollama returns them from {LOGPROBS_SINCE} "
+                "on: something between the app and Ollama (a proxy, or another server speaking "
+                "its API) may drop them"
+            )
+        elif new_enough is False:
+            why = f"does not return log-probabilities: they need Ollama {LOGPROBS_SINCE} or later"
+        else:
+            why = (
+                "sent no log-probabilities (Ollama returns them from "
+                f"{LOGPROBS_SINCE} on; this server's version could not be compared)"
+            )
         st.info(
-            f"This endpoint (`{job.host}`, {plain(version)}) does not return "
-            "log-probabilities: they need Ollama 0.12.11 or later. Pass or fail, the first "
+            f"This endpoint (`{job.host}`, {plain(version)}) {why}. Pass or fail, the first "
             "differing token and the similarity below do not need them.",
             icon=":material/info:",
         )
@@ -506,6 +540,9 @@ def _results(ctx: WidgetContext, job: ProbeJob) -> None:
         )
     cols[-2].metric("Mean similarity", _fmt(summary.mean_similarity, ".2f"))
     cols[-1].metric("Identical answers", f"{summary.identical} / {compared}")
+    uncertainty = pass_uncertainty(summary, job.labels)
+    if uncertainty:
+        st.caption(plain(uncertainty) + " (Wilson score intervals.)")
     _logprob_note(job, summary.logprobs_supported, summary.logprob_text)
 
     labels = job.labels
@@ -541,7 +578,8 @@ def _first_difference(res: ProbeResult, job: ProbeJob) -> str:
     else:
         ta, tb = simple_tokens(a.output), simple_tokens(b.output)
     la, lb = job.label(a.tag), job.label(b.tag)
-    counts = f"{c.n_tokens[0]} and {c.n_tokens[1]} {c.token_source} tokens"
+    unit = "tokens" if c.token_source == "logprobs" else "words"
+    counts = f"{c.n_tokens[0]} and {c.n_tokens[1]} {unit}"
     if c.first_diff is None:
         return f"Identical answers ({counts}); similarity {c.similarity:.3f}."
     i = c.first_diff
@@ -553,7 +591,7 @@ def _first_difference(res: ProbeResult, job: ProbeJob) -> str:
     )
 
 
-@st.fragment
+@registry.fragment
 def _detail(key: str) -> None:
     """One prompt up close: both answers verbatim, the verdicts and the per-token logprobs."""
     job: ProbeJob | None = st.session_state.get(f"{key}-job")

@@ -34,7 +34,7 @@ from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
 from quantviz.quant.superblock import block_fields, hex_dump, sub_block_rows
 from quantviz.text import code_span, plain
-from quantviz.ui import session
+from quantviz.ui import registry, session
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
@@ -244,7 +244,7 @@ def _label(t: PairedTensor) -> str:
     return f"{t.name} · {t.q4_type} / {t.q6_type} · {shape}"
 
 
-@st.fragment
+@registry.fragment
 def _view(ctx: WidgetContext) -> None:
     source = _source(ctx)
     if source is None:
@@ -385,7 +385,7 @@ def _summary(
         )
 
 
-@st.fragment
+@registry.fragment
 def _histogram(ctx: WidgetContext, tile: Tile, q6: np.ndarray, stats: TensorStats | None) -> None:
     k = st.slider(
         "outlier threshold (standard deviations of the whole tensor)",
@@ -426,7 +426,7 @@ def _table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-@st.fragment
+@registry.fragment
 def _bytes(ctx: WidgetContext, tile: Tile, stats: TensorStats | None, index: int) -> None:
     """One super-block's raw bytes and fields from each file, as the formats explorer shows them.
 
@@ -495,7 +495,7 @@ def _raw_bytes(tile: Tile, which: str, qtype: str, r: int) -> None:
     st.code(dump, language=None)
 
 
-@st.fragment
+@registry.fragment
 def _profile(ctx: WidgetContext, source: Source, selected: str) -> None:
     st.markdown("**Across the model: how far apart the two files are, tensor by tensor**")
     if not source.stats:

@@ -17,8 +17,9 @@ from quantviz.figures.ollama import storage_figure, storage_text
 from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
+from quantviz.report.measurements import StorageMeasurement
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
@@ -43,7 +44,7 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec) if value is not None else "—"
 
 
-@st.fragment
+@registry.fragment
 def _panel(ctx: WidgetContext) -> None:
     settings = session.settings(ctx.lab)
     endpoint = settings.endpoint
@@ -191,6 +192,9 @@ def _panel(ctx: WidgetContext) -> None:
             "size_ratio": savings.size_ratio,
             "nominal_ratio": savings.nominal_ratio,
         }
+    session.measurements().record_storage(
+        StorageMeasurement(tuple(rows), savings, expected.ratio if expected else None)
+    )
     title = " vs ".join(f"{row.label} {format_bytes(row.size)}" for row in rows)
     record_once(f"{ctx.key}-storage", "storage", f"Storage: {title}", payload)
 

@@ -6,8 +6,14 @@ tag's `/api/show` metadata (asked again with `verbose` when the per-layer arrays
 through `layout_from_model_info`, else from the built-in E2B layout, sized as Ollama runs
 llama.cpp (`memory.OLLAMA`). Every fallback is said where the figures are shown. Beside the
 memory: the speed measured in this session and the last probe run's pass counts, read from the
-session's typed measurements (`quantviz.report.measurements`: the chat and the probe add them),
-ending in `decision_text`. "Save decision to evidence" records it all. The figures themselves
+session's typed measurements (`quantviz.report.measurements`: the chat and the probe add them).
+
+The student decides first: they pick a tag (or neither) and write their reason, and only after
+**Commit my choice** does the widget show its own reading (`decision_text`) beside theirs, with
+the points where the two disagree (`memory.disagreements`). The widget never writes the choice
+for them. "Save decision to evidence" records the student's choice and reason with the figures
+and the reading. Runtime overhead defaults to `memory.DEFAULT_OVERHEAD_BYTES` (1.0 GB, derived in
+docs/model-facts.md) and counts towards "fits". The figures themselves
 are computed in the core: `quantviz.decision.facts` (sizes, layouts) and `.memory` (the fit).
 
 What the endpoint reports is read once per session and endpoint (a button re-reads it); the
@@ -27,17 +33,24 @@ from quantviz.decision.facts import EndpointFacts, TagFacts, fetch_facts
 from quantviz.decision.memory import (
     BYTES_PER_ELEMENT,
     DEFAULT_CACHE_TYPE,
+    DEFAULT_OVERHEAD_BYTES,
     OLLAMA,
     FitResult,
     assumptions,
     decision_text,
+    disagreements,
     fit_tags,
     recommend,
 )
 from quantviz.figures.probe import memory_figure
-from quantviz.report.measurements import MeasuredSpeed
+from quantviz.report.measurements import (
+    NEITHER,
+    FitMeasurement,
+    MeasuredSpeed,
+    StudentDecision,
+)
 from quantviz.text import plain
-from quantviz.ui import nav, session
+from quantviz.ui import nav, registry, session
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
 from quantviz.units import GB, format_bytes, format_tokens
@@ -132,10 +145,13 @@ def _inputs(key: str) -> tuple[float, int, str, float, int]:
             "Runtime overhead (GB)",
             min_value=0.0,
             max_value=64.0,
-            value=0.0,
+            value=DEFAULT_OVERHEAD_BYTES / GB,
             step=0.1,
             key=f"{key}-overhead",
-            help="Compute buffers and runtime memory, if you want to count them.",
+            help="llama.cpp's compute buffers and Ollama's runtime reserve. The default, 1.0 GB, "
+            "is what this model class needs (518 MiB compute buffer at a 512-token batch, almost "
+            "all of it the logits over a 262,144-token vocabulary, plus 457 MiB Ollama reserves "
+            "per GPU); docs/model-facts.md derives it.",
         )
         parallel = c3.number_input(
             "Parallel requests",
@@ -202,7 +218,7 @@ def _assumption_lines(
     return lines
 
 
-@st.fragment
+@registry.fragment
 def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
     budget_gb, context, cache_type, overhead_gb, parallel = _inputs(key)
     usable = [f for f in facts.tags if f.weights_bytes is not None]
@@ -250,9 +266,28 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
         st.caption("No probe results yet: the quality probe in Objective 5 counts checks.")
         nav.link_to_marker(ctx.lab, "quality-probe", "Run the quality probe")
 
+    measurements.record_fit(
+        FitMeasurement(budget, context, cache_type, overhead, parallel, tuple(fits))
+    )
+    committed = _student_choice(key, fits)
+    if committed is None:
+        measurements.record_decision(None)
+        return
+    chosen, reason = committed
+    chosen_fit = next((f for f in fits if f.tag == chosen), None)
+    chosen_label = chosen_fit.label if chosen_fit else "neither tag"
     text = decision_text(fits, tokens_per_s=speeds, probe_passes=passes)
-    choice = recommend(fits, tokens_per_s=speeds, probe_passes=passes)
-    (st.success if choice else st.warning)(text, icon=":material/balance:")
+    pick = recommend(fits, tokens_per_s=speeds, probe_passes=passes)
+    differ = disagreements(chosen, fits, reason=reason, tokens_per_s=speeds, probe_passes=passes)
+    measurements.record_decision(
+        StudentDecision(chosen_label if chosen else NEITHER, chosen, reason, text, differ)
+    )
+    st.markdown(f"**Your choice**: {plain(chosen_label)}. **Your reason**: {plain(reason)}")
+    st.info(f"**The widget's reading of the figures**: {text}", icon=":material/balance:")
+    for line in differ:
+        st.warning(line, icon=":material/compare_arrows:")
+    if not differ:
+        st.success("The reading agrees with your choice.", icon=":material/check:")
 
     if st.button(
         "Save decision to evidence", key=f"{key}-save", type="primary", icon=":material/save:"
@@ -260,7 +295,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
         saved = session.record(
             "decision",
             f"Decision at {format_bytes(budget)} and {format_tokens(context)} context: "
-            + (f"choose {choice.label}" if choice else "nothing fits"),
+            + (f"choose {chosen_label}" if chosen else "neither tag"),
             {
                 "budget_bytes": budget,
                 "budget_gb": budget_gb,
@@ -277,9 +312,56 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
                 "speed_source": sources,
                 "probe_passes": {t: list(c) for t, c in passes.items()},
                 "assumptions": lines,
-                "choice": choice.tag if choice else None,
-                "decision": text,
+                "choice": chosen,  # the student's: a tag, or None for neither
+                "decision": reason,  # the student's reason, in their words
+                "widget_choice": pick.tag if pick else None,
+                "widget_reading": text,
+                "disagreements": list(differ),
             },
         )
         if saved is not None:
             st.success("Decision saved to your evidence.", icon=":material/check:")
+
+
+def _student_choice(key: str, fits: Sequence[FitResult]) -> tuple[str | None, str] | None:
+    """The student's committed choice (a tag, or None for neither) and reason, or None while
+    they have not committed one: until then the widget shows no reading of its own."""
+    st.markdown("**Your decision first**")
+    options = [f.tag for f in fits] + [NEITHER]
+    labels = {f.tag: f.label for f in fits} | {NEITHER: "Neither"}
+    limit = session.instructor_settings().limits.record_chars
+    choice = st.radio(
+        "Which tag would you deploy at this budget and context?",
+        options,
+        index=None,
+        format_func=lambda tag: labels.get(tag, tag),
+        horizontal=True,
+        key=f"{key}-student-choice",
+    )
+    reason = st.text_area(
+        "Your reason, from your own figures (one or two sentences)",
+        key=f"{key}-student-reason",
+        max_chars=limit,
+        placeholder="Q4 fits with 8k context at N tok/s and passes M of K probe checks; Q6 …",
+    )
+    if st.button("Commit my choice", key=f"{key}-commit", icon=":material/how_to_vote:"):
+        if choice is None or not reason.strip():
+            st.warning("Choose a tag (or neither) and write your reason first.")
+        else:
+            st.session_state[f"{key}-committed"] = (
+                None if choice == NEITHER else choice,
+                reason.strip()[:limit],
+            )
+            # the whole page, not only this fragment: the record fields below read the choice
+            st.rerun(scope="app")
+    committed = st.session_state.get(f"{key}-committed")
+    if committed is None:
+        st.caption(
+            "The widget shows its own reading of these figures once you have committed your "
+            "choice and reason, so that the choice is yours."
+        )
+        return None
+    tag, reason_text = committed
+    if tag is not None and tag not in {f.tag for f in fits}:
+        return None
+    return tag, reason_text

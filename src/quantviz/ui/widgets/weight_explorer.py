@@ -12,6 +12,7 @@ from quantviz.figures.explorers import number_line
 from quantviz.figures.schemes import bit_strip_figure
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
 from quantviz.quant.floats import encode_all
+from quantviz.ui import registry
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 
@@ -25,7 +26,7 @@ def render(ctx: WidgetContext) -> None:
         _explorer(ctx.key)
 
 
-@st.fragment
+@registry.fragment
 def _explorer(key: str) -> None:
     # Horizontal containers rather than st.columns: every block is one more message per rerun.
     inputs = st.container(horizontal=True)
