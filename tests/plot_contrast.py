@@ -209,17 +209,27 @@ def _marks(spec: dict[str, Any]) -> Iterator[Drawn]:
             if "lines" in mode:
                 yield Drawn(f"{name} line", _get(t, "line", "color"), bg, MARK_MIN, opacity)
             if "markers" in mode:
-                marker = t.get("marker", {})
+                marker = dict(t.get("marker", {}))
+                marker.setdefault("color", _get(t, "line", "color"))  # plotly's default
                 alpha = opacity * float(marker.get("opacity", 1.0))
                 if str(marker.get("symbol", "")).endswith("-open"):
                     yield Drawn(f"{name} open marker", marker.get("color"), bg, MARK_MIN, alpha)
                 else:
                     yield from _edge(f"{name} marker", marker, bg, alpha)
-        elif kind == "bar":
+        for axis in ("error_x", "error_y"):
+            bars = t.get(axis)
+            if (
+                isinstance(bars, dict)
+                and bars.get("visible", True)
+                and (bars.get("array") or bars.get("value"))
+            ):
+                color = bars.get("color", PLOTLY_SHAPE_LINE)  # plotly.js: the trace's, else #444
+                yield Drawn(f"{name} {axis} whiskers", color, bg, MARK_MIN, opacity)
+        if kind == "bar":
             marker = t.get("marker", {})
             alpha = opacity * float(marker.get("opacity", 1.0))
             yield from _edge(f"{name} bar", marker, bg, alpha)
-        else:
+        elif kind != "scatter":
             yield Drawn(f"{name}: type {kind} is not checked", None, bg, MARK_MIN)
     for i, shape in enumerate(spec["layout"].get("shapes") or []):
         yield Drawn(f"shape {i} ({shape.get('type')})",

@@ -126,8 +126,6 @@ CHART_HELPER = "quantviz.ui.chart"
 CHARTS_NOT_YET_ALT: set[str] = {
     "quantviz.ui.widgets.grid_explorer",
     "quantviz.ui.widgets.weight_explorer",
-    "quantviz.ui.widgets.tradeoff",
-    "quantviz.ui.widgets.quality_probe",
 }
 
 

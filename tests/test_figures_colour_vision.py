@@ -45,7 +45,7 @@ MACHADO = {
 }  # fmt: skip
 # Builders rewritten on other branches (issues 13, 14) while this was written; strict xfails
 # until they land and are fixed.
-PENDING = {"schemes.bit_strip_figure", "probe.memory_figure"}
+PENDING = {"schemes.bit_strip_figure"}
 
 
 def _rgb(color: str) -> np.ndarray:

@@ -23,10 +23,6 @@ from quantviz.figures._base import figure
 PENDING = {
     "explorers.layer_overview",
     "explorers.number_line",
-    "probe.logprob_diff_figure",
-    "probe.memory_figure",
-    "probe.probe_pass_figure",
-    "probe.token_logprob_figure",
     "schemes.comparison_figure",
 }
 
