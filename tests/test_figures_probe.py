@@ -215,7 +215,7 @@ def test_probe_texts_give_the_counts_and_the_numbers_per_probe() -> None:
     rows = {(r[0], r[1]): r for r in passes.rows}
     assert rows[("arithmetic", "Q4")][2:4] == (1, 2)
     low, high = rows[("all", "Q6")][4:6]
-    assert low is not None and high is not None and 0.4 < low < 1.0 and high == pytest.approx(1.0)
+    assert isinstance(low, float) and 0.4 < low < 1.0 and high == pytest.approx(1.0)
     agree = similarity_text(run, LABELS)
     assert "on 3 probes" in agree.summary and "1 identical" in agree.summary
     assert "lowest" in agree.summary and "on probe mul" in agree.summary
