@@ -128,7 +128,7 @@ def _summary(context: ReportContext, records: list[dict[str, Any]]) -> None:
     if not rows:
         return
     done = sum(r.value is not None for r in rows)
-    st.subheader("Summary", anchor=False)
+    st.header("Summary", anchor=False)  # h2 under the h1; record groups are h3
     st.caption(
         f"{done} of {len(rows)} Execute items recorded. Each lab page's record fields fill this "
         "table; the measured values come from the widgets."
@@ -205,7 +205,7 @@ def page() -> None:
             "Reports name the endpoint without credentials and never contain your API key. "
             "Model output appears only inside code blocks."
         )
-        st.subheader("Raw records", anchor=False)
+        st.header("Raw records", anchor=False)
         _records(records)
 
     st.divider()
