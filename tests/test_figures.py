@@ -78,15 +78,43 @@ def test_layer_heatmaps_show_w_w_hat_and_error_side_by_side(layer: np.ndarray) -
     _validated_equal(fig)
 
 
+def _outlines(trace) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The None-separated pieces of a path trace's x and y."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    px: list[float] = []
+    py: list[float] = []
+    for x, y in zip(trace.x, trace.y, strict=True):
+        if x is None:
+            xs.append(np.array(px))
+            ys.append(np.array(py))
+            px, py = [], []
+        else:
+            px.append(x)
+            py.append(y)
+    return xs, ys
+
+
 def test_layer_heatmaps_mark_clipped_weights(layer: np.ndarray) -> None:
-    """With a mask, a fourth trace "clipped" sits on the original at each clipped (col, row)."""
+    """With a mask, a fourth trace "clipped" outlines each clipped (col, row) on the original.
+
+    The outline is a closed square around the cell's centre, inside the cell and off its
+    centre, where the cell's number is written.
+    """
     res = quantize_grouped(layer, 4, clip=ClipSpec.percentile(75))
     fig = _overview(layer, res.w_hat, res.clipped)
     marks = fig.data[3]
     assert (marks.type, marks.name) == ("scatter", "clipped")
     rows, cols = np.nonzero(res.clipped)
-    assert list(marks.y) == rows.tolist() and list(marks.x) == cols.tolist()
-    assert len(marks.x) == 4  # the top quarter of 16 values
+    assert [list(c) for c in marks.customdata] == [[r, c] for r, c in zip(rows, cols, strict=True)]
+    xs, ys = _outlines(marks)
+    assert [(x.min() + x.max()) / 2 for x in xs] == pytest.approx(cols.tolist())
+    assert [(y.min() + y.max()) / 2 for y in ys] == pytest.approx(rows.tolist())
+    for x, y, c, r in zip(xs, ys, cols, rows, strict=True):
+        assert x[0] == x[-1] and y[0] == y[-1]  # closed
+        assert np.abs(x - c).min() > 0.3 and np.abs(x - c).max() < 0.5  # off the centre
+        assert np.abs(y - r).min() > 0.3 and np.abs(y - r).max() < 0.5
+    assert len(xs) == 4  # the top quarter of 16 values
     _validated_equal(fig)
     none = _overview(layer, layer, np.zeros(layer.shape, dtype=bool))
     assert none.data[3].name == "clipped" and len(none.data[3].x) == 0
@@ -194,7 +222,9 @@ def test_layer_overview_with_clipping_several_scales_and_a_constant_layer(
     buckets = np.arange(8)
     counts = np.bincount(res.q.ravel(), minlength=8)
     fig = layer_overview(layer, res.w_hat, buckets, counts, [0.0], clipped=res.clipped)
-    assert list(_by_name(fig, "clipped").y) == np.nonzero(res.clipped)[0].tolist()
+    assert [c[0] for c in _by_name(fig, "clipped").customdata] == np.nonzero(res.clipped)[
+        0
+    ].tolist()
     assert _by_name(fig, "weights per code").customdata is None
     assert all(t.name != "±scale/2" for t in fig.data)
     _validated_equal(fig)

@@ -16,7 +16,7 @@ background, grid) into every chart's template whatever the figure brings.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,14 @@ OKABE_ITO: Mapping[str, str] = {
     "black": "#000000",
 }
 
+# Colour maps, one per meaning, safe under deuteranopia, protanopia and tritanopia
+# (tests/test_figures_colour.py simulates each with colorspacious): signed values (w, ŵ) on
+# ColorBrewer's RdBu (negative blue, positive red), errors w − ŵ on PuOr, so a value is never
+# mistaken for an error; unsigned magnitudes (codes, counts) on cividis.
+VALUE_MAP = "RdBu_r"
+ERROR_MAP = "PuOr"
+MAGNITUDE_MAP = "cividis"
+
 
 def figure(
     data: list[Spec],
@@ -65,6 +73,22 @@ def figure(
     `margin` overrides single sides of `MARGIN`; `uirevision` keeps the student's zoom across
     reruns that only change the data; `layout` wins over every default.
     """
+    spec = figure_spec(
+        data, layout, title=title, height=height, uirevision=uirevision, margin=margin
+    )
+    return go.Figure(spec, _validate=False)
+
+
+def figure_spec(
+    data: list[Spec],
+    layout: Spec,
+    *,
+    title: str | None = None,
+    height: int | None = None,
+    uirevision: str | None = None,
+    margin: Mapping[str, int] | None = None,
+) -> Spec:
+    """What `figure` wraps: `{"data": ..., "layout": ...}` with the shared defaults."""
     base: Spec = {"template": {}, "margin": {**MARGIN, **(margin or {})}}
     if height is not None:
         base["height"] = height
@@ -72,7 +96,7 @@ def figure(
         base["uirevision"] = uirevision
     if title:
         base["title"] = {"text": title}
-    return go.Figure({"data": data, "layout": {**base, **layout}}, _validate=False)
+    return {"data": data, "layout": {**base, **layout}}
 
 
 def colorscale(name: str, n: int = 5) -> list[list[Any]]:
@@ -84,6 +108,68 @@ def colorscale(name: str, n: int = 5) -> list[list[Any]]:
     """
     at = np.linspace(0.0, 1.0, n).tolist()
     return [[s, c] for s, c in zip(at, sample_colorscale(get_colorscale(name), at), strict=True)]
+
+
+def colorbar(title: str, **placement: Any) -> Spec:
+    """A slim colour bar whose title names the quantity and its unit."""
+    return {"title": {"text": title, "side": "right"}, "thickness": 10, **placement}
+
+
+def bits_slider(
+    states: Sequence[Spec], labels: Sequence[str], active: int, *, prefix: str = "bits: "
+) -> go.Figure:
+    """One figure whose own slider switches between precomputed states, in the browser.
+
+    `states` are figure specs (`{"data": [...], "layout": {...}}`) with the same traces in the
+    same order, one per slider position; the figure starts as `states[active]`. Each step is a
+    plotly `update`: the trace attributes that differ between states (for the traces that
+    change) and the layout keys that do, whole. Moving the slider then redraws without a
+    message to the server: no arithmetic runs in the browser, it only swaps numbers computed
+    here. Labels become the steps' labels and values.
+    """
+    if not states or len(states) != len(labels):
+        raise ValueError("one label per state, and at least one state")
+    base = states[active]
+    n = len(base["data"])
+    if any(len(s["data"]) != n for s in states):
+        raise ValueError("every state must have the same traces")
+    changed: dict[int, list[str]] = {}
+    for i, trace in enumerate(base["data"]):
+        keys = sorted({k for s in states for k in s["data"][i]})
+        moving = [k for k in keys if any(s["data"][i].get(k) != trace.get(k) for s in states)]
+        if moving:
+            changed[i] = moving
+    indices = list(changed)
+    attrs = sorted({k for keys in changed.values() for k in keys})
+    layout_keys = sorted(
+        {k for s in states for k in s["layout"] if s["layout"].get(k) != base["layout"].get(k)}
+    )
+    steps = []
+    for state, label in zip(states, labels, strict=True):
+        restyle = {a: [state["data"][i].get(a) for i in indices] for a in attrs}
+        relayout = {k: state["layout"].get(k) for k in layout_keys}
+        steps.append(
+            {
+                "label": label,
+                "value": label,
+                "method": "update",
+                "args": [restyle, relayout, indices],
+            }
+        )
+    slider: Spec = {
+        "name": "bits",
+        "active": active,
+        "steps": steps,
+        "currentvalue": {"prefix": prefix, "font": {"size": 14}},
+        "pad": {"t": 36, "b": 0},
+        "len": 1.0,
+        "x": 0.0,
+        "y": 0.0,
+        "yanchor": "top",
+    }
+    return go.Figure(
+        {"data": base["data"], "layout": {**base["layout"], "sliders": [slider]}}, _validate=False
+    )
 
 
 def plotly_text(text: object) -> str:
