@@ -50,10 +50,11 @@ OKABE_ITO: Mapping[str, str] = {
     "black": "#000000",
 }
 
-# Colour maps, one per meaning, safe under deuteranopia, protanopia and tritanopia
-# (tests/test_figures_colour.py simulates each with colorspacious): signed values (w, ŵ) on
-# ColorBrewer's RdBu (negative blue, positive red), errors w − ŵ on PuOr, so a value is never
-# mistaken for an error; unsigned magnitudes (codes, counts) on cividis.
+# Colour maps, one per meaning: signed values (w, ŵ) on ColorBrewer's RdBu (negative blue,
+# positive red), errors w − ŵ on PuOr (purple to orange), so a value is never mistaken for an
+# error; unsigned magnitudes (codes, counts) on cividis. ColorBrewer lists RdBu and PuOr as
+# colour-blind safe and cividis was designed for it; neither pairs red against green. Not yet
+# checked here by simulation (deuteranopia, protanopia, tritanopia): the accessibility pass.
 VALUE_MAP = "RdBu_r"
 ERROR_MAP = "PuOr"
 MAGNITUDE_MAP = "cividis"

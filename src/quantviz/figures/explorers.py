@@ -181,7 +181,7 @@ def _readouts(items: list[tuple[str, str, str]], y: float) -> list[Spec]:
             "yanchor": "top",
             "showarrow": False,
             "align": "center",
-            "font": {"size": 13},
+            "font": {"size": 12},
         }
         for i, (name, label, value) in enumerate(items)
     ]
@@ -243,7 +243,7 @@ def weight_explorer_figure(
         layout.update(
             {
                 "height": 360,
-                "margin": {"l": 10, "r": 10, "t": 10, "b": 90},
+                "margin": {"l": 30, "r": 30, "t": 10, "b": 90},
                 "yaxis": {"visible": False, "range": [-1, 1], "domain": [0, 0.42]},
                 "legend": {"orientation": "h", "x": 0, "y": 0.46, "yanchor": "bottom"},
                 "meta": {"summary": weight_summary(state, w)},
@@ -439,7 +439,7 @@ def layer_overview(
     return go.Figure(spec, _validate=False)
 
 
-TOP_ROW = [0.52, 0.90]
+TOP_ROW = [0.50, 0.85]
 BOTTOM_ROW = [0.0, 0.28]
 
 
@@ -553,8 +553,10 @@ def layer_readouts(state: LayerState, scheme: Scheme) -> list[tuple[str, str, st
         scale = f"{n_groups} scales"
     rmse = f"{summary.errors.rmse:.5f}"
     if state.kept_rmse is not None:
-        rmse += f"<br>{state.kept_rmse:.5f} without the {state.n_clipped} clipped"
-    storage = f"{summary.storage_bits} bits<br>{summary.ratio_vs_fp16:.1f}× smaller than FP16"
+        kept = res.w_hat.size - state.n_clipped
+        rmse += f"<br>{state.kept_rmse:.5f} on the {kept} kept"
+    # Short lines: five readouts share 1024 px (tests/browser/test_browser_explorers.py).
+    storage = f"{summary.storage_bits} bits<br>÷ {summary.ratio_vs_fp16:.1f} vs FP16"
     return [
         ("scale", "scale", scale),
         ("levels_used", "levels used", f"{summary.used_levels} of {summary.representable_levels}"),
@@ -603,7 +605,7 @@ def grid_explorer_figure(
         )
         layout = spec["layout"]
         layout["height"] = 720
-        layout["margin"] = {"l": 10, "r": 10, "t": 10, "b": 100}
+        layout["margin"] = {"l": 30, "r": 30, "t": 10, "b": 100}
         layout["meta"] = {"summary": layer_summary(state, w.size)}
         layout["annotations"] = [
             *layout["annotations"],
