@@ -1,6 +1,7 @@
 """What a figure's own `layout.sliders` step shows, read off its JSON spec the way plotly.js
 applies an `update` step: `args = [restyle, relayout, trace indices]`, where `restyle` maps an
-attribute to one value per listed trace and `relayout` replaces top-level layout keys.
+attribute to one value per listed trace and `relayout` maps attribute strings (`coloraxis2.cmax`,
+`annotations[3].text`) to their new values (None: removed).
 
 Tests use it to check each precomputed step against an independent computation; the browser
 test checks that plotly.js really swaps them.
@@ -9,6 +10,8 @@ test checks that plotly.js really swaps them.
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 from typing import Any
 
 Spec = dict[str, Any]
@@ -36,13 +39,27 @@ def at_step(spec: Spec, label: str, name: str = "bits") -> Spec:
                 out["data"][i].pop(attr, None)
             else:
                 out["data"][i][attr] = copy.deepcopy(value)
-    for key, value in relayout.items():
-        assert "." not in key, key  # whole keys only: the helper does not split paths
-        if value is None:
-            out["layout"].pop(key, None)
-        else:
-            out["layout"][key] = copy.deepcopy(value)
+    for path, value in relayout.items():
+        _set(out["layout"], path, copy.deepcopy(value))
     return out
+
+
+def _set(layout: Spec, path: str, value: Any) -> None:
+    """Set a plotly attribute string (`a.b`, `annotations[3].text`); None removes it."""
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node: Any = layout
+    for part, following in itertools.pairwise(parts):
+        if part.startswith("["):
+            node = node[int(part[1:-1])]
+        else:
+            node = node.setdefault(part, [] if following.startswith("[") else {})
+    last = parts[-1]
+    if last.startswith("["):
+        node[int(last[1:-1])] = value
+    elif value is None:
+        node.pop(last, None)
+    else:
+        node[last] = value
 
 
 def readouts(spec: Spec) -> dict[str, str]:

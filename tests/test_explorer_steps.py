@@ -64,6 +64,18 @@ def test_weight_explorer_steps_equal_the_core_at_all_seven_widths(w, max_abs):
     assert four["data"] == spec["data"] and readouts(four) == readouts(spec)
 
 
+def _levels(res, bits: int, scheme: str) -> np.ndarray:
+    """Every value any group's scale (and zero-point) can reconstruct, written out."""
+    codes = (
+        np.arange(0, 2**bits)
+        if scheme == "asymmetric"
+        else np.arange(-(2 ** (bits - 1) - 1), 2 ** (bits - 1))
+    )
+    zero = np.asarray(res.zero_point, dtype=float).ravel()
+    values = (codes[None, :] - zero[:, None]) * np.asarray(res.scale, dtype=float).ravel()[:, None]
+    return np.unique(np.round(values, 12))
+
+
 LAYER_SETTINGS = [
     ("normal", "symmetric", "tensor", None),
     ("outlier", "symmetric", "tensor", None),
@@ -98,7 +110,12 @@ def test_grid_explorer_steps_equal_the_core_at_all_seven_widths(dist, scheme, gr
         used = np.unique(res.q).size
         assert values["levels_used"] == f"{used} of {codes}"
         bars = trace(state, "weights per code")
-        assert sum(bars["y"]) == 16 and len(bars["x"]) == codes
+        assert sum(bars["y"]) == 16 and len(bars["y"]) == codes
+        first = 0 if scheme == "asymmetric" else -(2 ** (b - 1) - 1)
+        assert (bars["x0"], bars["dx"]) == (first, 1)
+        np.testing.assert_allclose(
+            sorted(trace(state, "levels")["x"]), _levels(res, b, scheme), atol=1e-12
+        )
         if granularity == "tensor" and clip is None:
             assert values["storage"].startswith(f"{16 * b + 16} bits")
             assert values["scale"] == f"{res.scale[0]:.5f}"

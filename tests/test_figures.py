@@ -136,7 +136,7 @@ def test_codes_panel_counts_and_values(layer: np.ndarray) -> None:
     buckets, counts = bucket_counts(q, 4)
     fig = layer_overview(layer, w_hat, buckets, counts, [0.0], scale=float(scale))
     bar = _by_name(fig, "weights per code")
-    assert list(bar.x) == list(range(-7, 8))
+    assert _placed(bar) == list(range(-7, 8))  # consecutive codes: x0 = -7, dx = 1
     assert list(bar.y) == counts.tolist() and sum(bar.y) == 16
     np.testing.assert_allclose(bar.customdata, buckets * scale)
     dots = _by_name(fig, "representable codes")
@@ -163,6 +163,13 @@ def test_codes_panel_with_a_zero_point_or_several_scales(layer: np.ndarray) -> N
 
 def _by_name(fig: go.Figure, name: str):
     return next(t for t in fig.data if t.name == name)
+
+
+def _placed(bar) -> list[float]:
+    """A bar trace's x positions, listed or placed by `x0` + i · `dx`."""
+    if bar.x is not None:
+        return list(bar.x)
+    return [bar.x0 + i * bar.dx for i in range(len(bar.y))]
 
 
 def _drawn(trace) -> list[float]:
@@ -194,8 +201,11 @@ def test_layer_overview_draws_six_panels_in_one_figure(layer: np.ndarray) -> Non
     weights = _by_name(fig, "weights")
     assert (weights.xaxis, weights.yaxis, sum(weights.y)) == ("x4", "y4", layer.size)
     lines = _by_name(fig, "levels")
-    assert _drawn(lines) == pytest.approx(sorted(lv))
-    assert list(lines.x[2::3]) == [None] * lv.size  # one separate segment per level
+    assert sorted(lines.x) == pytest.approx(sorted(lv))
+    # one separate vertical line per level: a line marker taller than the panel, clipped to it
+    assert len(lines.x) == lv.size and lines.marker.symbol == "line-ns" and lines.cliponaxis
+    assert lines.marker.size > fig.layout.height
+    assert list(lines.y) == pytest.approx([sum(fig.layout.yaxis4.range) / 2] * lv.size)  # mid
     assert (lines.xaxis, lines.yaxis) == ("x4", "y4")
     assert [a.text for a in fig.layout.annotations] == list(OVERVIEW_TITLES)
     assert fig.layout.uirevision == "layer-overview"

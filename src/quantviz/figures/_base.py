@@ -112,8 +112,18 @@ def colorscale(name: str, n: int = 5) -> list[list[Any]]:
 
 
 def colorbar(title: str, **placement: Any) -> Spec:
-    """A slim colour bar whose title names the quantity and its unit."""
-    return {"title": {"text": title, "side": "right"}, "thickness": 10, **placement}
+    """A slim colour bar whose title names the quantity and its unit.
+
+    A horizontal bar (`orientation="h"`) gets its title on top: beside it, plotly shrinks the
+    bar to make room for the title."""
+    side = "top" if placement.get("orientation") == "h" else "right"
+    return {
+        "title": {"text": title, "side": side, "font": {"size": 12}},
+        "thickness": 10,
+        "nticks": 5,
+        "tickfont": {"size": 10},
+        **placement,
+    }
 
 
 def bits_slider(
@@ -124,9 +134,9 @@ def bits_slider(
     `states` are figure specs (`{"data": [...], "layout": {...}}`) with the same traces in the
     same order, one per slider position; the figure starts as `states[active]`. Each step is a
     plotly `update`: the trace attributes that differ between states (for the traces that
-    change) and the layout keys that do, whole. Moving the slider then redraws without a
-    message to the server: no arithmetic runs in the browser, it only swaps numbers computed
-    here. Labels become the steps' labels and values.
+    change) and the layout attributes that do, as attribute strings (`annotations[5].text`).
+    Moving the slider then redraws without a message to the server: no arithmetic runs in the
+    browser, it only swaps numbers computed here. Labels become the steps' labels and values.
     """
     if not states or len(states) != len(labels):
         raise ValueError("one label per state, and at least one state")
@@ -142,13 +152,11 @@ def bits_slider(
             changed[i] = moving
     indices = list(changed)
     attrs = sorted({k for keys in changed.values() for k in keys})
-    layout_keys = sorted(
-        {k for s in states for k in s["layout"] if s["layout"].get(k) != base["layout"].get(k)}
-    )
+    paths = sorted({p for s in states for p in _changed_paths(base["layout"], s["layout"])})
     steps = []
     for state, label in zip(states, labels, strict=True):
         restyle = {a: [state["data"][i].get(a) for i in indices] for a in attrs}
-        relayout = {k: state["layout"].get(k) for k in layout_keys}
+        relayout = {p: _at_path(state["layout"], p) for p in paths}
         steps.append(
             {
                 "label": label,
@@ -171,6 +179,48 @@ def bits_slider(
     return go.Figure(
         {"data": base["data"], "layout": {**base["layout"], "sliders": [slider]}}, _validate=False
     )
+
+
+def _changed_paths(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Plotly attribute strings (`coloraxis2.cmax`, `annotations[3].text`) where `b` differs
+    from `a`: into dicts, and into lists of dicts of the same length (annotations); anything
+    else that differs is replaced whole. A step then carries only what changes."""
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        sep = "." if prefix else ""
+        return [
+            p
+            for k in sorted(set(a) | set(b))
+            for p in _changed_paths(a.get(k), b.get(k), f"{prefix}{sep}{k}")
+        ]
+    if (
+        isinstance(a, list)
+        and isinstance(b, list)
+        and len(a) == len(b)
+        and prefix
+        and all(isinstance(x, dict) for x in a + b)
+    ):
+        return [
+            p
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for p in _changed_paths(x, y, f"{prefix}[{i}]")
+        ]
+    return [prefix]
+
+
+def _at_path(spec: Spec, path: str) -> Any:
+    """The value at a plotly attribute string, None where it is absent."""
+    node: Any = spec
+    for part in path.replace("[", ".[").split("."):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            node = node[index] if isinstance(node, list) and index < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
 
 
 def plotly_text(text: object) -> str:

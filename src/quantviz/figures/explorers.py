@@ -60,6 +60,7 @@ OVERVIEW_TITLES = (
 DEFAULT_BITS = 4
 HEATMAP_GAP = 1  # empty columns between two heatmaps on their shared axes
 ERROR_BINS = 12
+LEVEL_MARK_PX = 1000  # taller than any panel: the axes clip each level's line to its panel
 WEIGHT_BINS = 24
 
 
@@ -242,8 +243,8 @@ def weight_explorer_figure(
         layout = spec["layout"]
         layout.update(
             {
-                "height": 360,
-                "margin": {"l": 30, "r": 30, "t": 10, "b": 90},
+                "height": 380,
+                "margin": {"l": 30, "r": 30, "t": 30, "b": 90},
                 "yaxis": {"visible": False, "range": [-1, 1], "domain": [0, 0.42]},
                 "legend": {"orientation": "h", "x": 0, "y": 0.46, "yanchor": "bottom"},
                 "meta": {"summary": weight_summary(state, w)},
@@ -368,11 +369,19 @@ def _heatmap_panels(
 def _bucket_traces(
     buckets: NDArray[np.int64], counts: NDArray[np.int64], scale: float | None, zero_point: int
 ) -> list[Spec]:
-    """Bars of weights per stored code, and a grey dot on every representable code at y=0."""
+    """Bars of weights per stored code, and a grey dot on every representable code at y=0.
+
+    The codes are consecutive, so the bars are placed by `x0` and `dx` = 1, not by a list: the
+    grid explorer's figure carries seven widths (up to 255 codes each), and every list element
+    costs the server a little in each copy and serialization of the figure. (plotly.js does not
+    honour `dy` = 0, so the dots keep their list of zeros.)
+    """
+    consecutive = buckets.size > 0 and bool(np.all(np.diff(buckets) == 1))
+    place: Spec = {"x0": int(buckets[0]), "dx": 1} if consecutive else {"x": buckets.tolist()}
     bar: Spec = {
         "type": "bar",
         "name": "weights per code",
-        "x": buckets.tolist(),
+        **place,
         "y": counts.tolist(),
         "marker": {"color": USED_COLOR},
         "hovertemplate": "q = %{x}<br>%{y} weights<extra></extra>",
@@ -494,20 +503,28 @@ def _overview_spec(
     w_bars, w_top = _histogram(
         w.ravel(), WEIGHT_BINS, float(span.min()), float(span.max()), "weights", USED_COLOR
     )
-    x, y = _vertical_lines(levels, w_top)
     data += [
-        {**w_bars, "xaxis": "x4", "yaxis": "y4", "opacity": 0.75},
+        # One tall vertical-line marker per level, clipped to the panel: one number per level
+        # instead of a None-separated path's six (the figure carries up to 255 levels x 7).
         {
             "type": "scatter",
             "name": "levels",
-            "x": x,
-            "y": y,
+            "x": levels.tolist(),
+            "y": [w_top * 1.05 / 2] * levels.size,  # mid-panel (the range below)
             "xaxis": "x4",
             "yaxis": "y4",
-            "mode": "lines",
-            "line": {"color": LEVEL_COLOR, "width": 1},
+            "mode": "markers",
+            "marker": {
+                "symbol": "line-ns",
+                "size": LEVEL_MARK_PX,
+                "line": {"color": LEVEL_COLOR, "width": 1},
+            },
+            "cliponaxis": True,
+            "opacity": 0.6,
             "hoverinfo": "skip",
         },
+        # The weights over the levels: at 7-8 bits the levels fill the panel.
+        {**w_bars, "xaxis": "x4", "yaxis": "y4", "opacity": 0.85},
     ]
     weights_axis = _axis_title("weights")
     layout.update(
@@ -530,7 +547,13 @@ def _overview_spec(
                 "anchor": "y4",
                 **_axis_title("weight value (lines: the levels ŵ can take)"),
             },
-            "yaxis4": {"domain": bottom, "anchor": "x4", **weights_axis, **_count_axis(w_top)},
+            "yaxis4": {
+                "domain": bottom,
+                "anchor": "x4",
+                "range": [0, w_top * 1.05],
+                **weights_axis,
+                **_count_axis(w_top),
+            },
         }
     )
     layout["annotations"] += [
@@ -604,8 +627,8 @@ def grid_explorer_figure(
             clipped=res.clipped if clipping else None,
         )
         layout = spec["layout"]
-        layout["height"] = 720
-        layout["margin"] = {"l": 30, "r": 30, "t": 10, "b": 100}
+        layout["height"] = 740
+        layout["margin"] = {"l": 30, "r": 30, "t": 30, "b": 100}  # t: room for the modebar
         layout["meta"] = {"summary": layer_summary(state, w.size)}
         layout["annotations"] = [
             *layout["annotations"],
