@@ -7,9 +7,10 @@ For each session count (default 30, 60 and 100) on a fresh `streamlit run` pinne
 1. every session opens Lab 2 Objective 1 (ten at a time) and the page is checked complete;
 2. for `--seconds`, each session interacts at Poisson arrivals, one per second on average
    (exponential gaps, seeded): each arrival changes one of the explorer controls that rerun
-   the explorers' fragment, picked at random: the single-weight explorer's weight w or its
-   layer max|w|, or the grid explorer's seed (a new layer: all seven widths recomputed). The
-   bits sliders are the figures' own and send nothing, so they are not part of this load;
+   the explorers' fragment, picked at random (`--controls` narrows the choice): the
+   single-weight explorer's weight w or its layer max|w|, or the grid explorer's seed (a new
+   layer: all seven widths recomputed). The bits sliders are the figures' own and send
+   nothing, so they are not part of this load;
 3. it prints p50 / p95 / max interaction latency and the server CPU per interaction (utime +
    stime of the server from /proc over the window, divided by the interactions finished).
 
@@ -52,12 +53,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def interaction(rng: random.Random) -> tuple[str, dict]:
+CONTROLS = ("w", "max", "seed")
+
+
+def interaction(rng: random.Random, controls: tuple[str, ...]) -> tuple[str, dict]:
     """One student action on a control that reruns an explorer's fragment."""
-    kind = rng.randrange(3)
-    if kind == 0:
+    kind = rng.choice(controls)
+    if kind == "w":
         return f"{WEIGHT}-w", {"double_value": round(rng.uniform(-0.9, 0.9), 6)}
-    if kind == 1:
+    if kind == "max":
         return f"{WEIGHT}-max", {"double_value": round(rng.uniform(0.2, 2.0), 6)}
     return f"{GRID}-seed", {"int_value": rng.randrange(10_000)}
 
@@ -68,7 +72,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(1, -(-len(ordered) * int(q) // 100)) - 1]
 
 
-async def one_count(url: str, pid: int, sessions: int, seconds: float, seed: int) -> dict:
+async def one_count(
+    url: str, pid: int, sessions: int, seconds: float, seed: int, controls: tuple[str, ...]
+) -> dict:
     opened: list[StreamlitSession] = []
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
     incomplete = 0
@@ -94,7 +100,7 @@ async def one_count(url: str, pid: int, sessions: int, seconds: float, seed: int
         arrival = start + rng.expovariate(1.0)
         while arrival < end:
             await asyncio.sleep(max(0.0, arrival - time.monotonic()))
-            key, value = interaction(rng)
+            key, value = interaction(rng, controls)
             run = await session.set_widget(key, **value)
             if run.status != "FINISHED_FRAGMENT_RUN_SUCCESSFULLY" or run.exceptions:
                 failed += 1
@@ -131,6 +137,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[30, 60, 100])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per count")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--controls",
+        nargs="+",
+        choices=CONTROLS,
+        default=list(CONTROLS),
+        help="which controls the students use (default: all three, equally often)",
+    )
     args = parser.parse_args()
     cpus = None
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
@@ -139,12 +152,17 @@ def main() -> None:
     print(
         f"server pinned to CPU {cpus or '(not pinned: one core only)'}; client on "
         f"{sorted(os.sched_getaffinity(0))}; Poisson arrivals, 1 per second per session; "
-        f"{args.seconds:.0f} s per session count; latency = arrival -> script_finished"
+        f"{args.seconds:.0f} s per session count; controls {', '.join(args.controls)}; "
+        "latency = arrival -> script_finished"
     )
     header = None
     for sessions in args.sessions:
         with streamlit_server(cpus=cpus) as server:
-            row = run_async(one_count(server.url, server.pid, sessions, args.seconds, args.seed))
+            row = run_async(
+                one_count(
+                    server.url, server.pid, sessions, args.seconds, args.seed, tuple(args.controls)
+                )
+            )
         if header is None:
             header = list(row)
             print("  ".join(f"{k:>10}" for k in header))
