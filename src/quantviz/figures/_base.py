@@ -52,12 +52,11 @@ OKABE_ITO: Mapping[str, str] = {
 
 # Colour maps, one per meaning: signed values (w, ŵ) on ColorBrewer's RdBu (negative blue,
 # positive red), errors w − ŵ on PuOr (purple to orange), so a value is never mistaken for an
-# error; unsigned magnitudes (codes, counts) on cividis. ColorBrewer lists RdBu and PuOr as
-# colour-blind safe and cividis was designed for it; neither pairs red against green. Not yet
+# error (cividis is the choice for unsigned magnitudes, when a figure needs one). ColorBrewer
+# lists RdBu and PuOr as colour-blind safe; neither pairs red against green. Not yet
 # checked here by simulation (deuteranopia, protanopia, tritanopia): the accessibility pass.
 VALUE_MAP = "RdBu_r"
 ERROR_MAP = "PuOr"
-MAGNITUDE_MAP = "cividis"
 
 
 def figure(

@@ -188,17 +188,6 @@ def _readouts(items: list[tuple[str, str, str]], y: float) -> list[Spec]:
     ]
 
 
-def readout_value(fig_or_layout: go.Figure | Spec, name: str) -> str:
-    """The bold value of the readout called `name` (for tests and benchmarks)."""
-    layout = fig_or_layout["layout"] if isinstance(fig_or_layout, dict) else fig_or_layout.layout
-    annotations = layout["annotations"] if isinstance(layout, dict) else layout.annotations
-    for a in annotations:
-        if (a["name"] if isinstance(a, dict) else a.name) == name:
-            text = a["text"] if isinstance(a, dict) else a.text
-            return str(text).split("<b>", 1)[1].split("</b>", 1)[0]
-    raise KeyError(name)
-
-
 def weight_readouts(state: WeightState) -> list[tuple[str, str, str]]:
     """`(name, label, value)` of each number the single-weight explorer shows at one width."""
     rel = f"{state.rel_error:.2%}" if state.rel_error is not None else "—"
