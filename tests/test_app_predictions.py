@@ -50,7 +50,7 @@ def test_grid_prediction_records_the_guess_and_the_observed_zeros():
     assert [r.kind for r in records] == ["explorer"]
     assert records[0].title.startswith("Prediction: weights read back as 0")
     payload = records[0].payload
-    assert payload["guess"] == "5"
+    assert payload["guess"] == "5" and payload["setting"] == "seed 7"
     assert payload["observed"].startswith(f"{zeros} of 16 read back as 0 at 4 bits")
     assert payload["question"] in question
     shown = texts(at)
@@ -70,7 +70,22 @@ def test_weight_prediction_records_the_fewest_bits_within_one_percent():
     assert record.kind == "explorer"
     assert record.payload["guess"] == "6 bits"
     assert record.payload["observed"].startswith(f"{bits} bits (ŵ = 0.157673")
-    assert "w = 0.156347" in record.payload["question"]
+    assert record.payload["setting"] == "w = 0.156347, max|w| = 0.910203"
+    assert "within 1 %" in record.payload["question"]
+
+
+def test_weight_prediction_answers_for_the_weight_the_explorer_shows_now():
+    """The box answers for the explorer's current w: with w = max|w| = 0.5, w is a level at
+    every width, so 2 bits already reproduce it exactly."""
+    at = open_page("lab2-objective1")
+    explorer = widget_key("lab2-objective1", "quantization-explorer")
+    at.number_input(key=f"{explorer}-max").set_value(0.5).run()
+    at.number_input(key=f"{explorer}-w").set_value(0.5).run()
+    at.text_input(key=f"{WEIGHT}-guess").input("8").run()
+    at.button(key=f"{WEIGHT}-reveal").click().run()
+    record = at.session_state[session.EVIDENCE].records[0]
+    assert record.payload["setting"] == "w = 0.500000, max|w| = 0.500000"
+    assert record.payload["observed"].startswith("2 bits (ŵ = 0.500000")
 
 
 def test_a_guess_is_shown_back_as_plain_text():

@@ -26,12 +26,18 @@ GUESS_CHARS = 200  # a number or a sentence; the evidence log has its own byte c
 REVEAL_LABEL = "Reveal the answer and record my guess"
 
 
-def prediction_box(key: str, title: str, question: str, observe: Callable[[], str]) -> None:
+def prediction_box(
+    key: str, title: str, question: str, observe: Callable[[], str], setting: str = ""
+) -> None:
     """The box: `question`, a guess field, and a reveal button that records both.
 
+    `setting` names the explorer's values the answer depends on (e.g. "w = 0.156347, max|w| =
+    0.910203"); it is recorded beside the question. Call it from its own `st.fragment`, so
+    typing a guess does not rerun the explorer and the explorer's reruns skip the box.
+
     Keys: `{key}-guess` (the field), `{key}-reveal` (the button), `{key}-revealed` (the
-    `(question, guess, observed)` last revealed, kept in session state so a rerun still
-    shows it).
+    `(question, setting, guess, observed)` last revealed, kept in session state so a rerun
+    still shows it).
     """
     with st.container(border=True, key=f"{key}-box"):
         st.markdown(f"**Predict, then look.** {question}")
@@ -48,12 +54,17 @@ def prediction_box(key: str, title: str, question: str, observe: Callable[[], st
         )
         if clicked and guess.strip():
             observed = observe()
-            payload = {"question": question, "guess": guess.strip(), "observed": observed}
+            payload = {
+                "question": question,
+                "setting": setting,
+                "guess": guess.strip(),
+                "observed": observed,
+            }
             if session.record("explorer", f"Prediction: {title}", payload) is not None:
-                st.session_state[f"{key}-revealed"] = (question, guess.strip(), observed)
+                st.session_state[f"{key}-revealed"] = (question, setting, guess.strip(), observed)
         revealed = st.session_state.get(f"{key}-revealed")
-        if revealed is not None and revealed[0] == question:
+        if revealed is not None and revealed[:2] == (question, setting):
             st.markdown(
-                f"Your guess: **{plain(revealed[1])}**. Observed: **{plain(revealed[2])}**. "
-                "Both are in your evidence."
+                f"Your guess: **{plain(revealed[2])}**. Observed: **{plain(revealed[3])}** "
+                f"({plain(setting)}). Both are in your evidence."
             )

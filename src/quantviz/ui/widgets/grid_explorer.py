@@ -89,6 +89,7 @@ def render(ctx: WidgetContext) -> None:
     with st.container(border=True):
         st.subheader("Grid explorer: a toy layer of 16 weights", anchor=False)
         _explorer(ctx.key)
+        _predict(ctx.key)
 
 
 def _new_layer(key: str) -> None:
@@ -165,14 +166,6 @@ def _explorer(key: str) -> None:
             ],
         },
     )
-    prediction_box(
-        f"{key}-predict",
-        f"weights read back as 0 with one outlier at {DEFAULT_BITS} bits (seed {int(seed)})",
-        f"How many of the 16 weights read back as exactly 0 at {DEFAULT_BITS} bits once one "
-        f"outlier joins the layer (seed {int(seed)}, symmetric absmax, one scale for the "
-        "layer)? Write your guess, then switch the distribution to **normal + one outlier**.",
-        lambda: _outlier_zeros(int(seed)),
-    )
     compare = st.expander(
         "Compare schemes: RMSE against bits per weight, every scheme and granularity",
         icon=":material/bar_chart:",
@@ -191,6 +184,24 @@ def _explorer(key: str) -> None:
     if packed.open:
         with packed:
             _packing(key, w, settings, states)
+
+
+@st.fragment
+def _predict(key: str) -> None:
+    """The prediction box, in its own fragment: typing a guess does not rerun the explorer.
+
+    The answer is for the layer the explorer's seed draws with the outlier, as the student
+    left the seed when revealing."""
+    seed = int(st.session_state.get(f"{key}-seed", 7))
+    prediction_box(
+        f"{key}-predict",
+        f"weights read back as 0 with one outlier at {DEFAULT_BITS} bits",
+        f"How many of the 16 weights read back as exactly 0 at {DEFAULT_BITS} bits once one "
+        "outlier joins the layer (the explorer's seed, symmetric absmax, one scale for the "
+        "layer)? Write your guess, then switch the distribution to **normal + one outlier**.",
+        lambda: _outlier_zeros(seed),
+        setting=f"seed {seed}",
+    )
 
 
 def _widths_table(states: tuple[LayerState, ...]) -> str:

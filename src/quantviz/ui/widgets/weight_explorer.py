@@ -7,9 +7,9 @@ server. Only the weight and the layer maximum rerun the fragment. The table unde
 holds the same seven widths for keyboard and screen-reader users (plotly's slider takes no
 keyboard focus: see docs/accessibility.md).
 
-Below it, a prediction box asks how many bits the weight needs, and an expander shows the
-weight as FP32, FP16 and BF16 bit by bit: the "original" is already a rounding. It renders only
-when open (`on_change="rerun"`).
+An expander shows the weight as FP32, FP16 and BF16 bit by bit: the "original" is already a
+rounding; it renders only when open (`on_change="rerun"`). Below, a prediction box (its own
+fragment) asks how many bits the weight needs.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def render(ctx: WidgetContext) -> None:
     with st.container(border=True):
         st.subheader("Single-weight explorer", anchor=False)
         _explorer(ctx.key)
+        _predict(ctx.key)
 
 
 @st.fragment
@@ -82,13 +83,6 @@ def _explorer(key: str) -> None:
         f"Single-weight explorer: w = {w:.6f} at 2–8 bits",
         {"w": w, "max_abs": max_abs, "widths": [_record(s) for s in states]},
     )
-    prediction_box(
-        f"{key}-predict",
-        f"bits for w = {w:.6f} within 1 %",
-        f"With max|w| = {max_abs:.6f}, how many bits does w = {w:.6f} need before ŵ is within "
-        "1 % of it? Write your guess, then move the figure's bits slider.",
-        lambda: _fewest_bits(states),
-    )
     floats = st.expander(
         "Float formats: how the original w is stored (FP32, FP16, BF16)",
         icon=":material/memory:",
@@ -99,6 +93,24 @@ def _explorer(key: str) -> None:
         with floats:
             state = next(s for s in states if s.bits == DEFAULT_BITS)
             _float_formats(key, w, state.bits, state.q, state.w_hat)
+
+
+@st.fragment
+def _predict(key: str) -> None:
+    """The prediction box, in its own fragment: typing a guess does not rerun the explorer.
+
+    It reads the explorer's w and max|w| when it runs (the reveal click), so the answer and
+    the recorded setting are those of the explorer as the student left it."""
+    w = float(st.session_state.get(f"{key}-w", DEFAULT_WEIGHT))
+    max_abs = float(st.session_state.get(f"{key}-max", DEFAULT_MAX_ABS))
+    prediction_box(
+        f"{key}-predict",
+        "bits for w within 1 %",
+        "How many bits does the explorer's weight w need before ŵ is within 1 % of it (with "
+        "its layer max|w|)? Write your guess, then move the figure's bits slider.",
+        lambda: _fewest_bits(weight_states(w, max_abs)),
+        setting=f"w = {w:.6f}, max|w| = {max_abs:.6f}",
+    )
 
 
 def _record(state: WeightState) -> dict[str, float | int]:
