@@ -1,4 +1,9 @@
-"""AppTest of the explorers' deeper controls on lab 2, objective 1: each control moves the page."""
+"""AppTest of the explorers' deeper controls on lab 2, objective 1: each control moves the page.
+
+The numbers the bits slider changes live in the figure (readout annotations, see
+`figure_steps`), so the metrics these tests read are the grid figure's readouts at its
+opening width, 4 bits.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import json
 import numpy as np
 import pytest
 from apptest_utils import open_page, texts
+from figure_steps import readouts
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
@@ -20,8 +26,12 @@ SEED = 7  # the grid explorer's first layer
 
 
 def _prefix(at: AppTest, marker: str) -> str:
-    """The widget's key prefix (`ctx.key`), read off its bits slider."""
-    return next(str(s.key) for s in at.slider if f"-{marker}-" in str(s.key)).removesuffix("-bits")
+    """The widget's key prefix (`ctx.key`), read off its save button."""
+    return next(
+        str(b.key)
+        for b in at.button
+        if f"-{marker}-" in str(b.key) and str(b.key).endswith("-save")
+    ).removesuffix("-save")
 
 
 @pytest.fixture
@@ -51,19 +61,39 @@ def _widget(at: AppTest, prefix: str) -> Block:
 
     Other widgets on the page use some of the same metric labels, so lookups are scoped.
     """
-    bits = f"{prefix}-bits"
+    save = f"{prefix}-save"
     holders = [
         node
         for node in at.main
         if isinstance(node, Block)
         and node.subheader
-        and any(getattr(n, "key", None) == bits for n in node)
+        and any(getattr(n, "key", None) == save for n in node)
     ]
     return min(holders, key=lambda block: sum(1 for _ in block))
 
 
+READOUTS = {
+    "scale": "scale",
+    "levels used": "levels_used",
+    "RMSE": "rmse",
+    "max error": "max_error",
+    "storage": "storage",
+}
+
+
+def _readout(at: AppTest, prefix: str, label: str) -> tuple[str, str | None]:
+    """The grid figure's readout `label` at its opening width: (value, the line under it)."""
+    text = readouts(_spec(at, f"{prefix}-heatmaps"))[READOUTS[label]]
+    value, _, delta = text.partition("<br>")
+    return value, delta or None
+
+
 def _metric(at: AppTest, prefix: str, label: str) -> str:
-    return next(m.value for m in _widget(at, prefix).metric if m.label == label)
+    return _readout(at, prefix, label)[0]
+
+
+def _delta(at: AppTest, prefix: str, label: str) -> str | None:
+    return _readout(at, prefix, label)[1]
 
 
 def _set(at: AppTest, **state) -> AppTest:
@@ -108,7 +138,8 @@ def test_default_view_is_the_seeds_symmetric_per_tensor_case(page):
     level_lines = _array(_trace(overview, "levels")["x"])
     assert np.unique(level_lines[~np.isnan(level_lines)]).size == 15
     codes = _trace(overview, "weights per code")
-    assert _array(codes["y"]).sum() == 16 and _array(codes["x"]).tolist() == list(range(-7, 8))
+    placed = codes["x0"] + codes["dx"] * np.arange(len(codes["y"]))  # consecutive codes
+    assert _array(codes["y"]).sum() == 16 and placed.tolist() == list(range(-7, 8))
 
 
 def test_asymmetric_scheme_changes_numbers_and_heatmap(page):
@@ -120,11 +151,10 @@ def test_asymmetric_scheme_changes_numbers_and_heatmap(page):
     res = quantize_grouped(w, 4, "asymmetric")
     after = _spec(at, f"{grid}-heatmaps")["data"]
     np.testing.assert_allclose(_array(after[1]["z"]), res.w_hat)
-    assert _array(_trace({"data": after}, "levels")["x"]).size == 16 * 3  # 16 codes
+    assert _array(_trace({"data": after}, "levels")["x"]).size == 16  # 16 codes, one line each
     assert after[0]["z"] == before[0]["z"] and after[1]["z"] != before[1]["z"]
-    scale = next(m for m in _widget(at, grid).metric if m.label == "scale")
-    assert scale.value == f"{res.scale[0]:.5f}"
-    assert scale.delta == f"zero-point {res.zero_point[0]}"
+    assert _metric(at, grid, "scale") == f"{res.scale[0]:.5f}"
+    assert _delta(at, grid, "scale") == f"zero-point {res.zero_point[0]}"
     assert _metric(at, grid, "levels used").endswith("of 16")
     assert _metric(at, grid, "RMSE") == f"{error_stats(w, res.w_hat)[0]:.5f}"
     assert _metric(at, grid, "storage") == "84 bits"  # 16 × 4 + fp16 scale + 4-bit zero-point
@@ -174,16 +204,29 @@ def test_edited_weights_survive_the_editor_closing_until_a_new_draw(page):
 
 
 def test_comparison_strip_shows_per_group_beating_per_tensor_with_an_outlier(page):
-    """With the outlier, the strip's per-group RMSE bars sit below the per-tensor ones."""
+    """With the outlier, the Pareto view's per-group points sit below the per-tensor ones at
+    every width (lower RMSE) and to their right (more bits per weight): what the finer scale
+    costs is on the x axis. Its points are compare_schemes' rows at each width."""
     at, grid, _ = page
     _set(at, **{f"{grid}-dist": "outlier", f"{grid}-compare": True})
-    bars = _spec(at, f"{grid}-comparison")["data"]
-    rmse = dict(zip(zip(*bars[0]["x"], strict=True), bars[0]["y"], strict=True))
-    expected = compare_schemes(toy_layer(SEED, "outlier"), 4, 2)
-    assert list(rmse.values()) == pytest.approx([r.rmse for r in expected])
+    spec = _spec(at, f"{grid}-comparison")
+    w = toy_layer(SEED, "outlier")
+    for bits in range(2, 9):
+        expected = {r.label: r for r in compare_schemes(w, bits, 2)}
+        for label, row in expected.items():
+            points = _trace(spec, label)
+            i = [c[0] for c in points["customdata"]].index(bits)
+            assert points["y"][i] == pytest.approx(row.rmse)
+            assert points["x"][i] == pytest.approx(row.bits_per_weight)
+    at4 = {r.label: r for r in compare_schemes(w, 4, 2)}
     for scheme in ("symmetric", "asymmetric"):
-        assert rmse[(scheme, "per group of 2")] < rmse[(scheme, "per tensor")]
-    assert "Lowest RMSE: **" in texts(at)
+        group, tensor = at4[f"{scheme} · per group of 2"], at4[f"{scheme} · per tensor"]
+        assert group.rmse < tensor.rmse and group.bits_per_weight > tensor.bits_per_weight
+    assert spec["layout"]["xaxis"]["title"]["text"].startswith("bits per weight")
+    assert spec["layout"]["yaxis"]["title"]["text"].startswith("RMSE")
+    front = _trace(spec, "Pareto front")
+    assert front["x"] == sorted(front["x"]) and front["y"] == sorted(front["y"], reverse=True)
+    assert "on the Pareto front" in texts(at)
 
 
 def test_percentile_clipping_marks_the_clipped_weights(page):
@@ -195,15 +238,13 @@ def test_percentile_clipping_marks_the_clipped_weights(page):
     res = quantize_grouped(w, 4, clip=ClipSpec.percentile(90))
     marks = _trace(_spec(at, f"{grid}-heatmaps"), "clipped")
     rows, cols = np.nonzero(res.clipped)
-    assert (
-        _array(marks["y"]).tolist() == rows.tolist()
-        and _array(marks["x"]).tolist() == cols.tolist()
-    )
+    outlined = np.array(marks["customdata"]).reshape(-1, 2)  # [row, column] of each outline
+    assert outlined[:, 0].tolist() == rows.tolist() and outlined[:, 1].tolist() == cols.tolist()
     assert len(cols) == 2
     assert _metric(at, grid, "max error") == f"{error_stats(w, res.w_hat)[1]:.5f}"
-    rmse = next(m for m in _widget(at, grid).metric if m.label == "RMSE")
     kept = ~res.clipped
-    assert rmse.delta == f"{error_stats(w[kept], res.w_hat[kept])[0]:.5f} without the 2 clipped"
+    kept_rmse = error_stats(w[kept], res.w_hat[kept])[0]
+    assert _delta(at, grid, "RMSE") == f"{kept_rmse:.5f} on the 14 kept"  # 2 clipped
     assert "clip at p90 of |w|" in texts(at)
 
 
@@ -214,7 +255,7 @@ def test_k_std_clipping_follows_its_slider(page):
     at.slider(key=f"{grid}-clip-k").set_value(1.0).run()
     res = quantize_grouped(toy_layer(SEED), 4, clip=ClipSpec.std(1.0))
     marks = _trace(_spec(at, f"{grid}-heatmaps"), "clipped")
-    assert _array(marks["x"]).size == int(res.clipped.sum()) > 0
+    assert len(marks["customdata"]) == int(res.clipped.sum()) > 0
     assert "clip at 1σ" in texts(at)
 
 

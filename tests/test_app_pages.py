@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from apptest_utils import open_page, texts
+from figure_steps import at_step, readouts
 
 from quantviz.lab import Lab
 from quantviz.lab.load import load_labs
@@ -76,37 +77,37 @@ def test_unknown_marker_shows_a_notice_that_names_it(monkeypatch):
     assert any("data-no-such-widget" in w.value for w in at.warning)
 
 
-def _metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+def _figure(at, key_part: str) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if key_part in c.proto.id)
+    return json.loads(chart.proto.spec)
 
 
 def test_weight_explorer_reproduces_the_seed_and_follows_the_bits_slider():
-    """Defaults give q=1 and ŵ=0.130029 at 4 bits; 8 bits gives q=22 and ŵ≈0.157673."""
-    bits = widget_key("lab2-objective1", "quantization-explorer") + "-bits"
+    """Defaults give q=1 and ŵ=0.130029 at 4 bits; 8 bits gives q=22 and ŵ≈0.157673.
+
+    The bits slider is the figure's own: its steps are read as plotly.js applies them."""
+    line = widget_key("lab2-objective1", "quantization-explorer") + "-line"
     at = open_page("lab2-objective1")
-    assert _metric(at, "stored q") == "1"
-    assert _metric(at, "ŵ = q·scale") == "0.130029"
-    at.slider(key=bits).set_value(8).run()
-    assert _metric(at, "stored q") == "22"
-    assert _metric(at, "ŵ = q·scale") == "0.157673"
-    at.slider(key=bits).set_value(2).run()
-    assert _metric(at, "stored q") == "0"
-    assert _metric(at, "levels") == "3"
+    spec = _figure(at, line)
+    assert readouts(spec)["q"] == "1"
+    assert readouts(spec)["w_hat"] == "0.130029"
+    assert readouts(at_step(spec, "8"))["q"] == "22"
+    assert readouts(at_step(spec, "8"))["w_hat"] == "0.157673"
+    assert readouts(at_step(spec, "2"))["q"] == "0"
+    assert readouts(at_step(spec, "2"))["levels"] == "3"
 
 
-def _heatmap_z(at, key_part: str) -> list:
-    chart = next(c for c in at.get("plotly_chart") if key_part in c.proto.id)
-    spec = json.loads(chart.proto.spec)
+def _heatmap_z(spec: dict) -> list:
     return [trace["z"] for trace in spec["data"] if trace["type"] == "heatmap"]
 
 
 def test_grid_explorer_bits_change_numbers_and_heatmap():
     """Moving the grid's bits slider changes its levels, RMSE and the reconstruction heatmap."""
     at = open_page("lab2-objective1")
-    key = widget_key("lab2-objective1", "quantization-grid-explorer") + "-bits"
-    before = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
-    at.slider(key=key).set_value(2).run()
-    after = (_metric(at, "levels used"), _metric(at, "RMSE"), _heatmap_z(at, "heatmaps"))
+    spec = _figure(at, "heatmaps")
+    two = at_step(spec, "2")
+    before = (readouts(spec)["levels_used"], readouts(spec)["rmse"], _heatmap_z(spec))
+    after = (readouts(two)["levels_used"], readouts(two)["rmse"], _heatmap_z(two))
     assert after[0].endswith("of 3") and before[0].endswith("of 15")
     assert float(after[1]) > float(before[1])
     assert after[2][0] == before[2][0]  # the original layer is unchanged

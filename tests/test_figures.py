@@ -78,15 +78,43 @@ def test_layer_heatmaps_show_w_w_hat_and_error_side_by_side(layer: np.ndarray) -
     _validated_equal(fig)
 
 
+def _outlines(trace) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The None-separated pieces of a path trace's x and y."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    px: list[float] = []
+    py: list[float] = []
+    for x, y in zip(trace.x, trace.y, strict=True):
+        if x is None:
+            xs.append(np.array(px))
+            ys.append(np.array(py))
+            px, py = [], []
+        else:
+            px.append(x)
+            py.append(y)
+    return xs, ys
+
+
 def test_layer_heatmaps_mark_clipped_weights(layer: np.ndarray) -> None:
-    """With a mask, a fourth trace "clipped" sits on the original at each clipped (col, row)."""
+    """With a mask, a fourth trace "clipped" outlines each clipped (col, row) on the original.
+
+    The outline is a closed square around the cell's centre, inside the cell and off its
+    centre, where the cell's number is written.
+    """
     res = quantize_grouped(layer, 4, clip=ClipSpec.percentile(75))
     fig = _overview(layer, res.w_hat, res.clipped)
     marks = fig.data[3]
     assert (marks.type, marks.name) == ("scatter", "clipped")
     rows, cols = np.nonzero(res.clipped)
-    assert list(marks.y) == rows.tolist() and list(marks.x) == cols.tolist()
-    assert len(marks.x) == 4  # the top quarter of 16 values
+    assert [list(c) for c in marks.customdata] == [[r, c] for r, c in zip(rows, cols, strict=True)]
+    xs, ys = _outlines(marks)
+    assert [(x.min() + x.max()) / 2 for x in xs] == pytest.approx(cols.tolist())
+    assert [(y.min() + y.max()) / 2 for y in ys] == pytest.approx(rows.tolist())
+    for x, y, c, r in zip(xs, ys, cols, rows, strict=True):
+        assert x[0] == x[-1] and y[0] == y[-1]  # closed
+        assert np.abs(x - c).min() > 0.3 and np.abs(x - c).max() < 0.5  # off the centre
+        assert np.abs(y - r).min() > 0.3 and np.abs(y - r).max() < 0.5
+    assert len(xs) == 4  # the top quarter of 16 values
     _validated_equal(fig)
     none = _overview(layer, layer, np.zeros(layer.shape, dtype=bool))
     assert none.data[3].name == "clipped" and len(none.data[3].x) == 0
@@ -108,7 +136,7 @@ def test_codes_panel_counts_and_values(layer: np.ndarray) -> None:
     buckets, counts = bucket_counts(q, 4)
     fig = layer_overview(layer, w_hat, buckets, counts, [0.0], scale=float(scale))
     bar = _by_name(fig, "weights per code")
-    assert list(bar.x) == list(range(-7, 8))
+    assert _placed(bar) == list(range(-7, 8))  # consecutive codes: x0 = -7, dx = 1
     assert list(bar.y) == counts.tolist() and sum(bar.y) == 16
     np.testing.assert_allclose(bar.customdata, buckets * scale)
     dots = _by_name(fig, "representable codes")
@@ -135,6 +163,13 @@ def test_codes_panel_with_a_zero_point_or_several_scales(layer: np.ndarray) -> N
 
 def _by_name(fig: go.Figure, name: str):
     return next(t for t in fig.data if t.name == name)
+
+
+def _placed(bar) -> list[float]:
+    """A bar trace's x positions, listed or placed by `x0` + i · `dx`."""
+    if bar.x is not None:
+        return list(bar.x)
+    return [bar.x0 + i * bar.dx for i in range(len(bar.y))]
 
 
 def _drawn(trace) -> list[float]:
@@ -166,8 +201,11 @@ def test_layer_overview_draws_six_panels_in_one_figure(layer: np.ndarray) -> Non
     weights = _by_name(fig, "weights")
     assert (weights.xaxis, weights.yaxis, sum(weights.y)) == ("x4", "y4", layer.size)
     lines = _by_name(fig, "levels")
-    assert _drawn(lines) == pytest.approx(sorted(lv))
-    assert list(lines.x[2::3]) == [None] * lv.size  # one separate segment per level
+    assert sorted(lines.x) == pytest.approx(sorted(lv))
+    # one separate vertical line per level: a line marker taller than the panel, clipped to it
+    assert len(lines.x) == lv.size and lines.marker.symbol == "line-ns" and lines.cliponaxis
+    assert lines.marker.size > fig.layout.height
+    assert list(lines.y) == pytest.approx([sum(fig.layout.yaxis4.range) / 2] * lv.size)  # mid
     assert (lines.xaxis, lines.yaxis) == ("x4", "y4")
     assert [a.text for a in fig.layout.annotations] == list(OVERVIEW_TITLES)
     assert fig.layout.uirevision == "layer-overview"
@@ -194,7 +232,9 @@ def test_layer_overview_with_clipping_several_scales_and_a_constant_layer(
     buckets = np.arange(8)
     counts = np.bincount(res.q.ravel(), minlength=8)
     fig = layer_overview(layer, res.w_hat, buckets, counts, [0.0], clipped=res.clipped)
-    assert list(_by_name(fig, "clipped").y) == np.nonzero(res.clipped)[0].tolist()
+    assert [c[0] for c in _by_name(fig, "clipped").customdata] == np.nonzero(res.clipped)[
+        0
+    ].tolist()
     assert _by_name(fig, "weights per code").customdata is None
     assert all(t.name != "±scale/2" for t in fig.data)
     _validated_equal(fig)

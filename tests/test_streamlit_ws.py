@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from figure_steps import readouts
 from streamlit_process import streamlit_app
 from streamlit_ws import StreamlitSession, burst
 from streamlit_ws import run as run_async
@@ -20,24 +22,27 @@ def app_url() -> Iterator[str]:
         yield url
 
 
-def metric(run, label: str) -> str:
-    values = [e.body.body for e in run.of_kind("metric") if e.body.label == label]
-    assert len(values) == 1, (label, values)
-    return values[0]
+def explorer_readouts(run) -> dict[str, str]:
+    """The single-weight explorer figure's readouts (its opening width, 4 bits)."""
+    line = widget_key("lab2-objective1", "quantization-explorer") + "-line"
+    specs = [json.loads(e.body.spec) for e in run.of_kind("plotly_chart") if line in e.body.id]
+    assert len(specs) == 1, len(specs)
+    return readouts(specs[0])
 
 
-def test_a_deep_link_then_a_slider_move_rerun_only_the_fragment(app_url):
+def test_a_deep_link_then_a_control_move_rerun_only_the_fragment(app_url):
     """Opening Objective 1 by its URL path gives the whole page (four charts, the explorer's
-    metrics); moving the single-weight explorer's bits slider from 4 to 3 reruns only its
-    fragment, and the page then shows 2³ − 1 = 7 levels instead of 2⁴ − 1 = 15, with the rest
-    of the page still there."""
+    readouts); changing the single-weight explorer's max|w| from 0.910203 to 0.5 reruns only
+    its fragment, and its figure then shows the 4-bit scale 0.5 / 7 = 0.071429 instead of
+    0.910203 / 7 = 0.130029, with the rest of the page still there. (Its bits slider is the
+    figure's own and sends nothing: tests/browser/test_browser_explorers.py.)"""
 
     async def scenario():
         async with StreamlitSession(app_url) as session:
             first = await session.open("lab2-objective1")
             moved = await session.set_widget(
-                widget_key("lab2-objective1", "quantization-explorer") + "-bits",
-                double_array_value=[3],
+                widget_key("lab2-objective1", "quantization-explorer") + "-max",
+                double_value=0.5,
             )
             return first, moved, session.navigation
 
@@ -45,12 +50,13 @@ def test_a_deep_link_then_a_slider_move_rerun_only_the_fragment(app_url):
     assert first.status == "FINISHED_SUCCESSFULLY"
     assert first.exceptions == [] and first.widget_failures == []
     assert first.count("plotly_chart") == 4
-    assert metric(first, "levels") == "15"
+    assert explorer_readouts(first)["scale"] == "0.130029"
+    assert explorer_readouts(first)["levels"] == "15"
     assert any(a.format == "INFO" for a in first.alerts)
     assert "lab2-objective1" in {p["url_pathname"] for p in navigation}
 
     assert moved.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
-    assert metric(moved, "levels") == "7"
+    assert explorer_readouts(moved)["scale"] == "0.071429"
     assert moved.count("plotly_chart") == 4
     assert moved.sent_at < moved.last_delta_at <= moved.finished_at
 

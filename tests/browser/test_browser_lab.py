@@ -2,42 +2,39 @@
 
 from pathlib import Path
 
+from figure_slider import click_step, readout
+
 from quantviz.lab import Lab
 from quantviz.lab.load import load_labs
 from quantviz.ui.context import widget_key
 
 ROOT = Path(__file__).resolve().parents[2]
-BITS = f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-bits"
-LINE = f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-line"
-
-
-def _metric(page, label: str) -> str:
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+LINE = f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-line .js-plotly-plot"
 
 
 def test_deep_link_to_objective_1_and_the_bits_slider(page, app_url):
-    """The objective 1 deep link opens that page; moving bits changes q and redraws the chart."""
+    """The objective 1 deep link opens that page; moving bits changes q and redraws the chart.
+
+    The bits slider is the figure's own (tests/browser/test_browser_explorers.py counts its
+    websocket frames: none)."""
     page.goto(f"{app_url}/lab2-objective1")
     heading = page.locator("h2").filter(has_text="Objective 1:")
     heading.wait_for()
-    chart = page.locator(f"{LINE} .js-plotly-plot")
+    chart = page.locator(LINE)
     chart.wait_for()
-    assert _metric(page, "stored q") == "1"
+    assert readout(page, LINE, "stored q") == "1"
     before = chart.inner_html()
 
-    thumb = page.locator(f'{BITS} input[type="range"]')
-    thumb.focus()
-    for _ in range(4):
-        page.keyboard.press("ArrowRight")
-    page.locator('[data-testid="stMetric"]').filter(has_text="stored q").get_by_text(
-        "22", exact=True
-    ).wait_for()
-    assert thumb.input_value() == "8"
+    click_step(page, LINE, "8")
     page.wait_for_function(
-        "([sel, old]) => document.querySelector(sel).innerHTML !== old",
-        arg=[f"{LINE} .js-plotly-plot", before],
+        "([sel, old]) => document.querySelector(sel).innerHTML !== old", arg=[LINE, before]
     )
+    page.wait_for_function(
+        """(sel) => Array.from(document.querySelectorAll(sel + ' .annotation-text'))
+            .some(a => a.textContent === 'stored q22')""",
+        arg=LINE,
+    )
+    assert page.locator(f"{LINE} .slider-label").first.text_content() == "bits: 8"
     assert page.url.endswith("/lab2-objective1")
     assert page.locator('[data-testid="stException"]').count() == 0
 

@@ -15,37 +15,52 @@ Speed decides the shape of this module: a fragment rerun may spend about 30 ms o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 
 from quantviz.figures._base import (
+    ERROR_MAP,
     INDIGO,
     LIGHT_SLATE,
-    ORANGE,
+    OKABE_ITO,
     SLATE,
+    VALUE_MAP,
     Spec,
+    bits_slider,
+    colorbar,
     colorscale,
-    figure,
+    figure_spec,
 )
+from quantviz.quant.absmax import WeightState, qmax
+from quantviz.quant.schemes import LayerState, Scheme
 
-# Original and reconstruction share one scale, so equal colours mean equal values.
-VALUE_SCALE = colorscale("RdBu_r")
-ERROR_SCALE = colorscale("PuOr")
+# Original and reconstruction share one colour map and one range, so equal colours mean equal
+# values; the error has a map of its own (both CVD-safe, see figures._base).
+VALUE_SCALE = colorscale(VALUE_MAP)
+ERROR_SCALE = colorscale(ERROR_MAP)
+VALUE_UNIT = "w, ŵ (weight value)"
+ERROR_UNIT = "w − ŵ (weight value)"
 USED_COLOR = INDIGO
 UNUSED_COLOR = LIGHT_SLATE
 ERROR_COLOR = SLATE
-BOUND_COLOR = ORANGE
-LEVEL_COLOR = "rgba(228, 87, 86, 0.7)"
+BOUND_COLOR = OKABE_ITO["orange"]
+LEVEL_COLOR = OKABE_ITO["vermilion"]
+CLIP_COLOR = "#111111"
 HEATMAP_TITLES = ("original w", "reconstruction ŵ", "error w − ŵ")
+# Short enough to sit side by side at 1024 px; the axis titles say the rest.
 OVERVIEW_TITLES = (
     *HEATMAP_TITLES,
-    "w − ŵ (dashed: ±scale/2)",
-    "weights per stored code q (dots: every code there is)",
-    "weights, and the values the codes can represent (red)",
+    "error histogram",
+    "weights per stored code",
+    "weights and the levels",
 )
+DEFAULT_BITS = 4
 HEATMAP_GAP = 1  # empty columns between two heatmaps on their shared axes
 ERROR_BINS = 12
+LEVEL_MARK_PX = 1000  # taller than any panel: the axes clip each level's line to its panel
 WEIGHT_BINS = 24
 
 
@@ -60,7 +75,7 @@ def _title(text: str, x: float, y: float, xref: str = "paper") -> Spec:
         "xanchor": "center",
         "yanchor": "bottom",
         "showarrow": False,
-        "font": {"size": 14},
+        "font": {"size": 13},
     }
 
 
@@ -96,6 +111,10 @@ def _histogram(
 
 def number_line(levels: ArrayLike, w: float, w_hat: float, bits: int) -> go.Figure:
     """Every representable level on a line, with the weight and its reconstruction marked."""
+    return go.Figure(_number_line_spec(levels, w, w_hat, bits), _validate=False)
+
+
+def _number_line_spec(levels: ArrayLike, w: float, w_hat: float, bits: int) -> Spec:
     levels = np.asarray(levels, dtype=np.float64)
     data = [
         {
@@ -103,7 +122,7 @@ def number_line(levels: ArrayLike, w: float, w_hat: float, bits: int) -> go.Figu
             "x": levels.tolist(),
             "y": [0] * levels.size,
             "mode": "markers",
-            "marker": {"symbol": "line-ns-open", "size": 18, "color": "#94a3b8"},
+            "marker": {"symbol": "line-ns-open", "size": 18, "color": "#64748b"},
             "name": f"{levels.size} levels at {bits} bits",
             "hovertemplate": "level %{x:.6f}<extra></extra>",
         },
@@ -138,7 +157,135 @@ def number_line(levels: ArrayLike, w: float, w_hat: float, bits: int) -> go.Figu
         "legend": {"orientation": "h", "y": 1.25},
         "uirevision": "number-line",
     }
-    return figure(data, layout)
+    return figure_spec(data, layout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readouts: the numbers a bits move changes, drawn in the figure so they change with it
+
+
+def _readouts(items: list[tuple[str, str, str]], y: float) -> list[Spec]:
+    """A row of annotations, one per `(name, label, value)`: label above, value in bold.
+
+    Each carries `name`, so tests and the a11y pass can find a readout by what it shows.
+    """
+    n = len(items)
+    return [
+        {
+            "name": name,
+            "text": f"{label}<br><b>{value}</b>",
+            "x": (i + 0.5) / n,
+            "y": y,
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": "center",
+            "yanchor": "top",
+            "showarrow": False,
+            "align": "center",
+            "font": {"size": 12},
+        }
+        for i, (name, label, value) in enumerate(items)
+    ]
+
+
+def weight_readouts(state: WeightState) -> list[tuple[str, str, str]]:
+    """`(name, label, value)` of each number the single-weight explorer shows at one width."""
+    rel = f"{state.rel_error:.2%}" if state.rel_error is not None else "—"
+    return [
+        ("scale", "scale", f"{state.scale:.6f}"),
+        ("q", "stored q", str(state.q)),
+        ("w_hat", "ŵ = q·scale", f"{state.w_hat:.6f}"),
+        ("abs_error", "|w − ŵ|", f"{state.abs_error:.6f}"),
+        ("rel_error", "relative error", rel),
+        ("levels", "levels", str(state.n_levels)),
+    ]
+
+
+def weight_formula(state: WeightState, w: float, max_abs: float) -> str:
+    """The seed's three lines with this width's numbers in them."""
+    top = qmax(state.bits)
+    return (
+        f"scale = {max_abs:.6f} / (2^{state.bits - 1} − 1) = {max_abs:.6f} / {top} = "
+        f"{state.scale:.6f}<br>q = round({w:.6f} / {state.scale:.6f}) = {state.q},   "
+        f"ŵ = {state.q} × {state.scale:.6f} = {state.w_hat:.6f}"
+    )
+
+
+def weight_summary(state: WeightState, w: float) -> str:
+    """One sentence with the width's key numbers (for a text alternative of the figure)."""
+    rel = f", {state.rel_error:.1%} away from w" if state.rel_error is not None else ""
+    return (
+        f"At {state.bits} bits the {state.n_levels} levels are {state.scale:.6f} apart, so "
+        f"w = {w:.6f} is stored as q = {state.q} and read back as ŵ = {state.w_hat:.6f}{rel}."
+    )
+
+
+def weight_explorer_figure(
+    w: float, max_abs: float, states: Sequence[WeightState], active_bits: int = DEFAULT_BITS
+) -> go.Figure:
+    """The single-weight explorer: the number line, readouts and formula, with its own bits
+    slider whose steps hold every width's numbers (`states`, one per width, from
+    `quant.absmax.weight_states`). `layout.meta.summary` holds the width's sentence."""
+    specs = []
+    for state in states:
+        spec = _number_line_spec(state.levels, w, state.w_hat, state.bits)
+        layout = spec["layout"]
+        layout.update(
+            {
+                "height": 380,
+                "margin": {"l": 30, "r": 30, "t": 30, "b": 90},
+                "yaxis": {"visible": False, "range": [-1, 1], "domain": [0, 0.42]},
+                "legend": {"orientation": "h", "x": 0, "y": 0.46, "yanchor": "bottom"},
+                "meta": {"summary": weight_summary(state, w)},
+                "annotations": [
+                    *_readouts(weight_readouts(state), 1.0),
+                    {
+                        "name": "formula",
+                        "text": weight_formula(state, w, max_abs),
+                        "x": 0,
+                        "y": 0.72,
+                        "xref": "paper",
+                        "yref": "paper",
+                        "xanchor": "left",
+                        "yanchor": "top",
+                        "align": "left",
+                        "showarrow": False,
+                        "font": {"size": 12},
+                    },
+                ],
+            }
+        )
+        specs.append(spec)
+    labels = [str(s.bits) for s in states]
+    return bits_slider(specs, labels, labels.index(str(active_bits)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The grid explorer's layer
+
+
+def _clip_outlines(mask: NDArray[np.bool_]) -> Spec:
+    """A path around every clipped cell, drawn on the cell's edge so its number stays readable.
+
+    `customdata` lists the outlined cells as `[row, column]`.
+    """
+    rows, cols = np.nonzero(mask)
+    x: list[float | None] = []
+    y: list[float | None] = []
+    inset = 0.44  # just inside the cell, clear of the centred number
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        x += [c - inset, c + inset, c + inset, c - inset, c - inset, None]
+        y += [r - inset, r - inset, r + inset, r + inset, r - inset, None]
+    return {
+        "type": "scatter",
+        "name": "clipped",
+        "x": x,
+        "y": y,
+        "customdata": [[r, c] for r, c in zip(rows.tolist(), cols.tolist(), strict=True)],
+        "mode": "lines",
+        "line": {"color": CLIP_COLOR, "width": 3},
+        "hoverinfo": "skip",
+    }
 
 
 def _heatmap_panels(
@@ -150,8 +297,9 @@ def _heatmap_panels(
 ) -> tuple[list[Spec], Spec]:
     """Three heatmaps side by side on the axes x/y (offset by `x0`), and their layout.
 
-    With a `clipped` mask, a scatter named "clipped" puts an × on each clipped weight of the
-    original (empty when none is clipped).
+    With a `clipped` mask, a path named "clipped" outlines each clipped weight of the original
+    (empty when none is clipped). Two horizontal colour bars sit under the heatmaps: one for
+    w and ŵ, one for the error.
     """
     err = w - w_hat
     n_rows, n_cols = w.shape
@@ -179,22 +327,24 @@ def _heatmap_panels(
         mask = np.asarray(clipped, dtype=bool)
         if mask.shape != w.shape:
             raise ValueError(f"clipped mask shape {mask.shape} differs from weights {w.shape}")
-        rows, cols = np.nonzero(mask)
-        data.append(
-            {
-                "type": "scatter",
-                "name": "clipped",
-                "x": cols.tolist(),
-                "y": rows.tolist(),
-                "mode": "markers",
-                "marker": {"symbol": "x-thin", "size": 30, "line": {"width": 2, "color": "black"}},
-                "hovertemplate": "clipped<extra></extra>",
-            }
-        )
+        data.append(_clip_outlines(mask))
     hidden = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+    width = x_domain[1] - x_domain[0]
+    split = x_domain[0] + width * (2 * stride - HEATMAP_GAP / 2) / (3 * stride - HEATMAP_GAP)
+    bar = {"orientation": "h", "yanchor": "top", "y": y_domain[0] - 0.02, "xanchor": "left"}
     layout: Spec = {
-        "coloraxis": {"colorscale": VALUE_SCALE, "cmin": -vmax, "cmax": vmax, "showscale": False},
-        "coloraxis2": {"colorscale": ERROR_SCALE, "cmin": -emax, "cmax": emax, "showscale": False},
+        "coloraxis": {
+            "colorscale": VALUE_SCALE,
+            "cmin": -vmax,
+            "cmax": vmax,
+            "colorbar": colorbar(VALUE_UNIT, x=x_domain[0], len=split - x_domain[0] - 0.02, **bar),
+        },
+        "coloraxis2": {
+            "colorscale": ERROR_SCALE,
+            "cmin": -emax,
+            "cmax": emax,
+            "colorbar": colorbar(ERROR_UNIT, x=split, len=x_domain[1] - split, **bar),
+        },
         "xaxis": {"domain": x_domain, "range": [-0.5, 3 * stride - HEATMAP_GAP - 0.5], **hidden},
         "yaxis": {"domain": y_domain, "range": [n_rows - 0.5, -0.5], **hidden},
         "annotations": [
@@ -208,11 +358,19 @@ def _heatmap_panels(
 def _bucket_traces(
     buckets: NDArray[np.int64], counts: NDArray[np.int64], scale: float | None, zero_point: int
 ) -> list[Spec]:
-    """Bars of weights per stored code, and a grey dot on every representable code at y=0."""
+    """Bars of weights per stored code, and a grey dot on every representable code at y=0.
+
+    The codes are consecutive, so the bars are placed by `x0` and `dx` = 1, not by a list: the
+    grid explorer's figure carries seven widths (up to 255 codes each), and every list element
+    costs the server a little in each copy and serialization of the figure. (plotly.js does not
+    honour `dy` = 0, so the dots keep their list of zeros.)
+    """
+    consecutive = buckets.size > 0 and bool(np.all(np.diff(buckets) == 1))
+    place: Spec = {"x0": int(buckets[0]), "dx": 1} if consecutive else {"x": buckets.tolist()}
     bar: Spec = {
         "type": "bar",
         "name": "weights per code",
-        "x": buckets.tolist(),
+        **place,
         "y": counts.tolist(),
         "marker": {"color": USED_COLOR},
         "hovertemplate": "q = %{x}<br>%{y} weights<extra></extra>",
@@ -238,6 +396,10 @@ def _count_axis(top: int) -> Spec:
     return {"dtick": 1} if top <= 8 else {}
 
 
+def _axis_title(text: str) -> Spec:
+    return {"title": {"text": text, "font": {"size": 12}, "standoff": 4}}
+
+
 def layer_overview(
     w: ArrayLike,
     w_hat: ArrayLike,
@@ -252,22 +414,53 @@ def layer_overview(
 ) -> go.Figure:
     """The grid explorer's layer in one figure, panels titled with `OVERVIEW_TITLES`.
 
-    Top row: three heatmaps (w and ŵ on one colour axis, w − ŵ on another) side by side on x/y
-    (`x0` = 0, n+1, 2(n+1) for n columns), with a scatter "clipped" putting an × on every
-    clipped weight when a `clipped` mask is given; then a histogram of w − ŵ on x2/y2 with dashed
-    lines at ±`bound` ("±scale/2"). Bottom row: weights per stored code on x3/y3 (traces
-    "weights per code", whose hover gives each code's value (q − zero_point) · scale unless
-    `scale` is None, and "representable codes") and a histogram of the weights on x4/y4 with a
-    red line at every representable level (trace "levels").
+    Top row: three heatmaps (w and ŵ on one colour axis, w − ŵ on another, each with a colour
+    bar naming its unit) side by side on x/y (`x0` = 0, n+1, 2(n+1) for n columns), with a
+    path "clipped" outlining every clipped weight when a `clipped` mask is given; then a
+    histogram of w − ŵ on x2/y2 with dashed lines at ±`bound` ("±scale/2"). Bottom row:
+    weights per stored code on x3/y3 (traces "weights per code", whose hover gives each code's
+    value (q − zero_point) · scale unless `scale` is None, and "representable codes") and a
+    histogram of the weights on x4/y4 with a line at every representable level (trace
+    "levels"). Every histogram has axis titles.
     """
+    spec = _overview_spec(
+        w,
+        w_hat,
+        buckets,
+        counts,
+        levels,
+        scale=scale,
+        zero_point=zero_point,
+        bound=bound,
+        clipped=clipped,
+    )
+    return go.Figure(spec, _validate=False)
+
+
+TOP_ROW = [0.50, 0.85]
+BOTTOM_ROW = [0.0, 0.28]
+
+
+def _overview_spec(
+    w: ArrayLike,
+    w_hat: ArrayLike,
+    buckets: ArrayLike,
+    counts: ArrayLike,
+    levels: ArrayLike,
+    *,
+    scale: float | None = None,
+    zero_point: int = 0,
+    bound: float | None = None,
+    clipped: ArrayLike | None = None,
+) -> Spec:
     w = np.asarray(w, dtype=np.float64)
     w_hat = np.asarray(w_hat, dtype=np.float64)
     buckets = np.asarray(buckets, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
     levels = np.asarray(levels, dtype=np.float64).ravel()
-    top, bottom = [0.42, 1.0], [0.0, 0.30]
-    heat_x, err_x = [0.0, 0.72], [0.78, 1.0]
-    codes_x, weights_x = [0.0, 0.46], [0.54, 1.0]
+    top, bottom = TOP_ROW, BOTTOM_ROW
+    heat_x, err_x = [0.0, 0.70], [0.80, 1.0]
+    codes_x, weights_x = [0.0, 0.44], [0.56, 1.0]
     data, layout = _heatmap_panels(w, w_hat, clipped, heat_x, top)
 
     err = (w - w_hat).ravel()
@@ -285,7 +478,7 @@ def layer_overview(
                 "xaxis": "x2",
                 "yaxis": "y2",
                 "mode": "lines",
-                "line": {"color": BOUND_COLOR, "dash": "dash"},
+                "line": {"color": BOUND_COLOR, "dash": "dash", "width": 2},
                 "hoverinfo": "skip",
             }
         )
@@ -299,33 +492,57 @@ def layer_overview(
     w_bars, w_top = _histogram(
         w.ravel(), WEIGHT_BINS, float(span.min()), float(span.max()), "weights", USED_COLOR
     )
-    x, y = _vertical_lines(levels, w_top)
     data += [
-        {**w_bars, "xaxis": "x4", "yaxis": "y4", "opacity": 0.75},
+        # One tall vertical-line marker per level, clipped to the panel: one number per level
+        # instead of a None-separated path's six (the figure carries up to 255 levels x 7).
         {
             "type": "scatter",
             "name": "levels",
-            "x": x,
-            "y": y,
+            "x": levels.tolist(),
+            "y": [w_top * 1.05 / 2] * levels.size,  # mid-panel (the range below)
             "xaxis": "x4",
             "yaxis": "y4",
-            "mode": "lines",
-            "line": {"color": LEVEL_COLOR, "width": 1},
+            "mode": "markers",
+            "marker": {
+                "symbol": "line-ns",
+                "size": LEVEL_MARK_PX,
+                "line": {"color": LEVEL_COLOR, "width": 1},
+            },
+            "cliponaxis": True,
+            "opacity": 0.6,
             "hoverinfo": "skip",
         },
+        # The weights over the levels: at 7-8 bits the levels fill the panel.
+        {**w_bars, "xaxis": "x4", "yaxis": "y4", "opacity": 0.85},
     ]
+    weights_axis = _axis_title("weights")
     layout.update(
         {
             "height": 600,
             "showlegend": False,
             "bargap": 0.1,
             "uirevision": "layer-overview",
-            "xaxis2": {"domain": err_x, "anchor": "y2"},
-            "yaxis2": {"domain": top, "anchor": "x2", **_count_axis(err_top)},
-            "xaxis3": {"domain": codes_x, "anchor": "y3"},
-            "yaxis3": {"domain": bottom, "anchor": "x3", **_count_axis(int(counts.max(initial=0)))},
-            "xaxis4": {"domain": weights_x, "anchor": "y4"},
-            "yaxis4": {"domain": bottom, "anchor": "x4", **_count_axis(w_top)},
+            "xaxis2": {"domain": err_x, "anchor": "y2", **_axis_title("w − ŵ (dashed: ±scale/2)")},
+            "yaxis2": {"domain": top, "anchor": "x2", **weights_axis, **_count_axis(err_top)},
+            "xaxis3": {"domain": codes_x, "anchor": "y3", **_axis_title("stored code q")},
+            "yaxis3": {
+                "domain": bottom,
+                "anchor": "x3",
+                **weights_axis,
+                **_count_axis(int(counts.max(initial=0))),
+            },
+            "xaxis4": {
+                "domain": weights_x,
+                "anchor": "y4",
+                **_axis_title("weight value (lines: the levels ŵ can take)"),
+            },
+            "yaxis4": {
+                "domain": bottom,
+                "anchor": "x4",
+                "range": [0, w_top * 1.05],
+                **weights_axis,
+                **_count_axis(w_top),
+            },
         }
     )
     layout["annotations"] += [
@@ -333,4 +550,79 @@ def layer_overview(
         _title(OVERVIEW_TITLES[4], sum(codes_x) / 2, bottom[1]),
         _title(OVERVIEW_TITLES[5], sum(weights_x) / 2, bottom[1]),
     ]
-    return figure(data, layout)
+    return figure_spec(data, layout)
+
+
+def layer_readouts(state: LayerState, scheme: Scheme) -> list[tuple[str, str, str]]:
+    """`(name, label, value)` of each number the grid explorer shows at one width."""
+    res, summary = state.result, state.summary
+    n_groups = res.n_groups
+    if n_groups == 1:
+        scale = f"{res.scale[0]:.5f}"
+        if scheme == "asymmetric":
+            scale += f"<br>zero-point {res.zero_point[0]}"
+    else:
+        scale = f"{n_groups} scales"
+    rmse = f"{summary.errors.rmse:.5f}"
+    if state.kept_rmse is not None:
+        kept = res.w_hat.size - state.n_clipped
+        rmse += f"<br>{state.kept_rmse:.5f} on the {kept} kept"
+    # Short lines: five readouts share 1024 px (tests/browser/test_browser_explorers.py).
+    storage = f"{summary.storage_bits} bits<br>÷ {summary.ratio_vs_fp16:.1f} vs FP16"
+    return [
+        ("scale", "scale", scale),
+        ("levels_used", "levels used", f"{summary.used_levels} of {summary.representable_levels}"),
+        ("rmse", "RMSE", rmse),
+        ("max_error", "max error", f"{summary.errors.max_error:.5f}"),
+        ("storage", "storage", storage),
+    ]
+
+
+def layer_summary(state: LayerState, n_weights: int) -> str:
+    """One sentence with the width's key numbers (for a text alternative of the figure)."""
+    s = state.summary
+    return (
+        f"At {state.bits} bits the {n_weights} weights use {s.used_levels} of "
+        f"{s.representable_levels} levels, {state.zeros} of them read back as 0; RMSE "
+        f"{s.errors.rmse:.5f}, largest error {s.errors.max_error:.5f}, {s.storage_bits} bits "
+        f"stored."
+    )
+
+
+def grid_explorer_figure(
+    w: ArrayLike,
+    states: Sequence[LayerState],
+    scheme: Scheme,
+    *,
+    clipping: bool = False,
+    active_bits: int = DEFAULT_BITS,
+) -> go.Figure:
+    """The grid explorer: `layer_overview` of every width (`states` from
+    `quant.schemes.layer_states`) with readouts on top and its own bits slider below."""
+    w = np.asarray(w, dtype=np.float64)
+    specs = []
+    for state in states:
+        res = state.result
+        one_scale = res.n_groups == 1
+        spec = _overview_spec(
+            w,
+            res.w_hat,
+            state.buckets,
+            state.counts,
+            state.levels,
+            scale=float(res.scale[0]) if one_scale else None,
+            zero_point=int(res.zero_point[0]) if one_scale else 0,
+            bound=float(res.scale.max()) / 2,
+            clipped=res.clipped if clipping else None,
+        )
+        layout = spec["layout"]
+        layout["height"] = 740
+        layout["margin"] = {"l": 30, "r": 30, "t": 30, "b": 100}  # t: room for the modebar
+        layout["meta"] = {"summary": layer_summary(state, w.size)}
+        layout["annotations"] = [
+            *layout["annotations"],
+            *_readouts(layer_readouts(state, scheme), 1.0),
+        ]
+        specs.append(spec)
+    labels = [str(s.bits) for s in states]
+    return bits_slider(specs, labels, labels.index(str(active_bits)))

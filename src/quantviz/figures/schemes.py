@@ -11,9 +11,18 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from quantviz.figures._base import BLUE, GREEN, LEGEND_TOP_RIGHT, ORANGE, RED, Spec, figure
+from quantviz.figures._base import (
+    BLUE,
+    GREEN,
+    LEGEND_TOP_RIGHT,
+    OKABE_ITO,
+    ORANGE,
+    RED,
+    Spec,
+    figure,
+)
 from quantviz.quant.floats import FIELDS, FloatEncoding
-from quantviz.quant.schemes import SchemeComparison
+from quantviz.quant.schemes import GRANULARITIES, SCHEMES, SchemeComparison
 
 FIELD_COLORS = {"sign": RED, "exponent": BLUE, "mantissa": GREEN}
 RMSE_COLOR = BLUE
@@ -55,6 +64,82 @@ def comparison_figure(
         "yaxis": {"title": {"text": "error"}, "rangemode": "tozero"},
     }
     return figure(data, layout, title=title, height=280, uirevision=uirevision, margin=MARGIN)
+
+
+# The Pareto view: colour tells the scheme, the marker the granularity (never colour alone).
+PARETO_COLORS = {"symmetric": OKABE_ITO["blue"], "asymmetric": OKABE_ITO["vermilion"]}
+PARETO_SYMBOLS = {"tensor": "circle", "row": "square", "group": "diamond"}
+FRONT_COLOR = "#111111"
+
+
+def pareto_figure(
+    rows: Sequence[SchemeComparison],
+    front: Sequence[SchemeComparison],
+    uirevision: str = "scheme-pareto",
+) -> go.Figure:
+    """RMSE against bits per weight: one line per scheme × granularity through its bit widths
+    (traces named by `SchemeComparison.label`, each point labelled with its bits), and the
+    rows no other row beats on both (`front`, trace "Pareto front"), so what a finer scale
+    costs in bits is on the x axis, not in a hover."""
+    data: list[Spec] = []
+    for scheme in SCHEMES:
+        for granularity in GRANULARITIES:
+            mine = sorted(
+                (r for r in rows if r.scheme == scheme and r.granularity == granularity),
+                key=lambda r: r.bits,
+            )
+            if not mine:
+                continue
+            data.append(
+                {
+                    "type": "scatter",
+                    "name": mine[0].label,
+                    "x": [r.bits_per_weight for r in mine],
+                    "y": [r.rmse for r in mine],
+                    "text": [str(r.bits) for r in mine],
+                    "customdata": [[r.bits, r.n_groups, r.max_error] for r in mine],
+                    "mode": "lines+markers",
+                    "line": {"color": PARETO_COLORS[scheme], "width": 1},
+                    "marker": {
+                        "color": PARETO_COLORS[scheme],
+                        "symbol": PARETO_SYMBOLS[granularity],
+                        "size": 8,
+                    },
+                    "hovertemplate": f"{mine[0].label}<br>%{{customdata[0]}} bits, "
+                    "%{customdata[1]} scale(s)<br>%{x:.3g} bits/weight<br>RMSE %{y:.4g}, "
+                    "max error %{customdata[2]:.4g}<extra></extra>",
+                }
+            )
+    data.append(
+        {
+            "type": "scatter",
+            "name": "Pareto front",
+            "x": [r.bits_per_weight for r in front],
+            "y": [r.rmse for r in front],
+            "mode": "lines",
+            "line": {"color": FRONT_COLOR, "dash": "dot", "width": 2},
+            "hoverinfo": "skip",
+        }
+    )
+    layout = {
+        "legend": {"orientation": "h", "y": -0.25, "x": 0, "font": {"size": 11}},
+        "xaxis": {"title": {"text": "bits per weight (codes + scales + zero-points)"}},
+        "yaxis": {"title": {"text": "RMSE (log scale)"}, "type": "log"},
+    }
+    return figure(data, layout, height=380, uirevision=uirevision, margin={"t": 10, "b": 10})
+
+
+def pareto_summary(front: Sequence[SchemeComparison]) -> str:
+    """One sentence naming the cheapest and the most accurate setting on the front."""
+    if not front:
+        return "No setting to compare."
+    cheap, best = front[0], front[-1]
+    return (
+        f"{len(front)} settings are on the Pareto front, from {cheap.label} at {cheap.bits} "
+        f"bits ({cheap.bits_per_weight:.2f} bits per weight, RMSE {cheap.rmse:.5f}) to "
+        f"{best.label} at {best.bits} bits ({best.bits_per_weight:.2f} bits per weight, RMSE "
+        f"{best.rmse:.5f})."
+    )
 
 
 def bit_strip_figure(

@@ -10,6 +10,7 @@ benchmarks share one implementation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -69,3 +70,52 @@ def toy_layer(
     elif distribution != "normal":
         raise ValueError(f"unknown distribution {distribution!r}")
     return np.round(w, 6)
+
+
+BIT_WIDTHS: tuple[int, ...] = tuple(range(MIN_BITS, MAX_BITS + 1))
+
+
+@dataclass(frozen=True)
+class WeightState:
+    """One weight at one bit width: what the single-weight explorer shows for that width."""
+
+    bits: int
+    scale: float
+    q: int
+    w_hat: float
+    abs_error: float
+    rel_error: float | None  # |w − ŵ| / |w|; None for w = 0
+    levels: NDArray[np.float64]  # every value the width can reconstruct, ascending
+
+    @property
+    def n_levels(self) -> int:
+        return 2 * qmax(self.bits) + 1
+
+
+def weight_states(w: float, max_abs: float) -> tuple[WeightState, ...]:
+    """The single-weight explorer at every bit width from 2 to 8: seven states, in order.
+
+    The explorer's figure carries all seven, so moving its bits slider needs no server.
+    """
+    states = []
+    for bits in BIT_WIDTHS:
+        q, scale, w_hat = quantize_symmetric(w, bits, max_abs)
+        err = abs(float(w) - float(w_hat))
+        states.append(
+            WeightState(
+                bits=bits,
+                scale=float(scale),
+                q=int(q),
+                w_hat=float(w_hat),
+                abs_error=err,
+                rel_error=err / abs(float(w)) if w else None,
+                levels=levels(bits, float(scale)),
+            )
+        )
+    return tuple(states)
+
+
+def fewest_bits_within(states: tuple[WeightState, ...], tolerance: float) -> int | None:
+    """The smallest bit width whose relative error is at most `tolerance` (None: none of them)."""
+    within = (s.bits for s in states if s.abs_error == 0 or (s.rel_error or 0.0) <= tolerance)
+    return next(within, None)

@@ -27,13 +27,14 @@ range is zero gets scale 0 and reconstructs to zeros, never NaN.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from quantviz.quant.absmax import qmax
+from quantviz.quant.absmax import BIT_WIDTHS, qmax
 
 Scheme = Literal["symmetric", "asymmetric"]
 Granularity = Literal["tensor", "row", "group"]
@@ -387,3 +388,85 @@ def summarize_layer(
         fp16_bits=w.size * 16,
         fp32_bits=w.size * 32,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Every bit width at once (the grid explorer's figure carries all seven)
+
+
+@dataclass(frozen=True)
+class LayerState:
+    """A layer quantized at one bit width: what the grid explorer shows for that width."""
+
+    bits: int
+    result: GroupedQuant
+    summary: LayerSummary
+    buckets: NDArray[np.int64]  # every representable code ...
+    counts: NDArray[np.int64]  # ... and how many weights hold it
+    levels: NDArray[np.float64]  # every value any group can reconstruct, ascending
+    kept_rmse: float | None  # with clipping: the RMSE of the weights that were not clipped
+
+    @property
+    def n_clipped(self) -> int:
+        return int(self.result.clipped.sum())
+
+    @property
+    def zeros(self) -> int:
+        """How many weights reconstruct to exactly 0."""
+        return int(np.sum(self.result.w_hat == 0))
+
+
+def layer_states(
+    w: ArrayLike,
+    scheme: Scheme = "symmetric",
+    granularity: Granularity = "tensor",
+    group_size: int | None = None,
+    clip: ClipSpec = NO_CLIP,
+) -> tuple[LayerState, ...]:
+    """`quantize_grouped` and its summary at every bit width from 2 to 8: seven states."""
+    w = np.asarray(w, dtype=np.float64)
+    states = []
+    for bits in BIT_WIDTHS:
+        res = quantize_grouped(w, bits, scheme, granularity, group_size, clip)
+        buckets, counts = bucket_counts(res.q, bits, scheme)
+        kept_rmse = None
+        if clip.method != "none":
+            kept = ~res.clipped
+            kept_rmse = error_stats(w[kept], res.w_hat[kept]).rmse
+        states.append(
+            LayerState(
+                bits=bits,
+                result=res,
+                summary=summarize_layer(w, res, bits, scheme),
+                buckets=buckets,
+                counts=counts,
+                levels=all_levels(res, bits, scheme),
+                kept_rmse=kept_rmse,
+            )
+        )
+    return tuple(states)
+
+
+def scheme_sweep(
+    w: ArrayLike, group_size: int, clip: ClipSpec = NO_CLIP, bit_widths: Sequence[int] = ()
+) -> list[SchemeComparison]:
+    """`compare_schemes` at every bit width (2 to 8 unless given): the Pareto view's points."""
+    return [
+        row
+        for bits in (bit_widths or BIT_WIDTHS)
+        for row in compare_schemes(w, bits, group_size, clip)
+    ]
+
+
+def pareto_front(rows: Sequence[SchemeComparison]) -> list[SchemeComparison]:
+    """The rows no other row beats on both bits per weight and RMSE, cheapest first.
+
+    A row is dominated when another costs no more bits per weight and has no larger RMSE,
+    and is strictly better in one of the two.
+    """
+    ordered = sorted(rows, key=lambda r: (r.bits_per_weight, r.rmse))
+    front: list[SchemeComparison] = []
+    for row in ordered:
+        if not front or row.rmse < front[-1].rmse:
+            front.append(row)
+    return front

@@ -61,6 +61,7 @@ LIBRARIES: tuple[str, ...] = (
     "plotly.io",
     "plotly.animation",
     "plotly.io._json",
+    "orjson",  # plotly.io.to_json picks it up when installed (engine "auto")
     "plotly.tools",
     "streamlit.material_icon_names",
     "streamlit.emojis",  # the page icon is an emoji

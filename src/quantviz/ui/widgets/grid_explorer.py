@@ -1,11 +1,16 @@
 """Grid explorer (`data-quantization-grid-explorer`): a 16-value toy layer at 2-8 bits.
 
 The default view is the seed's case: one symmetric absmax scale for the whole layer, drawn as one
-figure (heatmaps, error histogram, codes used, weights against the levels). Expanders hold the
-scheme controls (asymmetric min-max with a zero-point, per row / per group of N, clipping), the
-weight editor, the comparison of every scheme × granularity and the bytes a file would store.
-They render only while open (`on_change="rerun"`), so a slider move pays for what is shown: a
-fragment rerun has to stay within about 30 ms of server CPU, and every chart costs about 5 ms.
+figure (heatmaps, error histogram, codes used, weights against the levels, and the readouts).
+The bits slider is the figure's own (`figures.explorers.grid_explorer_figure`): all seven widths
+are computed here (`quant.schemes.layer_states`) for the current settings and carried in the
+figure, so a bits move redraws in the browser with no message to the server. The other controls
+rerun the fragment. A table under the figure holds the seven widths' numbers for keyboard users.
+
+Expanders hold the scheme controls (asymmetric min-max with a zero-point, per row / per group of
+N, clipping), the weight editor, the comparison of every scheme × granularity at every width (RMSE
+against bits per weight) and the bytes a file would store. They render only while open
+(`on_change="rerun"`), so a rerun pays for what is shown.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures.explorers import layer_overview
-from quantviz.figures.schemes import comparison_figure
+from quantviz.figures.explorers import DEFAULT_BITS, grid_explorer_figure
+from quantviz.figures.schemes import pareto_figure, pareto_summary
 from quantviz.quant import packing
-from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution, toy_layer
+from quantviz.quant.absmax import Distribution, toy_layer
 from quantviz.quant.schemes import (
     GRANULARITIES,
     NO_CLIP,
@@ -29,17 +34,16 @@ from quantviz.quant.schemes import (
     ClipSpec,
     Granularity,
     GroupedQuant,
+    LayerState,
     Scheme,
-    all_levels,
-    bucket_counts,
-    compare_schemes,
-    error_stats,
-    quantize_grouped,
-    summarize_layer,
+    layer_states,
+    pareto_front,
+    scheme_sweep,
 )
 from quantviz.ui import registry
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.predict import prediction_box
 
 DISTRIBUTIONS: dict[Distribution, str] = {"normal": "normal", "outlier": "normal + one outlier"}
 SCHEME_LABELS: dict[Scheme, str] = {
@@ -77,14 +81,16 @@ class Settings:
         granularity = GRANULARITY_LABELS[self.granularity].replace("N", str(self.group_size))
         return f"{SCHEME_LABELS[self.scheme]} · {granularity} · {self.clip.label}"
 
-    def quantize(self, w: NDArray[np.float64], bits: int) -> GroupedQuant:
-        return quantize_grouped(w, bits, self.scheme, self.granularity, self.group_size, self.clip)
+    def states(self, w: NDArray[np.float64]) -> tuple[LayerState, ...]:
+        """The layer at every width from 2 to 8 under these settings."""
+        return layer_states(w, self.scheme, self.granularity, self.group_size, self.clip)
 
 
 def render(ctx: WidgetContext) -> None:
     with st.container(border=True):
         st.subheader("Grid explorer: a toy layer of 16 weights", anchor=False)
         _explorer(ctx.key)
+        _predict(ctx.key)
 
 
 def _new_layer(key: str) -> None:
@@ -96,7 +102,6 @@ def _explorer(key: str) -> None:
     st.session_state.setdefault(f"{key}-seed", 7)
     # Horizontal containers rather than st.columns: every block is one more message per rerun.
     top = st.container(horizontal=True, vertical_alignment="bottom")
-    bits = top.slider("bits", MIN_BITS, MAX_BITS, 4, key=f"{key}-bits")
     dist = top.segmented_control(
         "distribution",
         list(DISTRIBUTIONS),
@@ -124,25 +129,8 @@ def _explorer(key: str) -> None:
             _scheme_controls(key)
     settings = _settings(key)
     w = _layer(key, int(seed), dist or "normal")
+    states = settings.states(w)
 
-    res = settings.quantize(w, bits)
-    _metrics(w, bits, settings, res)
-    errors = error_stats(w, res.w_hat)
-    save_button(
-        f"{key}-save",
-        f"Grid explorer: {bits} bits, {settings.label}",
-        {
-            "bits": bits,
-            "distribution": dist,
-            "seed": int(seed),
-            "scheme": settings.label,
-            "weights": w.round(6).tolist(),
-            "codes": res.q.tolist(),
-            "rmse": errors.rmse,
-            "max_error": errors.max_error,
-            "scales": len(res.scale),
-        },
-    )
     note = f"Scheme: {settings.label}."
     if dist == "outlier" and settings.granularity == "tensor" and settings.clip == NO_CLIP:
         note += (
@@ -150,31 +138,44 @@ def _explorer(key: str) -> None:
             "the few buckets around zero."
         )
     st.caption(note)
-    buckets, counts = bucket_counts(res.q, bits, settings.scheme)
-    one_scale = res.n_groups == 1
     st.plotly_chart(
-        layer_overview(
-            w,
-            res.w_hat,
-            buckets,
-            counts,
-            all_levels(res, bits, settings.scheme),
-            scale=float(res.scale[0]) if one_scale else None,
-            zero_point=int(res.zero_point[0]) if one_scale else 0,
-            bound=float(res.scale.max()) / 2,
-            clipped=res.clipped if settings.clip.method != "none" else None,
-        ),
+        grid_explorer_figure(w, states, settings.scheme, clipping=settings.clip.method != "none"),
         key=f"{key}-heatmaps",
     )
+    st.caption(
+        "Move the figure's **bits** slider: every width is already in the page. The table "
+        "below holds the same numbers."
+    )
+    st.markdown(_widths_table(states))
+    save_button(
+        f"{key}-save",
+        f"Grid explorer: 2–8 bits, {settings.label}",
+        {
+            "distribution": dist,
+            "seed": int(seed),
+            "scheme": settings.label,
+            "weights": w.round(6).tolist(),
+            "widths": [
+                {
+                    "bits": s.bits,
+                    "codes": s.result.q.tolist(),
+                    "rmse": s.summary.errors.rmse,
+                    "max_error": s.summary.errors.max_error,
+                    "scales": len(s.result.scale),
+                }
+                for s in states
+            ],
+        },
+    )
     compare = st.expander(
-        "Compare schemes: the error of every scheme and granularity at these bits",
+        "Compare schemes: RMSE against bits per weight, every scheme and granularity",
         icon=":material/bar_chart:",
         key=f"{key}-compare",
         on_change="rerun",
     )
     if compare.open:
         with compare:
-            _comparison(key, w, bits, settings)
+            _comparison(key, w, settings)
     packed = st.expander(
         "Bit packing: the bytes a file stores for this layer",
         icon=":material/memory:",
@@ -183,7 +184,50 @@ def _explorer(key: str) -> None:
     )
     if packed.open:
         with packed:
-            _packing(key, w, bits, settings, res)
+            _packing(key, w, settings, states)
+
+
+@registry.fragment
+def _predict(key: str) -> None:
+    """The prediction box, in its own fragment: typing a guess does not rerun the explorer.
+
+    The answer is for the layer the explorer's seed draws with the outlier, as the student
+    left the seed when revealing."""
+    seed = int(st.session_state.get(f"{key}-seed", 7))
+    prediction_box(
+        f"{key}-predict",
+        f"weights read back as 0 with one outlier at {DEFAULT_BITS} bits",
+        f"How many of the 16 weights read back as exactly 0 at {DEFAULT_BITS} bits once one "
+        "outlier joins the layer (the explorer's seed, symmetric absmax, one scale for the "
+        "layer)? Write your guess, then switch the distribution to **normal + one outlier**.",
+        lambda: _outlier_zeros(seed),
+        setting=f"seed {seed}",
+    )
+
+
+def _widths_table(states: tuple[LayerState, ...]) -> str:
+    """The figure's numbers at every width, as a Markdown table (keyboard-readable)."""
+    lines = [
+        "| bits | levels used | RMSE | max error | read back as 0 | storage |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in states:
+        m = s.summary
+        lines.append(
+            f"| {s.bits} | {m.used_levels} of {m.representable_levels} | "
+            f"{m.errors.rmse:.5f} | {m.errors.max_error:.5f} | {s.zeros} | "
+            f"{m.storage_bits} bits |"
+        )
+    return "\n".join(lines)
+
+
+def _outlier_zeros(seed: int) -> str:
+    """The prediction box's observed answer: the outlier layer of `seed`, seed's scheme."""
+    state = next(s for s in layer_states(toy_layer(seed, "outlier")) if s.bits == DEFAULT_BITS)
+    return (
+        f"{state.zeros} of 16 read back as 0 at {DEFAULT_BITS} bits, using "
+        f"{state.summary.used_levels} of {state.summary.representable_levels} levels"
+    )
 
 
 def _layer(key: str, seed: int, dist: Distribution) -> NDArray[np.float64]:
@@ -263,7 +307,7 @@ def _scheme_controls(key: str) -> None:
         key=f"{key}-clip",
         persist_state="page",
         help="Narrow each scale's range to a threshold on |w|; weights beyond it are clipped "
-        "to the edge (marked × in the heatmap).",
+        "to the edge (outlined in the heatmap).",
     )
     if method == "percentile":
         second.slider(
@@ -303,66 +347,19 @@ def _settings(key: str) -> Settings:
     )
 
 
-def _metrics(w: NDArray[np.float64], bits: int, settings: Settings, res: GroupedQuant) -> None:
-    """Scale, levels used, errors and storage; the seed's numbers in the default setting."""
-    asymmetric = settings.scheme == "asymmetric"
-    summary = summarize_layer(w, res, bits, settings.scheme)
-    n_groups = res.n_groups
-    if n_groups == 1:
-        scale_value = f"{res.scale[0]:.5f}"
-        zero_points = f"zero-point {res.zero_point[0]}"
-    else:
-        scale_value = f"{n_groups} scales"
-        zero_points = f"{n_groups} zero-points"
-    scale_help = "One scale per group: " + ", ".join(f"{s:.5f}" for s in res.scale)
-    row = st.container(horizontal=True)
-    row.metric(
-        "scale",
-        scale_value,
-        zero_points if asymmetric else None,
-        delta_color="off",
-        delta_arrow="off",
-        help=scale_help if n_groups > 1 else None,
-    )
-    row.metric("levels used", f"{summary.used_levels} of {summary.representable_levels}")
-    rest = None  # with clipping on: the RMSE of the weights that were not clipped
-    if settings.clip.method != "none":
-        kept = ~res.clipped
-        n_clipped = w.size - int(kept.sum())
-        rest = f"{error_stats(w[kept], res.w_hat[kept]).rmse:.5f} without the {n_clipped} clipped"
-    row.metric("RMSE", f"{summary.errors.rmse:.5f}", rest, delta_color="off", delta_arrow="off")
-    row.metric("max error", f"{summary.errors.max_error:.5f}")
-    extras = f"{n_groups} FP16 scale{'s' if n_groups > 1 else ''}"
-    if asymmetric:
-        extras += f" + {n_groups} zero-point{'s' if n_groups > 1 else ''} of {bits} bits"
-    row.metric(
-        "storage",
-        f"{summary.storage_bits} bits",
-        f"{summary.ratio_vs_fp16:.1f}× smaller than FP16",
-        delta_color="off",
-        delta_arrow="off",
-        help=f"{w.size} codes × {bits} bits + {extras}. FP16: {summary.fp16_bits} bits, "
-        f"FP32: {summary.fp32_bits} bits ({summary.ratio_vs_fp32:.1f}× smaller).",
-    )
-
-
-def _comparison(key: str, w: NDArray[np.float64], bits: int, settings: Settings) -> None:
-    rows = compare_schemes(w, bits, settings.group_size, settings.clip)
-    st.plotly_chart(
-        comparison_figure(
-            rows, title=f"Error of each scheme at {bits} bits, {settings.clip.label}"
-        ),
-        key=f"{key}-comparison",
-    )
-    best = min(rows, key=lambda r: r.rmse)
+def _comparison(key: str, w: NDArray[np.float64], settings: Settings) -> None:
+    rows = scheme_sweep(w, settings.group_size, settings.clip)
+    front = pareto_front(rows)
+    st.plotly_chart(pareto_figure(rows, front), key=f"{key}-comparison")
     st.caption(
-        f"Lowest RMSE: **{best.label}** ({best.rmse:.5f}) at {best.bits_per_weight:.2f} bits "
-        "per weight. More scales cost more bits: hover a bar for its bits per weight."
+        f"{pareto_summary(front)} Each point is one scheme × granularity at one width (its "
+        f"label in the hover), {settings.clip.label}; a point right of another at the same "
+        "RMSE pays more bits for the same error."
     )
 
 
 def _packing(
-    key: str, w: NDArray[np.float64], bits: int, settings: Settings, res: GroupedQuant
+    key: str, w: NDArray[np.float64], settings: Settings, states: tuple[LayerState, ...]
 ) -> None:
     layout = st.segmented_control(
         "byte order",
@@ -380,7 +377,7 @@ def _packing(
         _packed_text(
             width,
             settings.scheme,
-            res if width == bits else settings.quantize(w, width),
+            next(s.result for s in states if s.bits == width),
             layout or "sequential",
         )
         for width in PACKED_BITS

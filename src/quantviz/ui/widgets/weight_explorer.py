@@ -1,29 +1,40 @@
 """Single-weight explorer (`data-quantization-explorer`): the seed's worked example, live.
 
-Below the int-N result, an expander shows the weight as FP32, FP16 and BF16 bit by bit: the
-"original" is already a rounding. It renders only when open (`on_change="rerun"`).
+The bits slider is the figure's own (`figures.explorers.weight_explorer_figure`): every width
+from 2 to 8 is computed here (`quant.absmax.weight_states`) and put in the figure, so moving it
+redraws the number line, the readouts and the formula in the browser, with no message to the
+server. Only the weight and the layer maximum rerun the fragment. The table under the figure
+holds the same seven widths for keyboard and screen-reader users (plotly's slider takes no
+keyboard focus: see docs/accessibility.md).
+
+An expander shows the weight as FP32, FP16 and BF16 bit by bit: the "original" is already a
+rounding; it renders only when open (`on_change="rerun"`). Below, a prediction box (its own
+fragment) asks how many bits the weight needs.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.figures.explorers import number_line
+from quantviz.figures.explorers import DEFAULT_BITS, weight_explorer_figure
 from quantviz.figures.schemes import bit_strip_figure
-from quantviz.quant.absmax import MAX_BITS, MIN_BITS, levels, qmax, quantize_symmetric
+from quantviz.quant.absmax import WeightState, fewest_bits_within, weight_states
 from quantviz.quant.floats import encode_all
 from quantviz.ui import registry
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.predict import prediction_box
 
 DEFAULT_WEIGHT = 0.156347
 DEFAULT_MAX_ABS = 0.910203  # with this layer maximum the seed's 0 / 1 / 5 / 22 buckets appear
+TOLERANCE = 0.01  # the prediction box: within 1 % of w
 
 
 def render(ctx: WidgetContext) -> None:
     with st.container(border=True):
         st.subheader("Single-weight explorer", anchor=False)
         _explorer(ctx.key)
+        _predict(ctx.key)
 
 
 @registry.fragment
@@ -42,48 +53,36 @@ def _explorer(key: str) -> None:
         key=f"{key}-max",
         help="The largest magnitude in the layer: it fixes the scale.",
     )
-    bits = inputs.slider("bits", MIN_BITS, MAX_BITS, 4, key=f"{key}-bits")
-
-    codes, scale, reconstruction = quantize_symmetric(w, bits, max_abs)
-    q, w_hat = int(codes), float(reconstruction)
-    err = abs(w - w_hat)
+    states = weight_states(w, max_abs)
     if abs(w) > max_abs:
-        st.warning(f"|w| exceeds the layer's max|w|, so q is clamped to ±{qmax(bits)}.")
+        st.warning("|w| exceeds the layer's max|w|, so q is clamped to ±(2^(bits−1) − 1).")
 
-    row = st.container(horizontal=True)
-    row.metric("scale", f"{scale:.6f}")
-    row.metric("stored q", q)
-    row.metric("ŵ = q·scale", f"{w_hat:.6f}")
-    row.metric("|w − ŵ|", f"{err:.6f}")
-    row.metric("relative error", f"{err / abs(w):.2%}" if w else "—")
-    row.metric("levels", 2 * qmax(bits) + 1)
-    st.latex(
-        rf"\text{{scale}} = \frac{{{max_abs:.6f}}}{{2^{{{bits}-1}}-1}} = {scale:.6f},\quad "
-        rf"q = \mathrm{{round}}\!\left(\frac{{{w:.6f}}}{{{scale:.6f}}}\right) = {q},\quad "
-        rf"\hat w = {q}\times{scale:.6f} = {w_hat:.6f}"
+    st.plotly_chart(weight_explorer_figure(w, max_abs, states), key=f"{key}-line")
+    st.caption(
+        "Move the figure's **bits** slider: every width is already in the page. The table "
+        "below holds the same numbers."
     )
-    st.plotly_chart(number_line(levels(bits, scale), w, w_hat, bits), key=f"{key}-line")
-
     # A Markdown table: st.dataframe's Arrow round trip costs a few ms of every rerun.
-    rows = []
-    for b in range(MIN_BITS, MAX_BITS + 1):
-        qb, sb, wb = quantize_symmetric(w, b, max_abs)
-        rows.append(
-            (b, 2 * qmax(b) + 1, f"{sb:.6f}", int(qb), f"{wb:.6f}", f"{abs(w - float(wb)):.6f}")
+    st.markdown(
+        _table(
+            ("bits", "levels", "scale", "q", "ŵ", "\\|w − ŵ\\|"),
+            [
+                (
+                    s.bits,
+                    s.n_levels,
+                    f"{s.scale:.6f}",
+                    s.q,
+                    f"{s.w_hat:.6f}",
+                    f"{s.abs_error:.6f}",
+                )
+                for s in states
+            ],
         )
-    st.markdown(_table(("bits", "levels", "scale", "q", "ŵ", "\\|w − ŵ\\|"), rows))
+    )
     save_button(
         f"{key}-save",
-        f"Single-weight explorer: w = {w:.6f} at {bits} bits",
-        {
-            "w": w,
-            "max_abs": max_abs,
-            "bits": bits,
-            "scale": float(scale),
-            "q": q,
-            "w_hat": w_hat,
-            "abs_error": err,
-        },
+        f"Single-weight explorer: w = {w:.6f} at 2–8 bits",
+        {"w": w, "max_abs": max_abs, "widths": [_record(s) for s in states]},
     )
     floats = st.expander(
         "Float formats: how the original w is stored (FP32, FP16, BF16)",
@@ -93,7 +92,48 @@ def _explorer(key: str) -> None:
     )
     if floats.open:
         with floats:
-            _float_formats(key, w, bits, q, w_hat)
+            state = next(s for s in states if s.bits == DEFAULT_BITS)
+            _float_formats(key, w, state.bits, state.q, state.w_hat)
+
+
+@registry.fragment
+def _predict(key: str) -> None:
+    """The prediction box, in its own fragment: typing a guess does not rerun the explorer.
+
+    It reads the explorer's w and max|w| when it runs (the reveal click), so the answer and
+    the recorded setting are those of the explorer as the student left it."""
+    w = float(st.session_state.get(f"{key}-w", DEFAULT_WEIGHT))
+    max_abs = float(st.session_state.get(f"{key}-max", DEFAULT_MAX_ABS))
+    prediction_box(
+        f"{key}-predict",
+        "bits for w within 1 %",
+        "How many bits does the explorer's weight w need before ŵ is within 1 % of it (with "
+        "its layer max|w|)? Write your guess, then move the figure's bits slider.",
+        lambda: _fewest_bits(weight_states(w, max_abs)),
+        setting=f"w = {w:.6f}, max|w| = {max_abs:.6f}",
+    )
+
+
+def _record(state: WeightState) -> dict[str, float | int]:
+    return {
+        "bits": state.bits,
+        "scale": state.scale,
+        "q": state.q,
+        "w_hat": state.w_hat,
+        "abs_error": state.abs_error,
+    }
+
+
+def _fewest_bits(states: tuple[WeightState, ...]) -> str:
+    """The prediction box's observed answer, from the same seven states the figure shows."""
+    bits = fewest_bits_within(states, TOLERANCE)
+    if bits is None:
+        worst = states[-1]
+        rel = f"{worst.rel_error:.2%}" if worst.rel_error is not None else "—"
+        return f"none of 2–8 bits (at 8 bits the relative error is still {rel})"
+    state = next(s for s in states if s.bits == bits)
+    rel = f"{state.rel_error:.2%}" if state.rel_error is not None else "0 %"
+    return f"{bits} bits (ŵ = {state.w_hat:.6f}, relative error {rel}, q = {state.q})"
 
 
 def _float_formats(key: str, w: float, bits: int, q: int, w_hat: float) -> None:
