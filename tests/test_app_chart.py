@@ -23,23 +23,27 @@ def _app() -> None:
     left, _ = st.columns(2)
     named = ChartText.of("One.", ("v",), [(1.5,)], "one value")
     show_chart(fig, key="named", alt=named, where=left)
+    many = ChartText.of("Many.", ("i", "i²"), [(i, i * i) for i in range(50)], "many rows")
+    show_chart(fig, key="many", alt=many, open_table=True)
 
 
 def test_a_chart_shows_its_summary_and_its_numbers_as_a_table():
     """show_chart draws the figure, then the summary as a caption shown literally (outside
     text cannot become a link or markup), then a collapsed "Data table: <name>" expander whose
-    data frame holds the rows; the name is the ChartText's, else the figure's title as shown."""
+    table holds the rows (Markdown, a real <table>, up to 40 rows; a data frame beyond, here
+    in the open); the name is the ChartText's, else the figure's title as shown."""
     at = AppTest.from_function(_app).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3
     caption = at.caption[0].value
     assert "https://evil.example" in caption and "**blk" not in caption  # escaped, not bold
     assert "](" not in caption.replace("\\]\\(", "")  # no Markdown link survives
     assert [e.label for e in at.expander] == ["Data table: Sizes \\<b\\>", "Data table: one value"]
     assert [e.proto.expanded for e in at.expander] == [False, False]
-    first, second = (df.value for df in at.dataframe)
-    assert list(first["x"]) == ["a", "b"] and list(first["y"]) == [1, 2]
-    assert list(second["v"]) == [1.5]
+    tables = [m.value for m in at.markdown if m.value.startswith("| ")]
+    assert tables == ["| x | y |\n| --- | --- |\n| a | 1 |\n| b | 2 |", "| v |\n| --- |\n| 1.5 |"]
+    (frame,) = (df.value for df in at.dataframe)
+    assert list(frame["i²"])[-1] == 49 * 49
 
 
 def test_chart_text_rows_must_fit_the_columns():

@@ -128,4 +128,4 @@ def open_data_table(page, scope: str, name: str) -> None:
     )
     summary.focus()
     page.keyboard.press("Enter")
-    summary.locator("xpath=..").locator('[data-testid="stDataFrame"]').wait_for()
+    summary.locator("xpath=..").locator('[data-testid="stDataFrame"], table').first.wait_for()

@@ -116,6 +116,7 @@ def readable_text(layout: Spec) -> Spec:
         out[key] = axis
     return out
 
+
 # Colour maps, one per meaning: signed values (w, ŵ) on ColorBrewer's RdBu (negative blue,
 # positive red), errors w − ŵ on PuOr (purple to orange), so a value is never mistaken for an
 # error (cividis is the choice for unsigned magnitudes, when a figure needs one). ColorBrewer
