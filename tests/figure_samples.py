@@ -28,7 +28,14 @@ from quantviz.ollama.client import TensorInfo
 from quantviz.ollama.metadata import tensor_type_mix
 from quantviz.quant import absmax
 from quantviz.quant.floats import encode_all
-from quantviz.quant.schemes import bucket_counts, compare_schemes
+from quantviz.quant.schemes import (
+    ClipSpec,
+    bucket_counts,
+    compare_schemes,
+    layer_states,
+    pareto_front,
+    scheme_sweep,
+)
 from quantviz.units import GB
 
 
@@ -148,7 +155,19 @@ def _explorers() -> dict[str, Callable[[], list[go.Figure]]]:
     clipped = np.zeros(w.shape, bool)
     clipped[0, 0] = True
     lv = absmax.levels(4, float(scale))
+    clip = ClipSpec("percentile", 90.0)
     return {
+        "explorers.weight_explorer_figure": lambda: [
+            explorers.weight_explorer_figure(
+                0.156347, 0.910203, absmax.weight_states(0.156347, 0.910203)
+            )
+        ],
+        "explorers.grid_explorer_figure": lambda: [
+            explorers.grid_explorer_figure(w, layer_states(w), "symmetric"),
+            explorers.grid_explorer_figure(
+                w, layer_states(w, "asymmetric", "group", 4, clip), "asymmetric", clipping=True
+            ),
+        ],
         "explorers.number_line": lambda: [explorers.number_line(lv, 0.156, 0.13, 4)],
         "explorers.layer_overview": lambda: [
             explorers.layer_overview(
@@ -172,6 +191,9 @@ def _schemes() -> dict[str, Callable[[], list[go.Figure]]]:
             schemes.comparison_figure(compare_schemes(layer, 4, 4))
         ],
         "schemes.bit_strip_figure": lambda: [schemes.bit_strip_figure(encode_all(0.156347))],
+        "schemes.pareto_figure": lambda: [
+            schemes.pareto_figure(sweep := scheme_sweep(layer, 4), pareto_front(sweep))
+        ],
     }
 
 

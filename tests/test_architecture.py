@@ -121,12 +121,6 @@ def test_the_test_ollama_server_is_not_checked_against_the_app():
 
 
 CHART_HELPER = "quantviz.ui.chart"
-# Widgets being rewritten on other branches (issues 13, 14) while this one was written; they
-# move to show_chart when those land. Only ever shrinks.
-CHARTS_NOT_YET_ALT: set[str] = {
-    "quantviz.ui.widgets.grid_explorer",
-    "quantviz.ui.widgets.weight_explorer",
-}
 
 
 def _plotly_chart_calls(path: Path) -> list[int]:
@@ -147,13 +141,8 @@ def test_only_the_chart_helper_calls_plotly_chart():
     container), and the helper does."""
     calls = {name: _plotly_chart_calls(path) for name, path in _modules().items()}
     assert calls[CHART_HELPER]
-    offenders = {
-        name: lines
-        for name, lines in calls.items()
-        if lines and name != CHART_HELPER and name not in CHARTS_NOT_YET_ALT
-    }
+    offenders = {name: lines for name, lines in calls.items() if lines and name != CHART_HELPER}
     assert offenders == {}
-    assert all(calls[name] for name in CHARTS_NOT_YET_ALT), "drop converted modules from the set"
 
 
 def test_no_module_shows_a_toast():

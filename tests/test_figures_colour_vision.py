@@ -28,7 +28,7 @@ from figure_samples import SAMPLES
 from plot_contrast import rgba
 from plotly.colors import get_colorscale
 
-from quantviz.figures import _base, board, ollama, weights
+from quantviz.figures import _base, board, ollama, schemes, weights
 
 DEFICIENCIES = ("deuteranomaly", "protanomaly", "tritanomaly")  # at severity 100: -anopia
 VISIONS = (None, *DEFICIENCIES)
@@ -43,9 +43,6 @@ MACHADO = {
     "tritanomaly": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
                     [0.004733, 0.691367, 0.303900]],
 }  # fmt: skip
-# Builders rewritten on other branches (issues 13, 14) while this was written; strict xfails
-# until they land and are fixed.
-PENDING = {"schemes.bit_strip_figure"}
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -83,6 +80,7 @@ PALETTES: dict[str, Sequence[str]] = {
         weights.RANGE_COLOR,
     ],
     "storage: size, nominal": [ollama.SIZE_COLOR, ollama.NOMINAL_COLOR],
+    "float fields: sign, exponent, mantissa": list(schemes.FIELD_COLORS.values()),
 }
 
 
@@ -191,15 +189,7 @@ def _legend_looks(spec: dict[str, Any]) -> list[tuple[str, str | None, tuple[Any
     return entries
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="other branch, see PENDING"))
-        if n in PENDING
-        else n
-        for n in sorted(SAMPLES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_figures_never_tell_classes_apart_by_colour_alone(name):
     """Legend entries that look alike but for colour are far apart in colour for every reader;
     and every colour scale is sequential or diverging for every reader."""

@@ -17,15 +17,6 @@ from plot_contrast import contrast, problems
 
 from quantviz.figures._base import figure
 
-# Builders in modules rewritten on other branches (issues 13, 14) while this check was written;
-# each fails today, and is fixed, then taken off this list, when its branch has landed. strict:
-# one that starts passing must be taken off.
-PENDING = {
-    "explorers.layer_overview",
-    "explorers.number_line",
-    "schemes.comparison_figure",
-}
-
 
 def test_every_figure_builder_is_checked():
     """Every public function of quantviz.figures that returns a figure has a sample here."""
@@ -50,15 +41,7 @@ def test_the_check_knows_wcag_contrast_and_the_themes_defaults():
     assert problems(made.to_dict()) == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="other branch, see PENDING"))
-        if n in PENDING
-        else n
-        for n in sorted(SAMPLES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_plot_text_and_marks_reach_wcag_contrast(name):
     """Each figure's text reaches 4.5:1 and each mark that carries meaning 3:1."""
     found = [p for fig in SAMPLES[name]() for p in problems(fig.to_dict())]

@@ -236,6 +236,9 @@ def bits_slider(
         "active": active,
         "steps": steps,
         "currentvalue": {"prefix": prefix, "font": {"size": 14}},
+        # The grip's and rail's edge: plotly's default #bec8d9 is 1.69:1 on white (SC 1.4.11).
+        "bordercolor": EDGE,
+        "tickcolor": EDGE,
         "pad": {"t": 36, "b": 0},
         "len": 1.0,
         "x": 0.0,
