@@ -22,7 +22,7 @@ _GRID = "() => document.activeElement?.closest('[data-testid=\"stDataFrame\"]') 
 
 _SETTLED = """() => document.getAnimations().every(
   a => !(a instanceof CSSTransition) || a.playState !== 'running')"""
-_STEP = """([selector, excluded]) => {
+_STEP = """([selector, excluded, text]) => {
   const styles = (e) => {
     const out = [];
     for (let n = e, i = 0; i < 5 && n && n !== document.body; i++, n = n.parentElement) {
@@ -53,7 +53,8 @@ _STEP = """([selector, excluded]) => {
     });
   }
   window.__kbPending = pending;
-  return [verdicts, !!(e && (e.matches(selector) || e.closest(selector)))];
+  const inside = !!(e && (e.matches(selector) || e.closest(selector)));
+  return [verdicts, inside && (!text || (e.innerText || '').includes(text))];
 }"""
 
 
@@ -67,7 +68,7 @@ class KeyboardWalk:
     _grid: Any = None  # the data frame that had focus, and how it looked then
     _grid_shot: bytes = b""
 
-    def _step(self, selector: str) -> bool:
+    def _step(self, selector: str, text: str | None = None) -> bool:
         # Computed styles lag behind CSS transitions (a text field's border fades in): read them
         # once the transitions that focus started have ended.
         self.page.wait_for_function(_SETTLED)
@@ -79,7 +80,7 @@ class KeyboardWalk:
             if self._grid.screenshot(animations="disabled") == self._grid_shot:
                 self.invisible.append("stDataFrame (canvas)")
             self._grid = None
-        verdicts, hit = self.page.evaluate(_STEP, [selector, list(NOT_CONTROLS)])
+        verdicts, hit = self.page.evaluate(_STEP, [selector, list(NOT_CONTROLS), text])
         for label, shown in verdicts:
             self.stops += 1
             if not shown:
@@ -92,14 +93,16 @@ class KeyboardWalk:
                 self._grid, self._grid_shot = grid, grid.screenshot(animations="disabled")
         return bool(hit)
 
-    def tab_to(self, selector: str, *, back: bool = False, limit: int = 120) -> None:
+    def tab_to(
+        self, selector: str, *, text: str | None = None, back: bool = False, limit: int = 120
+    ) -> None:
         """Press Tab (Shift+Tab with `back`) until the focused element is or is inside
-        `selector`; fails after `limit` presses."""
-        if self._step(selector):
+        `selector` (and shows `text`, if given); fails after `limit` presses."""
+        if self._step(selector, text):
             return
         for _ in range(limit):
             self.page.keyboard.press("Shift+Tab" if back else "Tab")
-            if self._step(selector):
+            if self._step(selector, text):
                 return
         raise AssertionError(f"{limit} presses of {'Shift+' if back else ''}Tab never reached "
                              f"{selector}")  # fmt: skip

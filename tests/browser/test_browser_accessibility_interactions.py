@@ -9,6 +9,7 @@ interactions are audited in their own modules, on the servers those already star
 from __future__ import annotations
 
 from axe import axe_source, check_now, open_data_table, settle
+from figure_slider import click_step, readout
 
 from quantviz.ui.context import widget_key
 
@@ -41,3 +42,29 @@ def test_gguf_explorer_moved_by_keyboard_stays_accessible(page, served_app):
     )
     open_data_table(page, '[data-testid="stMain"]', "the weights and every scheme's error")
     check_now(page, "/lab2-objective1 (GGUF explorer moved)", source)
+
+
+def test_explorers_figure_sliders_moved_stay_accessible(page, served_app):
+    """Objective 1's two explorers with their figures' own bits sliders moved (a pointer: the
+    slider takes no keyboard focus, docs/accessibility.md) to 8 bits, the figures redrawn in the
+    browser; then axe finds no serious or critical violation."""
+    source = axe_source()
+    page.goto(f"{served_app}/lab2-objective1")
+    settle(page)
+    weight = (
+        f".st-key-{widget_key('lab2-objective1', 'quantization-explorer')}-line .js-plotly-plot"
+    )
+    grid = (
+        f".st-key-{widget_key('lab2-objective1', 'quantization-grid-explorer')}-heatmaps"
+        " .js-plotly-plot"
+    )
+    click_step(page, weight, "8")
+    page.wait_for_function(
+        "sel => document.querySelector(sel).innerText.includes('bits: 8')", arg=weight
+    )
+    assert readout(page, weight, "levels") == "255"
+    click_step(page, grid, "8")
+    page.wait_for_function(
+        "sel => document.querySelector(sel).innerText.includes('bits: 8')", arg=grid
+    )
+    check_now(page, "/lab2-objective1 (figure sliders at 8 bits)", source)

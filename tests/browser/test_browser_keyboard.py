@@ -104,3 +104,57 @@ def test_the_focus_check_sees_a_missing_indicator(page):
     walk.tab_to("#end")
     walk.tab_to("#bare", back=True)
     assert walk.invisible == ['button "bare"', 'button "end"']
+
+
+WEIGHT = widget_key("lab2-objective1", "quantization-explorer")
+GRID = widget_key("lab2-objective1", "quantization-grid-explorer")
+LIVE = """(key) => {
+  const hosts = [...document.querySelectorAll(`.st-key-${key} *`)].filter(e => e.shadowRoot);
+  const region = hosts.map(h => h.shadowRoot.querySelector('[role="status"]')).find(Boolean);
+  return region ? region.textContent : null;
+}"""
+
+
+def _said(page, key: str, text: str) -> None:
+    """Wait until the polite live region `key` says `text`."""
+    page.wait_for_function(f"() => ({LIVE})('{key}-live')?.includes({text!r})")
+
+
+def test_objective_1_explorers_by_keyboard(page, served_app):
+    """Objective 1 by keyboard: type a new weight and press Enter (the live region then reads
+    the 4-bit sentence for it); draw a new layer with Enter; open the scheme controls with
+    Enter and pick "asymmetric" with an arrow and Space (the grid explorer's live region names
+    it). The figures' own bits sliders take no keyboard focus (plotly draws them in SVG):
+    every width is in the open tables under the figures instead, already in the page. Focus
+    shows at every stop; axe passes after the explorers have moved."""
+    source = axe_source()
+    page.goto(f"{served_app}/lab2-objective1")
+    settle(page)
+    walk = KeyboardWalk(page)
+    main = page.locator('[data-testid="stMain"]')
+
+    walk.tab_to(f".st-key-{WEIGHT}-w input")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0.4")
+    page.keyboard.press("Enter")
+    _said(page, WEIGHT, "w = 0.400000 is stored as q = 3")  # round(0.4 / (0.910203 / 7)) = 3
+    expect(main.locator("table").filter(has_text="|w − ŵ|")).to_have_count(1)
+    assert page.evaluate(
+        "sel => [...document.querySelectorAll(sel)].every(e => e.tabIndex < 0)",
+        ".slider-container, .slider-grip-rect, .slider-rail-rect",
+    )
+
+    before = page.evaluate(LIVE, f"{GRID}-live")
+    walk.tab_to(f".st-key-{GRID}-new button")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"old => ({LIVE})('{GRID}-live') !== old", arg=before)
+    walk.tab_to(f".st-key-{GRID}-controls summary")
+    page.keyboard.press("Enter")
+    # A segmented control is one tab stop (its chosen option); the arrows move between options.
+    walk.tab_to(f".st-key-{GRID}-scheme button", text="symmetric absmax")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    _said(page, GRID, "asymmetric")
+    expect(main.locator("table").filter(has_text="levels used")).to_have_count(1)
+    check_now(page, "/lab2-objective1 (explorers moved by keyboard)", source)
+    assert walk.invisible == [], walk.invisible
