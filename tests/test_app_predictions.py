@@ -96,3 +96,22 @@ def test_a_guess_is_shown_back_as_plain_text():
     line = next(m.value for m in at.markdown if m.value.startswith("Your guess:"))
     assert "**bold**" not in line and "](http" not in line
     assert at.session_state[session.EVIDENCE].records[0].payload["guess"].startswith("**bold**")
+
+
+def test_a_revealed_prediction_prefills_the_objectives_record_field():
+    """The Execute item "Record your guess and the observed number of weights that read back as
+    0" is a record field pre-filled from the grid explorer's reveal (`data-measured=
+    "explorer.grid_prediction"`): before the reveal it is empty, after it the field holds the
+    student's guess and the observed count, without the student copying them."""
+    at = open_page("lab2-objective1")
+    field = "record-lab2-obj1-outlier-zeros"
+    assert not at.text_area(key=field).value
+    at.text_input(key=f"{GRID}-guess").input("5").run()
+    at.button(key=f"{GRID}-reveal").click().run()
+    at.run()  # the page's next full run draws the fields below the explorer
+    assert not at.exception, at.exception
+    zeros = _zeros_at_4_bits(toy_layer(7, "outlier"))
+    value = at.text_area(key=field).value or ""
+    assert value.startswith("Prediction: your guess 5; observed ")
+    assert f"{zeros} of 16 read back as 0 at 4 bits" in value and value.endswith("(seed 7)")
+    assert not at.text_area(key="record-lab2-obj1-fewest-bits").value  # the other box: no reveal

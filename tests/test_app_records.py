@@ -202,7 +202,7 @@ def test_the_evidence_page_opens_with_the_summary_of_every_item(server):
     assert row["Your value"] == "Q4 saves about 0.3 GB"
     assert f"Bytes saved: {q6 - q4:,} bytes" in row["Measured by the app"]
     assert (table["Your value"] == "not recorded").sum() == len(LAB.records) - 1
-    assert "1 of 20 Execute items recorded." in texts(at)
+    assert "1 of 23 Execute items recorded." in texts(at)
     assert any("Objective 3" in e.label for e in at.expander)
 
 
@@ -260,7 +260,7 @@ def test_conclusion_recaps_the_students_figures_and_links_to_the_report(server):
     assert not at.exception
     page = texts(at)
     assert "Your figures" in [h.value for h in at.subheader]
-    assert "1 of 20 Execute items recorded in your evidence." in page
+    assert "1 of 23 Execute items recorded in your evidence." in page
     assert "\\<b\\>because\\</b\\>" in page  # the student's text, shown inert
     assert "*Measured, not recorded yet*: Sizes" in page  # the storage widget measured it
     assert "*Not recorded yet.*" in page

@@ -102,7 +102,9 @@ def test_the_seed_lab_declares_its_record_fields():
     values named where the app measures them."""
     lab = parse_lab(SEED.read_text(), SEED)
     by_id = {r.id: (s.number, r.measured) for s, r in lab.records}
-    assert len(by_id) == 20
+    assert len(by_id) == 23
+    assert by_id["obj1-fewest-bits"] == (1, ("explorer.weight_prediction",))
+    assert by_id["obj1-outlier-zeros"] == (1, ("explorer.grid_prediction",))
     assert by_id["obj3-savings"] == (
         3,
         ("storage.sizes", "storage.bytes_saved", "storage.percent_saved", "storage.ratio"),

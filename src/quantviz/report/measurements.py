@@ -137,6 +137,18 @@ class StudentDecision:
 
 NEITHER = "neither"
 
+PredictionName = Literal["weight", "grid"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """An explorer's "predict, then look" answer: the student's guess beside what it computed."""
+
+    question: str
+    setting: str  # the explorer's values the answer depends on ("seed 7")
+    guess: str  # as the student typed it (untrusted)
+    observed: str  # computed by the core when the student revealed it
+
 
 def speed_sample(
     metrics: ChatMetrics | None, tag: str, label: str, source: SpeedSource
@@ -159,6 +171,7 @@ class Measurements:
         self.metadata: MetadataMeasurement | None = None
         self.fit: FitMeasurement | None = None
         self.decision: StudentDecision | None = None
+        self.predictions: dict[PredictionName, Prediction] = {}
 
     def add_speed(self, sample: SpeedSample | None) -> None:
         """Keep a chat reply's speed (None, a reply without one, is ignored)."""
@@ -195,6 +208,10 @@ class Measurements:
 
     def record_decision(self, decision: StudentDecision | None) -> None:
         self.decision = decision
+
+    def record_prediction(self, name: PredictionName, prediction: Prediction) -> None:
+        """The explorer's latest revealed prediction replaces its previous one."""
+        self.predictions[name] = prediction
 
     def latest_speeds(self) -> tuple[tuple[SpeedSample, str], ...]:
         """Per tag, the speed of its latest side-by-side reply (else its latest chat reply),
@@ -386,6 +403,17 @@ def _probe_passes(m: Measurements) -> str | None:
     return probe_reading(m.probe_scores)
 
 
+def _prediction(name: PredictionName) -> Callable[[Measurements], str | None]:
+    def read(m: Measurements) -> str | None:
+        p = m.predictions.get(name)
+        if p is None:
+            return None
+        at = f" ({p.setting})" if p.setting else ""
+        return f"your guess {p.guess}; observed {p.observed}{at}"
+
+    return read
+
+
 def _budget(m: Measurements) -> str | None:
     f = m.fit
     if f is None:
@@ -423,6 +451,8 @@ def _choice(m: Measurements) -> str | None:
 
 
 MEASURED: Mapping[str, Measured] = {
+    "explorer.weight_prediction": Measured("Prediction", _prediction("weight")),
+    "explorer.grid_prediction": Measured("Prediction", _prediction("grid")),
     "storage.sizes": Measured("Sizes", _storage(_sizes)),
     "storage.bytes_saved": Measured("Bytes saved", _storage(_bytes_saved)),
     "storage.percent_saved": Measured("Percent saved", _storage(_percent_saved)),

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from quantviz.report.measurements import Prediction, PredictionName
 from quantviz.text import plain
 from quantviz.ui import session
 
@@ -27,12 +28,19 @@ REVEAL_LABEL = "Reveal the answer and record my guess"
 
 
 def prediction_box(
-    key: str, title: str, question: str, observe: Callable[[], str], setting: str = ""
+    key: str,
+    name: PredictionName,
+    title: str,
+    question: str,
+    observe: Callable[[], str],
+    setting: str = "",
 ) -> None:
     """The box: `question`, a guess field, and a reveal button that records both.
 
     `setting` names the explorer's values the answer depends on (e.g. "w = 0.156347, max|w| =
-    0.910203"); it is recorded beside the question. Call it from its own `st.fragment`, so
+    0.910203"); it is recorded beside the question. `name` is the typed measurement the reveal
+    also records (`Measurements.record_prediction`), which pre-fills the lab's record field
+    (`data-measured="explorer.<name>_prediction"`). Call it from its own `st.fragment`, so
     typing a guess does not rerun the explorer and the explorer's reruns skip the box.
 
     Keys: `{key}-guess` (the field), `{key}-reveal` (the button), `{key}-revealed` (the
@@ -60,6 +68,9 @@ def prediction_box(
                 "guess": guess.strip(),
                 "observed": observed,
             }
+            session.measurements().record_prediction(
+                name, Prediction(question, setting, guess.strip(), observed)
+            )
             if session.record("explorer", f"Prediction: {title}", payload) is not None:
                 st.session_state[f"{key}-revealed"] = (question, setting, guess.strip(), observed)
         revealed = st.session_state.get(f"{key}-revealed")

@@ -206,6 +206,7 @@ def _predict(key: str) -> None:
     seed = int(st.session_state.get(f"{key}-seed", 7))
     prediction_box(
         f"{key}-predict",
+        "grid",
         f"weights read back as 0 with one outlier at {DEFAULT_BITS} bits",
         f"How many of the 16 weights read back as exactly 0 at {DEFAULT_BITS} bits once one "
         "outlier joins the layer (the explorer's seed, symmetric absmax, one scale for the "

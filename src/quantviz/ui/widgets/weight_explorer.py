@@ -104,6 +104,7 @@ def _predict(key: str) -> None:
     max_abs = float(st.session_state.get(f"{key}-max", DEFAULT_MAX_ABS))
     prediction_box(
         f"{key}-predict",
+        "weight",
         "bits for w within 1 %",
         "How many bits does the explorer's weight w need before ŵ is within 1 % of it (with "
         "its layer max|w|)? Write your guess, then move the figure's bits slider.",
