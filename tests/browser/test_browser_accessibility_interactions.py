@@ -29,7 +29,8 @@ def test_gguf_explorer_moved_by_keyboard_stays_accessible(page, served_app):
     page.goto(f"{served_app}/lab2-objective1")
     settle(page)
     live_key = f"{widget_key('lab2-objective1', 'gguf-formats')}-live"
-    assert page.evaluate(LIVE, live_key).startswith("toy int4")
+    # The region's script runs once its module has loaded: poll, do not read once.
+    page.wait_for_function(f"() => ({LIVE})('{live_key}')?.startsWith('toy int4')")
     page.locator(f"{GGUF}-bits input").focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => ({LIVE})('{live_key}')?.startsWith('toy int5')")

@@ -144,6 +144,7 @@ def test_objective_1_explorers_by_keyboard(page, served_app):
         ".slider-container, .slider-grip-rect, .slider-rail-rect",
     )
 
+    _said(page, GRID, "At 4 bits")  # filled in once its script has loaded
     before = page.evaluate(LIVE, f"{GRID}-live")
     walk.tab_to(f".st-key-{GRID}-new button")
     page.keyboard.press("Enter")
