@@ -20,5 +20,6 @@ import streamlit as st  # noqa: E402
 
 from quantviz.ui.shell import build_navigation  # noqa: E402
 
-st.set_page_config(page_title="quantviz", page_icon="🧮", layout="wide")
+# No page_title here: every page sets its own (quantviz.ui.shell.document_title, WCAG 2.4.2).
+st.set_page_config(page_icon="🧮", layout="wide")
 build_navigation().run()

@@ -62,3 +62,15 @@ def _protos(node):
 def page_bytes(at: AppTest) -> bytes:
     """Every element the page sent to the browser, serialised (for "never shown" checks)."""
     return b"".join(p.SerializeToString() for p in _protos(at._tree))
+
+
+def live_text(at: AppTest, key: str) -> str:
+    """What the polite live region `key` (quantviz.ui.live.announce) says now."""
+    import json
+
+    for proto in _protos(at._tree):
+        if getattr(proto, "component_name", "") == "quantviz.live_region" and proto.id.endswith(
+            key
+        ):
+            return str(json.loads(proto.json)["text"])
+    raise AssertionError(f"no live region {key}")

@@ -97,6 +97,21 @@ def test_submit_then_see_the_class_anonymously(db_url):
     machines = next(t for t in speed["data"] if t.get("name") == "a student's machine")
     assert sorted(machines["x"]) == [20.0, 44.0]
     page_text = shown + "".join(c.proto.spec for c in at.get("plotly_chart"))
+    # Each chart has its text alternative: a sentence under it and its numbers as a table.
+    assert "Tokens per second, Q4 against Q6, for 2 students" in shown
+    labels = [e.label for e in at.expander]
+    assert labels == [
+        "Data table: sizes and bits per weight",
+        "Data table: tokens per second",
+        "Data table: probe checks passed",
+        "Data table: decisions taken",
+    ]
+    tables = [m.value for m in at.markdown if m.value.startswith("| ")]  # the charts' order
+    speed_table = tables[1].splitlines()
+    assert speed_table[0] == "| student | Q4 tokens/s | Q6 tokens/s |"
+    assert sorted(line.split(" | ")[1] for line in speed_table[2:]) == ["20", "44"]
+    assert any(line.startswith("| you |") for line in speed_table[2:])
+    page_text += "".join(tables)
     assert CLASSMATE not in page_text and "Q6 is worth it" not in page_text
 
 

@@ -84,8 +84,9 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     shown = texts(at)
     assert "Refreshing the page" in shown
     assert "Records: 3" in shown
-    headings = [h.value for h in at.subheader]
+    headings = _headings(at)
     assert headings[:2] == ["Summary", "Raw records"]  # the summary first, then the records
+    assert [h.value for h in at.header] == ["Summary", "Raw records"]  # h2, the groups h3
     start = headings.index("Raw records") + 1
     assert headings[start : start + 3] == [
         "Quality probe (1)",
@@ -123,15 +124,29 @@ def test_page_lists_widget_records_and_reports_them_without_keys(ollama_server, 
     assert note.startswith("Same outputs twice. (keys [redacted] / [redacted], ")
 
 
+def _headings(at) -> list[str]:
+    """The page's section headings (h2 and h3), in page order."""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if getattr(node, "type", None) in ("header", "subheader"):
+            found.append(node.value)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
 def test_clear_log_empties_the_page(media):
     """Clearing the log removes every record; the page and report then say there is none."""
     at = open_page("evidence")
     _add_note(at, "", "First observation")
-    assert [h.value for h in at.subheader] == ["Summary", "Raw records", "Notes (1)"]
+    assert _headings(at) == ["Summary", "Raw records", "Notes (1)"]
     assert any(e.label.endswith("· Note") for e in at.expander)
     at.button(key="evidence-clear").click().run()
     assert "Records: 0" in texts(at)
-    assert not at.subheader
+    assert not at.subheader and not at.header
     assert "No evidence recorded yet." in _download(at, media, "Download report (Markdown)")
 
 

@@ -214,3 +214,21 @@ def test_render_recipe_takes_api_show_entries_and_returns_the_summary() -> None:
     assert types["blk.0.attn_norm.weight"] == "F32"
     assert f"{at.session_state['bits']:.2f}" == _metric(at, "average bits / weight")
     assert any(c.value == "from the endpoint" for c in at.caption)
+
+
+def test_the_readout_is_announced_politely_when_the_bits_change() -> None:
+    """A polite live region repeats the explorer's key numbers (toy, Q4_K, Q6_K: RMSE and SNR
+    as the table shows them), and says the new toy width once the bits slider moves."""
+    from apptest_utils import live_text
+
+    at = open_page(PAGE)
+    rows = _rows(at)
+    said = live_text(at, f"{KEY}-live")
+    toy = rows["toy int4 (per tensor)"]
+    assert said.startswith(f"toy int4 (per tensor): RMSE {toy['RMSE']:.2e}, SNR ")
+    assert f"Q4_K: RMSE {rows['Q4_K']['RMSE']:.2e}" in said
+    at.slider(key=f"{KEY}-bits").set_value(8).run()
+    toy8 = _rows(at)["toy int8 (per tensor)"]
+    assert live_text(at, f"{KEY}-live").startswith(
+        f"toy int8 (per tensor): RMSE {toy8['RMSE']:.2e}"
+    )

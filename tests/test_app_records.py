@@ -193,7 +193,7 @@ def test_the_evidence_page_opens_with_the_summary_of_every_item(server):
     at._page_hash = calc_hash("evidence")
     at.run()
     assert not at.exception
-    headings = [h.value for h in at.subheader]
+    headings = [h.value for h in at.header]  # h2 under the page's h1 (issue 18, heading order)
     assert headings[0] == "Summary" and "Raw records" in headings
     table = next(d.value for d in at.dataframe if "Your value" in d.value.columns)
     assert len(table) == len(LAB.records)

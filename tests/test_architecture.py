@@ -120,6 +120,48 @@ def test_the_test_ollama_server_is_not_checked_against_the_app():
     assert not [i for i in imports if i.split(".")[0] == "quantviz"]
 
 
+CHART_HELPER = "quantviz.ui.chart"
+
+
+def _plotly_chart_calls(path: Path) -> list[int]:
+    """Lines where a module calls `<anything>.plotly_chart(...)`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "plotly_chart"
+    ]
+
+
+def test_only_the_chart_helper_calls_plotly_chart():
+    """Every chart goes through quantviz.ui.chart.show_chart, so none lacks its summary sentence
+    and data table (issue 18): no other module calls `.plotly_chart` (st., a column, a
+    container), and the helper does."""
+    calls = {name: _plotly_chart_calls(path) for name, path in _modules().items()}
+    assert calls[CHART_HELPER]
+    offenders = {name: lines for name, lines in calls.items() if lines and name != CHART_HELPER}
+    assert offenders == {}
+
+
+def test_no_module_shows_a_toast():
+    """st.toast draws, in Streamlit 1.67, a role="alertdialog" with no accessible name (axe
+    aria-dialog-name, serious; docs/accessibility.md): confirmations are inline st.success /
+    st.warning messages (role status / alert) instead."""
+    offenders = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [
+            f"{name}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "toast"
+        ]
+    assert offenders == []
+
+
 def test_every_widget_panel_fragment_is_guarded():
     """Widgets draw their panels with `registry.fragment`, never bare `st.fragment`: a
     fragment reruns outside `render_widget`, and a bare one that raises shows the student

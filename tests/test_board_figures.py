@@ -12,11 +12,17 @@ from quantviz.board.store import Submission
 from quantviz.figures.board import (
     decision_counts,
     decisions_figure,
+    decisions_text,
     paired_figure,
+    paired_text,
     probe_figure,
+    probe_text,
     sizes_figure,
+    sizes_text,
     speed_figure,
     speed_memory_figure,
+    speed_memory_text,
+    speed_text,
 )
 
 EVIL = "Zelda<a href='https://evil.example'>click</a>"
@@ -119,3 +125,45 @@ def test_empty_class():
     for fig in (sizes_figure([]), speed_figure([]), probe_figure([]), decisions_figure([])):
         _validated(fig)
     assert list(decisions_figure([]).data[0].y) == [0, 0, 0, 0]
+
+
+def test_student_chart_texts_are_anonymous_and_carry_the_plotted_numbers():
+    """Each student figure's text alternative names no classmate, gives the key numbers in one
+    sentence (medians worked out by hand from ROWS) and holds every plotted value in its table,
+    the asking student's row as "you"."""
+    texts = [build(ROWS) for build in (sizes_text, speed_text, probe_text, decisions_text)]
+    for alt in texts:
+        blob = repr(alt)
+        assert "Ada" not in blob and "Zelda" not in blob and "Cy" not in blob
+        assert alt.summary.endswith(".") and alt.summary.count(". ") <= 1
+    sizes, speed, probe, decisions = texts
+    # Q4 sizes 3.1 and 3.0 GB -> median 3.05; bits 4.9 and 4.8 -> 4.85.
+    assert "Q4 median 3.05 GB at 4.85 bits per weight (2 submissions)" in sizes.summary
+    assert "Q6 median 4.05 GB at 6.55 bits per weight" in sizes.summary
+    assert ("you", "Q6", 6.6, 4.0) in sizes.rows
+    assert ("student 1", "Q4", 4.9, 3.1) in sizes.rows
+    # Only Ada and the asking student measured both speeds; Q4 was faster on both.
+    assert "for 2 students: Q4 was faster on 2 machines and not faster on 0" in speed.summary
+    assert speed.rows == (("student 1", 40.0, 30.0), ("you", 20.0, 18.0))
+    assert "Q4 median 62.5 % (3 students)" in probe.summary  # 75, 62.5, 50
+    assert ("student 4", "Q6", 6, 8, 75.0) in probe.rows
+    assert decisions.summary == (
+        "Decisions taken by 4 students: Q4 1, Q6 1, nothing fits 1 and no decision 1. Yours: Q6."
+    )
+    assert decisions.table() == {
+        "decision": ["Q4", "Q6", "nothing fits", "no decision"],
+        "students": [1, 1, 1, 1],
+    }
+
+
+def test_instructor_chart_texts_name_students_as_typed():
+    """The instructor's texts name each student as typed (the UI shows them inert) with the
+    pair of values the figure joins."""
+    paired = paired_text(ROWS, "tokens_per_s", title="Tokens/s, Q4 and Q6", axis_title="tok/s")
+    assert paired.rows[0] == ("Ada (#1)", 40.0, 30.0)
+    assert paired.rows[1] == (f"{EVIL} (#2)", 20.0, 18.0)
+    assert paired.rows[2] == ("Cy (#3)", 55.0, None)
+    assert "Q4 above Q6 for 2 of the 2 with both values" in paired.summary
+    memory = speed_memory_text(ROWS)
+    assert ("Ada (#1)", "Q6", 4.1, 30.0) in memory.rows
+    assert "Q4 median 3.05 GB at 40 tokens/s" in memory.summary  # speeds 40, 20, 55

@@ -241,3 +241,20 @@ def test_layer_overview_with_clipping_several_scales_and_a_constant_layer(
     flat = np.full((4, 4), 0.25)
     fig = layer_overview(flat, flat, [0], [16], [0.25], bound=0.0)
     assert sum(_by_name(fig, "weights").y) == 16 and sum(_by_name(fig, "w − ŵ").y) == 16
+
+
+def test_explorer_texts_carry_every_width_the_slider_holds() -> None:
+    """The single-weight explorer's text: the seed's 4-bit sentence (scale 0.910203 / 7 =
+    0.130029, q = 1, ŵ = 0.130029) and a row per width 2-8; the grid explorer's likewise."""
+    from quantviz.figures.explorers import grid_explorer_text, weight_explorer_text
+    from quantviz.quant.absmax import weight_states
+    from quantviz.quant.schemes import layer_states
+
+    alt = weight_explorer_text(0.156347, weight_states(0.156347, 0.910203))
+    assert "At 4 bits the 15 levels are 0.130029 apart" in alt.summary
+    assert "stored as q = 1 and read back as ŵ = 0.130029" in alt.summary
+    assert [r[0] for r in alt.rows] == [2, 3, 4, 5, 6, 7, 8]
+    assert alt.rows[2][:5] == (4, 15, "0.130029", 1, "0.130029")
+    grid = grid_explorer_text(toy_layer(7), layer_states(toy_layer(7)))
+    assert grid.summary.startswith("At 4 bits the 16 weights use ")
+    assert [r[0] for r in grid.rows] == [2, 3, 4, 5, 6, 7, 8]

@@ -161,3 +161,28 @@ def test_figures_are_valid_plotly(w) -> None:
         assert fig.to_json()
         assert fig.layout.uirevision
         assert fig.layout.height <= 600
+
+
+def test_grid_texts_give_each_schemes_error_and_every_weight():
+    """The error grids' text alternative names each scheme with its RMS and largest error
+    (worked out by hand: a constant error 0.01; an error ±0.02 alternating) and has a row per
+    weight with w and each scheme's error; the code grid's gives the code range and blocks."""
+    from quantviz.figures.ggml import code_grid_text, error_grid_text
+
+    w = np.linspace(-1.0, 1.0, 256)
+    flat = Panel("Q8_0: w − ŵ", np.full(256, 0.01), 32, 32)
+    wavy = Panel("Q4_K: w − ŵ", np.tile([0.02, -0.02], 128), 256, 32)
+    alt = error_grid_text(w, [flat, wavy])
+    assert "largest |w| 1" in alt.summary
+    assert "Q8_0 RMS 0.01, largest 0.01 and Q4_K RMS 0.02, largest 0.02" in alt.summary
+    assert alt.columns == ("weight", "w", "Q8_0: w − ŵ", "Q4_K: w − ŵ")
+    assert len(alt.rows) == 256
+    assert alt.rows[255] == (255, 1.0, 0.01, -0.02)
+
+    codes = np.arange(256) % 16 - 8
+    text = code_grid_text(codes, w, w, 256, 32)
+    assert text.summary == (
+        "The stored integer code of each of the 256 weights, from -8 to 7, in blocks of 256 "
+        "weights with their own fp16 scale, in sub-blocks of 32 with their own scale."
+    )
+    assert text.rows[17] == (17, 0, -7, w[17], w[17])

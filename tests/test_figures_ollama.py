@@ -107,3 +107,20 @@ def test_type_mix_figure_with_an_unknown_type_plots_zero_bytes_but_counts_it():
     bytes_trace, count_trace = fig.data
     assert list(bytes_trace.y) == [0] and list(count_trace.y) == [1]
     assert not any(math.isnan(v) for v in bytes_trace.y)
+
+
+def test_storage_and_type_mix_texts_carry_the_plotted_numbers():
+    """The storage chart's text names each tag's size and bits per weight (1,721,349,614 bytes
+    x 8 / 2,665,786,880 weights = 5.17) with its GB in the table; the type mix's gives each
+    tag's largest types by share of bytes (two made-up types: 3 GB and 1 GB, 75 % and 25 %)."""
+    from quantviz.figures.ollama import storage_text, type_mix_text
+
+    alt = storage_text([Q4, Q6])
+    assert "Q4 1.72 GB (5.17 bits per weight)" in alt.summary
+    assert alt.rows[0][:3] == ("Q4", "m:q4", 1.721349614)
+    mix = type_mix_text({"Q4": {"Q4_K": TypeShare("Q4_K", 10, 6, 3_000_000_000),
+                                "F32": TypeShare("F32", 30, 2, 1_000_000_000)}})  # fmt: skip
+    assert mix.summary == (
+        "Tensor types per tag, by bytes and by tensor count: Q4: Q4_K 75 %, F32 25 % of the bytes."
+    )
+    assert mix.rows == (("Q4", "Q4_K", 10, 3.0), ("Q4", "F32", 30, 1.0))

@@ -195,3 +195,50 @@ def test_figures_serialise_to_json_and_pass_plotly_validation() -> None:
     ):
         json.loads(fig.to_json())
         go.Figure(fig.to_dict())  # raises on any property plotly does not know
+
+
+def test_probe_texts_give_the_counts_and_the_numbers_per_probe() -> None:
+    """The pass chart's text: Q4 passed 2 of 3 (it answered 6 to 3*3), Q6 3 of 3, with a row
+    per category and tag and its Wilson interval; the agreement text counts the identical
+    answers (2+2 and the capital: "It is 4" twice, "Paris" / "Paris." differ) and names the
+    least alike; no answer text reaches a summary sentence."""
+    from quantviz.figures.probe import (
+        logprob_diff_text,
+        probe_pass_text,
+        similarity_text,
+        token_logprob_text,
+    )
+
+    run = make_run(True)
+    passes = probe_pass_text(run.summary(), LABELS)
+    assert "overall Q4 2 of 3 (67 %) and Q6 3 of 3 (100 %)" in passes.summary
+    rows = {(r[0], r[1]): r for r in passes.rows}
+    assert rows[("arithmetic", "Q4")][2:4] == (1, 2)
+    low, high = rows[("all", "Q6")][4:6]
+    assert isinstance(low, float) and 0.4 < low < 1.0 and high == pytest.approx(1.0)
+    agree = similarity_text(run, LABELS)
+    assert "on 3 probes" in agree.summary and "1 identical" in agree.summary
+    assert "lowest" in agree.summary and "on probe mul" in agree.summary
+    assert [r[0] for r in agree.rows] == ["add", "mul", "cap"]
+    assert len(logprob_diff_text(run, LABELS).rows) >= 1
+    tokens = token_logprob_text(run.results[1], LABELS)
+    assert ("Q4", 0, "'It'", -0.5) in tokens.rows
+    for text in (passes, agree, tokens):
+        assert "Paris" not in text.summary and "It is" not in text.summary
+
+
+def test_memory_text_says_which_tag_fits_the_budget() -> None:
+    """The memory chart's text names the budget and, per tag, its total and whether it fits,
+    with the GB of each part in the table."""
+    from quantviz.figures.probe import memory_text
+
+    sizes = builtin_weights_bytes()
+    fits = fit_tags(3_500_000_000, 8192, {"q4": sizes["Q4"], "q6": sizes["Q6"]},
+                    layout=BUILTIN_LAYOUT, labels=LABELS)  # fmt: skip
+    alt = memory_text(fits)
+    assert alt.summary.startswith("Memory at ")
+    assert "against a budget of 3.50 GB" in alt.summary
+    assert "(fits, " in alt.summary and "(short by " in alt.summary
+    assert [r[0] for r in alt.rows] == ["Q4", "Q6"]
+    assert [r[6] for r in alt.rows] == ["yes", "no"]
+    assert alt.rows[0][1] == pytest.approx(sizes["Q4"] / GB)

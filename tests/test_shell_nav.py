@@ -66,3 +66,25 @@ def test_a_broken_lab_is_listed_as_not_loaded(monkeypatch):
     titles = _titles(open_page())
     broken = [t for url, t in titles.items() if url.startswith("lab-error-")]
     assert broken and all(t.endswith(": could not be loaded") for t in broken)
+
+
+def test_every_page_has_its_own_browser_title():
+    """The browser tab names the page first, then the lab, then the app (WCAG 2.4.2): an
+    objective "Objective 3: … · Lab 2 · quantviz", an overview its lab's title, home the app."""
+    from quantviz.lab import Lab
+    from quantviz.lab.load import load_labs
+    from quantviz.ui.shell import document_title, section_document_title
+
+    (lab,) = load_labs(None)
+    assert isinstance(lab, Lab)
+    by_path = {s.url_path: s for s in lab.sections}
+    assert (
+        section_document_title(lab, by_path["lab2-objective3"])
+        == "Objective 3: Measure the Storage Savings · Lab 2 · quantviz"
+    )
+    assert (
+        section_document_title(lab, by_path["lab2"])
+        == "Lab 2 - Quantization Tradeoffs: Comparing 4-bit and 6-bit · quantviz"
+    )
+    assert document_title("Endpoint settings") == "Endpoint settings · quantviz"
+    assert document_title() == "quantviz"

@@ -117,3 +117,38 @@ def test_names_from_a_file_are_inert_in_hover_text() -> None:
     assert "<" not in shown and '&lt;a href="' in shown  # plotly shows &quot; as written
     hist = _validated(weight_histogram([0.0, 1.0], 0.0, 0.1, 3, positions=["ok", evil]))
     assert all("<" not in s for s in hist.data[1].customdata)
+
+
+def test_real_weight_texts_carry_the_plotted_numbers():
+    """The tile's text gives its rows, columns and the difference's RMS and largest magnitude
+    (a tile whose Q4 is Q6 + 0.5 everywhere: both 0.5) with a row per weight; the histogram's
+    counts the outliers by hand (one 10 among zeros, σ 0.1); the profile's names the tensor with
+    the largest difference and counts the identical ones."""
+    from quantviz.figures.weights import histogram_text, layer_profile_text, tile_text
+
+    q6 = np.arange(6.0).reshape(2, 3)
+    tile = tile_text(q6 + 0.5, q6, 4, 10, ("Q4_K", "Q6_K"))
+    assert tile.summary.startswith("Rows 4 to 5, columns 10 to 12 of the tensor")
+    assert "weights from 0 to 5; their difference has RMS 0.5 and largest magnitude 0.5" in (
+        tile.summary
+    )
+    assert tile.rows[-1] == (5, 12, 5.5, 5.0, 0.5)
+
+    values = np.zeros(100)
+    values[7] = 10.0
+    hist = histogram_text(values, 0.0, 0.1, 3, bins=10)
+    assert "histogram of 100 weights from 0 to 10" in hist.summary
+    assert "1 lie beyond mean ± 3 σ (0 ± 0.3)" in hist.summary
+    assert [r[2] for r in hist.rows] == [99, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+
+    points = [
+        ProfilePoint("blk.0.attn_q.weight", 0, "Q4_K", "Q6_K", 2e-3, 0.05),
+        ProfilePoint("blk.1.ffn_down.weight", 1, "Q6_K", "Q6_K", 0.0, 0.0),
+        ProfilePoint("token_embd.weight", -1, "Q6_K", "Q6_K", 0.0, 0.0),
+    ]
+    profile = layer_profile_text(points)
+    assert profile.summary == (
+        "RMS(Q4 − Q6) of 3 tensors across 2 layers: largest 0.002 (blk.0.attn_q.weight, "
+        "layer 0); 2 tensors have no difference at all."
+    )
+    assert profile.rows[2][:2] == ("token_embd.weight", "outside")

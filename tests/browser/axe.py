@@ -108,3 +108,24 @@ def describe(violations: list[dict[str, Any]], nodes: int = 3) -> str:
             if reason.get("message"):
                 lines.append(f"        {reason['message']}")
     return "\n".join(lines)
+
+
+def check_now(page, path: str, source: Path) -> Audit:
+    """Audit the page as it is once the last interaction has been drawn; fail on a serious or
+    critical violation (printing the others, for the report)."""
+    settle(page)
+    result = audit(page, path, source)
+    if result.others():
+        print(f"{path} (axe {result.axe_version}):\n{describe(result.others())}")
+    assert not result.blocking(), f"{path}:\n{describe(result.blocking())}"
+    return result
+
+
+def open_data_table(page, scope: str, name: str) -> None:
+    """Open the chart's "Data table: <name>" expander under `scope` with the keyboard only."""
+    summary = page.locator(f"{scope} [data-testid='stExpander'] summary").filter(
+        has_text=f"Data table: {name}"
+    )
+    summary.focus()
+    page.keyboard.press("Enter")
+    summary.locator("xpath=..").locator('[data-testid="stDataFrame"], table').first.wait_for()

@@ -43,3 +43,21 @@ def test_submit_then_see_the_class(page, board_app):
     # The instructor's tab is another session: the board has no point of its own for it.
     sidebar_to(page, "class-board")
     page.get_by_text("Submit your evidence from the Evidence report page").wait_for()
+
+
+def test_after_submitting_the_board_pages_stay_accessible(page, board_app):
+    """axe after the main interactions of the board: the evidence submitted (the Evidence page
+    with its success message), the class board with the student's point and a chart's data
+    table opened by keyboard, the unlocked instructor page: no serious or critical violation."""
+    from axe import axe_source, check_now, open_data_table
+
+    source = axe_source()
+    save_decision_and_submit(page, board_app, "Bo Axe", CODE.lower(), "Fits, and fast.")
+    check_now(page, "/evidence (submitted)", source)
+    sidebar_to(page, "class-board")
+    page.get_by_text("Your submission").wait_for()
+    open_data_table(page, '[data-testid="stMain"]', "decisions taken")
+    check_now(page, "/class-board (own point, data table open)", source)
+    unlock_instructor(page, board_app)
+    page.get_by_text("Fits, and fast.").wait_for()
+    check_now(page, "/instructor (unlocked)", source)

@@ -77,3 +77,29 @@ def test_picking_another_tensor_redraws_the_tile(page, weights_app) -> None:
         arg=[f"{KEY}-tile .js-plotly-plot", before],
     )
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_after_moving_the_view_the_page_stays_accessible(page, weights_app) -> None:
+    """axe after the real-weights view's interactions: another tensor picked by typing and
+    Enter, the profile switched to relative with Space, the tile's data table opened with
+    Enter; no serious or critical violation."""
+    from axe import axe_source, check_now, open_data_table
+
+    source = axe_source()
+    page.goto(f"{weights_app}/lab2-objective4")
+    tile = page.locator(f"{KEY}-tile .js-plotly-plot")
+    tile.wait_for()
+    before = tile.inner_html()
+    page.locator(f"{KEY}-tensor input").focus()
+    page.keyboard.type("blk.2.attn_v")
+    page.keyboard.press("Enter")
+    page.get_by_text("Both files store this tensor byte for byte alike").wait_for()
+    page.wait_for_function(
+        "([sel, old]) => document.querySelector(sel).innerHTML !== old",
+        arg=[f"{KEY}-tile .js-plotly-plot", before],
+    )
+    page.locator(f"{KEY}-relative input").focus()
+    page.keyboard.press("Space")
+    page.locator(f"{KEY}-profile .js-plotly-plot").get_by_text("RMS(Q4 − Q6) / RMS(w)").wait_for()
+    open_data_table(page, '[data-testid="stMain"]', "the tile's weights")
+    check_now(page, "/lab2-objective4 (another tensor, relative profile, table open)", source)

@@ -16,6 +16,7 @@ background, grid) into every chart's template whatever the figure brings.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,12 +50,78 @@ OKABE_ITO: Mapping[str, str] = {
     "purple": "#CC79A7",
     "black": "#000000",
 }
+# Classes (tensor types, tags) take these colours in order: every pair stays at least 11 CAM02-UCS
+# ΔE apart under simulated deuteranopia, protanopia and tritanopia (Tableau 10: 1.4, red against
+# green). Beyond eight classes a colour comes back, so each class also gets its own bar pattern
+# and marker symbol (`category_style`): tests/test_figures_colour_vision.py checks both.
+CATEGORICAL: tuple[str, ...] = tuple(
+    OKABE_ITO[k]
+    for k in ("blue", "orange", "green", "vermilion", "sky", "purple", "yellow", "black")
+)
+PATTERNS = ("", "/", "\\", "x", "-", "|", "+", ".")  # plotly bar fill patterns
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon")
+
+
+def category_style(index: int) -> tuple[str, str, str]:
+    """Colour, bar pattern and marker symbol of class `index`; no two classes share all three.
+
+    Colours repeat every eight classes; the pattern and symbol shift by one at each repeat, so
+    classes that share a colour differ in both.
+    """
+    n = len(CATEGORICAL)
+    shift = index + index // n
+    return CATEGORICAL[index % n], PATTERNS[shift % len(PATTERNS)], SYMBOLS[shift % len(SYMBOLS)]
+
+
+# Plot text and edges (issue 18, docs/accessibility.md). Streamlit's chart theme draws tick labels,
+# axis titles, annotations and the in-figure slider's labels in its gray70 #808495: 3.72:1 on
+# the white plot, below the 4.5:1 that 12-14 px text needs (measured in Chromium). The factory
+# sets them, on every axis and colour bar, in Streamlit's gray80 (7.05:1); a mark whose fill is
+# lighter than 3:1 gets an EDGE outline. tests/test_figures_contrast.py checks every builder.
+PLOT_BACKGROUND = "#ffffff"
+TEXT_COLOR = "#555867"
+EDGE = "#333333"  # 12.6:1 on white
+_AXIS = re.compile(r"^[xy]axis\d*$")
+_COLOR_AXIS = re.compile(r"^coloraxis\d*$")
+
+
+def _with_text_color(part: Any) -> Spec:
+    """A copy of a layout part ({...} or None) whose font colour defaults to TEXT_COLOR."""
+    part = dict(part or {})
+    part["font"] = {"color": TEXT_COLOR, **part.get("font", {})}
+    return part
+
+
+def _axis_text(axis: Any) -> Spec:
+    axis = dict(axis or {})
+    axis["tickfont"] = {"color": TEXT_COLOR, **axis.get("tickfont", {})}
+    title = axis.get("title")
+    axis["title"] = _with_text_color({"text": title} if isinstance(title, str) else title)
+    return axis
+
+
+def readable_text(layout: Spec) -> Spec:
+    """`layout` with TEXT_COLOR wherever Streamlit's template would put its lighter grey.
+
+    Streamlit's template names a colour for every axis's ticks and title and for colour bars,
+    which a figure-wide `font.color` does not override; explicit colours in `layout` win.
+    """
+    out = dict(layout)
+    out["font"] = {"color": TEXT_COLOR, **out.get("font", {})}
+    for key in {"xaxis", "yaxis", *(k for k in out if _AXIS.match(k))}:
+        out[key] = _axis_text(out.get(key))
+    for key in [k for k in out if _COLOR_AXIS.match(k)]:
+        axis = dict(out[key])
+        axis["colorbar"] = _axis_text(axis.get("colorbar"))
+        out[key] = axis
+    return out
+
 
 # Colour maps, one per meaning: signed values (w, ŵ) on ColorBrewer's RdBu (negative blue,
 # positive red), errors w − ŵ on PuOr (purple to orange), so a value is never mistaken for an
 # error (cividis is the choice for unsigned magnitudes, when a figure needs one). ColorBrewer
-# lists RdBu and PuOr as colour-blind safe; neither pairs red against green. Not yet
-# checked here by simulation (deuteranopia, protanopia, tritanopia): the accessibility pass.
+# lists RdBu and PuOr as colour-blind safe; neither pairs red against green. Checked by
+# simulation (deuteranopia, protanopia, tritanopia): tests/test_figures_colour_vision.py.
 VALUE_MAP = "RdBu_r"
 ERROR_MAP = "PuOr"
 
@@ -96,7 +163,7 @@ def figure_spec(
         base["uirevision"] = uirevision
     if title:
         base["title"] = {"text": title}
-    return {"data": data, "layout": {**base, **layout}}
+    return {"data": data, "layout": readable_text({**base, **layout})}
 
 
 def colorscale(name: str, n: int = 5) -> list[list[Any]]:
@@ -169,6 +236,9 @@ def bits_slider(
         "active": active,
         "steps": steps,
         "currentvalue": {"prefix": prefix, "font": {"size": 14}},
+        # The grip's and rail's edge: plotly's default #bec8d9 is 1.69:1 on white (SC 1.4.11).
+        "bordercolor": EDGE,
+        "tickcolor": EDGE,
         "pad": {"t": 36, "b": 0},
         "len": 1.0,
         "x": 0.0,

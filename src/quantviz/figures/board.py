@@ -12,6 +12,7 @@ are students' text: they go through `plotly_text` so plotly's HTML-like label ma
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +20,8 @@ import plotly.graph_objects as go
 
 from quantviz.board.extract import SIDE_LABELS, SIDES, SideFigures
 from quantviz.board.store import Submission
-from quantviz.figures._base import LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
+from quantviz.figures._base import EDGE, LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure, plotly_text
+from quantviz.figures.alt import ChartText, listing, num
 
 COLORS = {"q4": OKABE_ITO["orange"], "q6": OKABE_ITO["blue"]}
 SYMBOLS = {"q4": "circle", "q6": "diamond"}
@@ -32,7 +34,7 @@ DECISION_COLORS = {
     "none": "#999999",
     "undecided": "#CCCCCC",
 }
-PAIR_LINE = "#B0B0B0"
+PAIR_LINE = "#808080"  # 3.9:1 on white: the line that pairs a student's Q4 and Q6 (SC 1.4.11)
 OUTLINE = {"width": 1, "color": "#333333"}
 MARGIN = {"t": 50}
 
@@ -284,7 +286,8 @@ def decisions_figure(rows: Sequence[Submission]) -> go.Figure:
         "textposition": "outside",
         "marker": {
             "color": [DECISION_COLORS[k] for k in DECISION_ORDER],
-            "line": {"width": [3 if k == own_key else 0 for k in DECISION_ORDER], "color": "#000"},
+            # Every bar outlined: "nothing fits" and "no decision" are light greys (SC 1.4.11).
+            "line": {"width": [3 if k == own_key else 1 for k in DECISION_ORDER], "color": EDGE},
             "pattern": {"shape": ["/" if k == own_key else "" for k in DECISION_ORDER]},
         },
         "hovertemplate": "%{x}: %{y} students<extra></extra>",
@@ -302,6 +305,16 @@ def decisions_figure(rows: Sequence[Submission]) -> go.Figure:
     )
 
 
+def _metric(row: Submission, side: str, metric: str) -> float | None:
+    """A SideFigures field, with sizes in GB, or "pass_rate" (probe checks passed, %)."""
+    s = _side(row, side)
+    if metric == "pass_rate":
+        return _pass_rate(s)
+    if metric == "size_bytes":
+        return _gb(s.size_bytes)
+    return getattr(s, metric)
+
+
 def paired_figure(
     rows: Sequence[Submission], metric: str, *, title: str, axis_title: str
 ) -> go.Figure:
@@ -312,12 +325,7 @@ def paired_figure(
     """
 
     def value(row: Submission, side: str) -> float | None:
-        s = _side(row, side)
-        if metric == "pass_rate":
-            return _pass_rate(s)
-        if metric == "size_bytes":
-            return _gb(s.size_bytes)
-        return getattr(s, metric)
+        return _metric(row, side, metric)
 
     names = [plotly_text(f"{r.name} (#{r.id})") for r in rows]
     line_x: list[float | None] = []
@@ -412,4 +420,146 @@ def speed_memory_figure(rows: Sequence[Submission]) -> go.Figure:
             "yaxis": {"title": {"text": "tokens/s"}, "rangemode": "tozero"},
             "height": 380,
         },
+    )
+
+
+# Text alternatives (issue 18): one sentence and the plotted numbers, beside each figure above.
+# Student figures stay anonymous: a row is "student k" in the table, never a name.
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _who(i: int, row: Submission, names: bool) -> str:
+    if names:
+        return f"{row.name} (#{row.id})"
+    return "you" if row.own else f"student {i + 1}"
+
+
+def _side_values(
+    rows: Sequence[Submission], side: str, value: Callable[[SideFigures], float | None]
+) -> list[float]:
+    return [v for r in rows if (v := value(_side(r, side))) is not None]
+
+
+def sizes_text(rows: Sequence[Submission], *, names: bool = False) -> ChartText:
+    """What `sizes_figure` shows: each tag's size against its bits per weight."""
+    parts = []
+    for side in SIDES:
+        sizes = _side_values(rows, side, lambda s: _gb(s.size_bytes))
+        bpw = _side_values(rows, side, lambda s: s.bits_per_weight)
+        parts.append(
+            f"{SIDE_LABELS[side]} median {num(_median(sizes))} GB at "
+            f"{num(_median(bpw))} bits per weight ({len(sizes)} submissions)"
+        )
+    table = [
+        (_who(i, r, names), SIDE_LABELS[side], _side(r, side).bits_per_weight,
+         _gb(_side(r, side).size_bytes))
+        for i, r in enumerate(rows) for side in SIDES
+    ]  # fmt: skip
+    return ChartText.of(
+        f"Size on the endpoint against estimated bits per weight: {listing(parts)}.",
+        ("student", "model", "bits per weight", "size (GB)"),
+        table,
+        "sizes and bits per weight",
+    )
+
+
+def speed_text(rows: Sequence[Submission], *, names: bool = False) -> ChartText:
+    """What `speed_figure` shows: each student's Q4 tokens/s against their Q6 tokens/s."""
+    pairs = [
+        (i, r, r.figures.q4.tokens_per_s, r.figures.q6.tokens_per_s)
+        for i, r in enumerate(rows)
+        if r.figures.q4.tokens_per_s is not None and r.figures.q6.tokens_per_s is not None
+    ]
+    faster = sum(1 for _, _, q4, q6 in pairs if q4 > q6)
+    summary = (
+        f"Tokens per second, Q4 against Q6, for {len(pairs)} students: Q4 was faster on "
+        f"{faster} machines and not faster on {len(pairs) - faster}; median Q4 "
+        f"{num(_median([p[2] for p in pairs]))}, median Q6 {num(_median([p[3] for p in pairs]))}."
+    )
+    return ChartText.of(
+        summary,
+        ("student", "Q4 tokens/s", "Q6 tokens/s"),
+        [(_who(i, r, names), q4, q6) for i, r, q4, q6 in pairs],
+        "tokens per second",
+    )
+
+
+def probe_text(rows: Sequence[Submission], *, names: bool = False) -> ChartText:
+    """What `probe_figure` shows: probe checks passed, per student and tag."""
+    parts = []
+    for side in SIDES:
+        rates = _side_values(rows, side, _pass_rate)
+        parts.append(f"{SIDE_LABELS[side]} median {num(_median(rates))} % ({len(rates)} students)")
+    table = [
+        (_who(i, r, names), SIDE_LABELS[side], s.probe_passed, s.probe_total, _pass_rate(s))
+        for i, r in enumerate(rows)
+        for side in SIDES
+        if _pass_rate(s := _side(r, side)) is not None
+    ]
+    return ChartText.of(
+        f"Quality probe checks passed, as a share of those answered: {listing(parts)}.",
+        ("student", "model", "passed", "answered", "passed (%)"),
+        table,
+        "probe checks passed",
+    )
+
+
+def decisions_text(rows: Sequence[Submission]) -> ChartText:
+    """What `decisions_figure` shows: how many students took each decision."""
+    counts = decision_counts(rows)
+    own = next((r for r in rows if r.own), None)
+    yours = ""
+    if own is not None:
+        key = own.figures.decision if own.figures.decision in counts else "undecided"
+        yours = f" Yours: {DECISION_LABELS[key]}."
+    parts = [f"{DECISION_LABELS[k]} {counts[k]}" for k in DECISION_ORDER]
+    return ChartText.of(
+        f"Decisions taken by {len(rows)} students: {listing(parts)}.{yours}",
+        ("decision", "students"),
+        [(DECISION_LABELS[k], counts[k]) for k in DECISION_ORDER],
+        "decisions taken",
+    )
+
+
+def paired_text(
+    rows: Sequence[Submission], metric: str, *, title: str, axis_title: str
+) -> ChartText:
+    """What `paired_figure` shows: each student's Q4 and Q6 value of `metric`."""
+
+    def value(row: Submission, side: str) -> float | None:
+        return _metric(row, side, metric)
+
+    table = [(f"{r.name} (#{r.id})", value(r, "q4"), value(r, "q6")) for r in rows]
+    both = [(a, b) for _, a, b in table if a is not None and b is not None]
+    higher = sum(1 for a, b in both if a > b)
+    return ChartText.of(
+        f"{title}, one row per student ({len(rows)}): Q4 above Q6 for {higher} of the "
+        f"{len(both)} with both values; median Q4 {num(_median([a for a, _ in both]))}, "
+        f"median Q6 {num(_median([b for _, b in both]))} ({axis_title}).",
+        ("student", f"Q4 {axis_title}", f"Q6 {axis_title}"),
+        table,
+        title,
+    )
+
+
+def speed_memory_text(rows: Sequence[Submission]) -> ChartText:
+    """What `speed_memory_figure` shows: tokens/s against the tag's size, per student and tag."""
+    table = [
+        (f"{r.name} (#{r.id})", SIDE_LABELS[side], _gb(_side(r, side).size_bytes),
+         _side(r, side).tokens_per_s)
+        for r in rows for side in SIDES
+    ]  # fmt: skip
+    parts = []
+    for side in SIDES:
+        size = _median(_side_values(rows, side, lambda s: _gb(s.size_bytes)))
+        speed = _median(_side_values(rows, side, lambda s: s.tokens_per_s))
+        parts.append(f"{SIDE_LABELS[side]} median {num(size)} GB at {num(speed)} tokens/s")
+    return ChartText.of(
+        f"Speed against memory for {len(rows)} students: {listing(parts)}.",
+        ("student", "model", "size (GB)", "tokens/s"),
+        table,
+        "speed against memory",
     )

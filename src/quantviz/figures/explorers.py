@@ -24,7 +24,6 @@ from numpy.typing import ArrayLike, NDArray
 from quantviz.figures._base import (
     ERROR_MAP,
     INDIGO,
-    LIGHT_SLATE,
     OKABE_ITO,
     SLATE,
     VALUE_MAP,
@@ -34,6 +33,7 @@ from quantviz.figures._base import (
     colorscale,
     figure_spec,
 )
+from quantviz.figures.alt import ChartText
 from quantviz.quant.absmax import WeightState, qmax
 from quantviz.quant.schemes import LayerState, Scheme
 
@@ -44,9 +44,9 @@ ERROR_SCALE = colorscale(ERROR_MAP)
 VALUE_UNIT = "w, ŵ (weight value)"
 ERROR_UNIT = "w − ŵ (weight value)"
 USED_COLOR = INDIGO
-UNUSED_COLOR = LIGHT_SLATE
+UNUSED_COLOR = SLATE  # the "every code there is" dots: 4.76:1 on white (SC 1.4.11)
 ERROR_COLOR = SLATE
-BOUND_COLOR = OKABE_ITO["orange"]
+BOUND_COLOR = OKABE_ITO["vermilion"]  # 3.87:1; Okabe orange is 2.25:1
 LEVEL_COLOR = OKABE_ITO["vermilion"]
 CLIP_COLOR = "#111111"
 HEATMAP_TITLES = ("original w", "reconstruction ŵ", "error w − ŵ")
@@ -508,8 +508,7 @@ def _overview_spec(
                 "size": LEVEL_MARK_PX,
                 "line": {"color": LEVEL_COLOR, "width": 1},
             },
-            "cliponaxis": True,
-            "opacity": 0.6,
+            "cliponaxis": True,  # opaque: at 0.6 the levels were 2.2:1 on white (SC 1.4.11)
             "hoverinfo": "skip",
         },
         # The weights over the levels: at 7-8 bits the levels fill the panel.
@@ -626,3 +625,48 @@ def grid_explorer_figure(
         specs.append(spec)
     labels = [str(s.bits) for s in states]
     return bits_slider(specs, labels, labels.index(str(active_bits)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text alternatives (issue 18). The figure's own bits slider emits no text and takes no keyboard
+# focus, so the text carries every width: the sentence of the width the figure opens at, and a
+# row per width in the table, which the widget shows in the open under the figure.
+
+
+def weight_explorer_text(
+    w: float, states: Sequence[WeightState], active_bits: int = DEFAULT_BITS
+) -> ChartText:
+    """What `weight_explorer_figure` shows, at every width its slider holds."""
+    active = next(s for s in states if s.bits == active_bits)
+    rows = [
+        (s.bits, s.n_levels, f"{s.scale:.6f}", s.q, f"{s.w_hat:.6f}", f"{s.abs_error:.6f}")
+        for s in states
+    ]
+    return ChartText.of(
+        f"{weight_summary(active, w)} The table lists the same numbers at every width the "
+        "figure's bits slider holds.",
+        ("bits", "levels", "scale", "q", "ŵ", "|w − ŵ|"),
+        rows,
+        "every width",
+    )
+
+
+def grid_explorer_text(
+    w: ArrayLike, states: Sequence[LayerState], active_bits: int = DEFAULT_BITS
+) -> ChartText:
+    """What `grid_explorer_figure` shows, at every width its slider holds."""
+    n = int(np.asarray(w).size)
+    active = next(s for s in states if s.bits == active_bits)
+    rows = [
+        (s.bits, f"{s.summary.used_levels} of {s.summary.representable_levels}",
+         f"{s.summary.errors.rmse:.5f}", f"{s.summary.errors.max_error:.5f}", s.zeros,
+         f"{s.summary.storage_bits} bits")
+        for s in states
+    ]  # fmt: skip
+    return ChartText.of(
+        f"{layer_summary(active, n)} The table lists the same numbers at every width the "
+        "figure's bits slider holds.",
+        ("bits", "levels used", "RMSE", "max error", "read back as 0", "storage"),
+        rows,
+        "every width",
+    )

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 
 from quantviz.figures._base import Spec, figure
+from quantviz.figures.alt import ChartText, listing, num
 
 GRID = 16  # the super-block of 256 weights is drawn as GRID x GRID, row by row
 VALUE_SCALE = "RdBu_r"
@@ -256,3 +257,46 @@ def code_grid_figure(
     ]
     layout: Spec = {"legend": _top_legend(), **_square_axes(GRID, GRID)}
     return figure(data, layout, height=470, uirevision=uirevision, margin=MARGIN)
+
+
+def _rms(a: NDArray[np.float64]) -> float:
+    return float(np.sqrt(np.mean(a * a)))
+
+
+def error_grid_text(w: ArrayLike, panels: Sequence[Panel]) -> ChartText:
+    """What `error_grid_figure` shows: each scheme's error per weight, and its RMS and largest.
+
+    The table has a row per weight (its number, w, then each scheme's w − ŵ), in the grids'
+    reading order.
+    """
+    g = _as_grid(w).ravel()
+    errors = [_as_grid(p.z).ravel() for p in panels]
+    parts = [
+        f"{p.title.split(':')[0]} RMS {num(_rms(e))}, largest {num(float(np.abs(e).max()))}"
+        for p, e in zip(panels, errors, strict=True)
+    ]
+    summary = (
+        f"The {g.size} weights of one super-block (largest |w| {num(float(np.abs(g).max()))}) "
+        f"and the error w − ŵ of {len(panels)} schemes, each weight a cell in a 16 × 16 grid: "
+        f"{listing(parts)}."
+    )
+    columns = ("weight", "w", *(p.title for p in panels))
+    rows = zip(range(g.size), g.tolist(), *(e.tolist() for e in errors), strict=True)
+    return ChartText.of(summary, columns, rows, "the weights and every scheme's error")
+
+
+def code_grid_text(
+    codes: ArrayLike, w: ArrayLike, w_hat: ArrayLike, block: int, sub_block: int
+) -> ChartText:
+    """What `code_grid_figure` shows: the stored code of every weight, with its block."""
+    c = _as_grid(codes).ravel().astype(np.int64)
+    g, r = _as_grid(w).ravel(), _as_grid(w_hat).ravel()
+    index = np.arange(c.size)
+    subs = "" if sub_block == block else f", in sub-blocks of {sub_block} with their own scale"
+    summary = (
+        f"The stored integer code of each of the {c.size} weights, from {int(c.min())} to "
+        f"{int(c.max())}, in blocks of {block} weights with their own fp16 scale{subs}."
+    )
+    rows = zip(index.tolist(), (index // block).tolist(), c.tolist(), g.tolist(), r.tolist(),
+               strict=True)  # fmt: skip
+    return ChartText.of(summary, ("weight", "block", "code", "w", "ŵ"), rows, "stored codes")

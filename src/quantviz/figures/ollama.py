@@ -13,38 +13,17 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from quantviz.decision.storage import StorageRow
-from quantviz.figures._base import (
-    BLUE,
-    BROWN,
-    GREEN,
-    GREY,
-    LEGEND_TOP_RIGHT,
-    ORANGE,
-    PINK,
-    PURPLE,
-    RED,
-    TEAL,
-    YELLOW,
-    Spec,
-    figure,
-)
+from quantviz.figures._base import EDGE, LEGEND_TOP_RIGHT, OKABE_ITO, Spec, category_style, figure
+from quantviz.figures.alt import ChartText, listing
 from quantviz.ollama.metadata import TypeShare
 from quantviz.units import format_bytes
 
-TYPE_COLORS = {
-    "Q4_K": BLUE,
-    "Q6_K": ORANGE,
-    "F32": "#9d9d9d",
-    "F16": GREY,
-    "BF16": "#79706e",
-    "Q8_0": RED,
-    "Q5_0": TEAL,
-    "Q5_K": GREEN,
-    "Q4_0": PURPLE,
-}
-_SPARE_COLORS = (YELLOW, PINK, BROWN, "#17becf", "#bcbd22", "#8c564b")
-SIZE_COLOR = BLUE
-NOMINAL_COLOR = RED
+# GGML types in the order they take the categorical styles (colour, pattern, symbol), so a type
+# looks the same in every chart and for every tag; a type not listed takes the next free style.
+KNOWN_TYPES = ("Q4_K", "Q6_K", "Q8_0", "Q5_K", "Q5_0", "Q4_0", "F16", "F32", "BF16")
+BAR_EDGE = {"width": 1, "color": EDGE}  # light segments still stand out (SC 1.4.11)
+SIZE_COLOR = OKABE_ITO["blue"]
+NOMINAL_COLOR = OKABE_ITO["vermilion"]
 
 
 def _bpw_text(bpw: float | None) -> str:
@@ -96,8 +75,16 @@ def storage_figure(
     return figure(data, layout, title=title, height=300, uirevision=uirevision)
 
 
+def type_style(qtype: str, index: int = 0) -> tuple[str, str, str]:
+    """Colour, bar pattern and marker symbol of a GGML type; `index`: its place among the
+    types of the chart, which picks the style of a type outside KNOWN_TYPES."""
+    upper = qtype.upper()
+    position = KNOWN_TYPES.index(upper) if upper in KNOWN_TYPES else len(KNOWN_TYPES) + index
+    return category_style(position)
+
+
 def type_color(qtype: str, index: int = 0) -> str:
-    return TYPE_COLORS.get(qtype.upper(), _SPARE_COLORS[index % len(_SPARE_COLORS)])
+    return type_style(qtype, index)[0]
 
 
 def type_order(mixes: Mapping[str, Mapping[str, TypeShare]]) -> list[str]:
@@ -126,10 +113,11 @@ def type_mix_figure(
         shares = [mixes[label].get(qtype) for label in labels]
         counts = [s.count if s else 0 for s in shares]
         n_bytes = [(s.n_bytes or 0) if s else 0 for s in shares]
-        color = type_color(qtype, i)
+        color, pattern, _ = type_style(qtype, i)
         custom = [[c, b] for c, b in zip(counts, n_bytes, strict=True)]
         common = {"type": "bar", "name": qtype, "x": labels, "legendgroup": qtype,
-                  "marker": {"color": color}, "customdata": custom}  # fmt: skip
+                  "marker": {"color": color, "line": BAR_EDGE, "pattern": {"shape": pattern}},
+                  "customdata": custom}  # fmt: skip
         data.append(
             {
                 **common,
@@ -157,3 +145,42 @@ def type_mix_figure(
         "yaxis2": {"title": {"text": "tensors"}, "anchor": "x2", "rangemode": "tozero"},
     }
     return figure(data, layout, title=title, height=340, uirevision=uirevision)
+
+
+# Text alternatives (issue 18): one sentence and the plotted numbers, beside each figure above.
+
+
+def storage_text(rows: Sequence[StorageRow]) -> ChartText:
+    """What `storage_figure` shows: each tag's size, and its size at the nominal bits/weight."""
+    parts = [
+        f"{r.label} {format_bytes(r.size)}"
+        + (f" ({r.bits_per_weight:.2f} bits per weight)" if r.bits_per_weight else "")
+        for r in rows
+    ]
+    table = [
+        (r.label, r.tag, r.size / 1e9, r.bits_per_weight,
+         None if r.nominal_size is None else r.nominal_size / 1e9)
+        for r in rows
+    ]  # fmt: skip
+    columns = ("model", "tag", "size (GB)", "bits per weight", "size at nominal bits (GB)")
+    return ChartText.of(
+        f"Size on the endpoint: {listing(parts)}.", columns, table, "size on the endpoint"
+    )
+
+
+def type_mix_text(mixes: Mapping[str, Mapping[str, TypeShare]]) -> ChartText:
+    """What `type_mix_figure` shows: per tag, the bytes and tensors of each GGML type."""
+    parts = []
+    table = []
+    for label, mix in mixes.items():
+        total = sum(s.n_bytes or 0 for s in mix.values())
+        ranked = sorted(mix.items(), key=lambda kv: kv[1].n_bytes or 0, reverse=True)
+        top = [f"{q} {100 * (s.n_bytes or 0) / total:.0f} %" for q, s in ranked[:2] if total]
+        parts.append(f"{label}: {', '.join(top) or 'no sizes'} of the bytes")
+        table += [(label, q, s.count, (s.n_bytes or 0) / 1e9) for q, s in ranked]
+    return ChartText.of(
+        f"Tensor types per tag, by bytes and by tensor count: {'; '.join(parts)}.",
+        ("tag", "type", "tensors", "GB"),
+        table,
+        "tensor types",
+    )

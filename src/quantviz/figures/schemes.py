@@ -11,22 +11,21 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from quantviz.figures._base import (
-    BLUE,
-    GREEN,
-    LEGEND_TOP_RIGHT,
-    OKABE_ITO,
-    ORANGE,
-    RED,
-    Spec,
-    figure,
-)
+from quantviz.figures._base import EDGE, LEGEND_TOP_RIGHT, OKABE_ITO, Spec, figure
+from quantviz.figures.alt import ChartText
 from quantviz.quant.floats import FIELDS, FloatEncoding
 from quantviz.quant.schemes import GRANULARITIES, SCHEMES, SchemeComparison
 
-FIELD_COLORS = {"sign": RED, "exponent": BLUE, "mantissa": GREEN}
-RMSE_COLOR = BLUE
-MAX_ERROR_COLOR = ORANGE
+# Okabe-Ito, far apart for every reader (was Tableau red against green for sign and mantissa);
+# each cell also prints its bit, and the legend's swatches are outlined (yellow is light).
+FIELD_COLORS = {
+    "sign": OKABE_ITO["vermilion"],
+    "exponent": OKABE_ITO["sky"],
+    "mantissa": OKABE_ITO["yellow"],
+}
+RMSE_COLOR = OKABE_ITO["blue"]
+MAX_ERROR_COLOR = OKABE_ITO["orange"]
+OUTLINE = {"width": 1, "color": EDGE}
 MARGIN = {"t": 36}
 
 
@@ -52,7 +51,7 @@ def comparison_figure(
             "name": name,
             "x": x,
             "y": y,
-            "marker": {"color": color},
+            "marker": {"color": color, "line": OUTLINE},
             "customdata": custom,
             "hovertemplate": hover,
         }
@@ -202,7 +201,12 @@ def bit_strip_figure(
             "y": [None],
             "mode": "markers",
             "name": field,
-            "marker": {"symbol": "square", "size": 12, "color": FIELD_COLORS[field]},
+            "marker": {
+                "symbol": "square",
+                "size": 12,
+                "color": FIELD_COLORS[field],
+                "line": OUTLINE,
+            },
         }
         for field in FIELDS
     ]
@@ -218,4 +222,39 @@ def bit_strip_figure(
         height=60 + 34 * len(encodings),
         uirevision=uirevision,
         margin=MARGIN,
+    )
+
+
+# Text alternatives (issue 18): one sentence and the plotted numbers, beside each figure above.
+
+
+def pareto_text(rows: Sequence[SchemeComparison], front: Sequence[SchemeComparison]) -> ChartText:
+    """What `pareto_figure` shows: RMSE against bits per weight for every setting."""
+    on_front = {id(r) for r in front}
+    table = [
+        (r.label, r.bits, f"{r.bits_per_weight:.3f}", f"{r.rmse:.5f}", f"{r.max_error:.5f}",
+         "yes" if id(r) in on_front else "")
+        for r in sorted(rows, key=lambda r: (r.label, r.bits))
+    ]  # fmt: skip
+    return ChartText.of(
+        f"RMSE against bits per weight for {len(rows)} settings. {pareto_summary(front)}",
+        ("setting", "bits", "bits per weight", "RMSE", "max error", "on the front"),
+        table,
+        "every scheme, granularity and width",
+    )
+
+
+def bit_strip_text(encodings: Sequence[FloatEncoding]) -> ChartText:
+    """What `bit_strip_figure` shows: each format's bits, field by field, and its value."""
+    rows = []
+    for e in encodings:
+        fields = {f: "".join(str(c.bit) for c in e.strip if c.field == f) for f in FIELDS}
+        rows.append((e.fmt.name, fields["sign"], fields["exponent"], fields["mantissa"],
+                     f"{e.decoded:.10g}"))  # fmt: skip
+    names = ", ".join(f"{e.fmt.name} {e.decoded:.10g}" for e in encodings)
+    return ChartText.of(
+        f"The weight's bits in each float format, sign, exponent and mantissa: {names}.",
+        ("format", "sign", "exponent", "mantissa", "value"),
+        rows,
+        "the bits of each format",
     )

@@ -23,15 +23,18 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 
-from quantviz.figures._base import OKABE_ITO, Spec, colorscale, figure, plotly_text
-from quantviz.figures.ollama import type_color
+from quantviz.figures._base import EDGE, OKABE_ITO, Spec, colorscale, figure, plotly_text
+from quantviz.figures.alt import ChartText, num
+from quantviz.figures.ollama import type_style
 
 WEIGHT_SCALE = colorscale("cividis", 9)
 DIFF_SCALE = colorscale("PuOr", 9)
-SUB_BLOCK_LINE = {"color": "rgba(255, 255, 255, 0.55)", "width": 1, "dash": "dot"}
+# Opaque white: 4.2:1 on the middle of cividis, where most weights lie (0.55 alpha was 2.4:1).
+SUB_BLOCK_LINE = {"color": "#ffffff", "width": 1, "dash": "dot"}
 OUTLIER_COLOR = OKABE_ITO["vermilion"].lower()
 BAR_COLOR = OKABE_ITO["blue"].lower()
 RANGE_COLOR = OKABE_ITO["black"]
+MARKER_EDGE = {"width": 1, "color": EDGE}  # light type colours still stand out (SC 1.4.11)
 OUTSIDE_BLOCKS = -1  # the profile's x for tensors outside the blocks (embeddings, output)
 PANEL_TITLES = ("Q4 file", "Q6 file", "difference Q4 − Q6")
 
@@ -173,6 +176,17 @@ def outliers(values: ArrayLike, mean: float, std: float, k: float) -> NDArray[np
     return np.abs(v - mean) > k * std if std > 0 else np.zeros(v.shape, bool)
 
 
+def _bins(
+    v: NDArray[np.float64], bins: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], float, float]:
+    """The histogram's counts and edges over the finite values' range (one unit when flat)."""
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    return counts, edges, lo, hi
+
+
 def weight_histogram(
     values: ArrayLike,
     mean: float,
@@ -192,10 +206,7 @@ def weight_histogram(
     keep = np.isfinite(v_all)
     v = v_all[keep]
     labels = np.asarray(positions, dtype=object).ravel()[keep] if positions is not None else None
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    counts, edges, lo, hi = _bins(v, bins)
     width = float(edges[1] - edges[0])
     top = float(max(counts.max(initial=1), 1))
     data: list[Spec] = [
@@ -316,6 +327,7 @@ def layer_profile(
     data: list[Spec] = []
     for i, qtype in enumerate(types):
         group = [p for p in points if p.q4_type == qtype]
+        color, _, symbol = type_style(qtype, i)
         data.append(
             {
                 "type": "scatter",
@@ -327,7 +339,7 @@ def layer_profile(
                     [plotly_text(p.name), plotly_text(p.q6_type), p.diff_rms, p.relative]
                     for p in group
                 ],
-                "marker": {"color": type_color(qtype, i), "size": 8, "line": {"width": 0}},
+                "marker": {"color": color, "symbol": symbol, "size": 8, "line": MARKER_EDGE},
                 "hovertemplate": "%{customdata[0]}<br>Q4 file "
                 + plotly_text(qtype)
                 + ", Q6 file %{customdata[1]}<br>RMS(Q4 − Q6) = %{customdata[2]:.3e}"
@@ -372,3 +384,79 @@ def layer_profile(
         },
     }
     return _figure(data, layout)
+
+
+# Text alternatives (issue 18): one sentence and the plotted numbers, beside each figure above.
+
+
+def tile_text(
+    q4: ArrayLike,
+    q6: ArrayLike,
+    row0: int,
+    col0: int,
+    labels: tuple[str, str] = ("Q4_K", "Q6_K"),
+) -> ChartText:
+    """What `tile_figure` shows: the tile's weights in both files and their difference."""
+    a = np.asarray(q4, np.float64)
+    b = np.asarray(q6, np.float64)
+    d = a - b
+    rows, cols = b.shape
+    rms = float(np.sqrt(np.mean(d * d))) if d.size else None
+    largest = float(np.abs(d).max(initial=0.0))
+    summary = (
+        f"Rows {row0} to {row0 + rows - 1}, columns {col0} to {col0 + cols - 1} of the tensor in "
+        f"the Q4 file ({labels[0]}) and the Q6 file ({labels[1]}), weights from "
+        f"{num(float(np.nanmin(b)) if b.size else None)} to "
+        f"{num(float(np.nanmax(b)) if b.size else None)}; their difference has RMS {num(rms)} "
+        f"and largest magnitude {num(largest)}."
+    )
+    r, c = np.indices(b.shape)
+    table = zip((r + row0).ravel().tolist(), (c + col0).ravel().tolist(), a.ravel().tolist(),
+                b.ravel().tolist(), d.ravel().tolist(), strict=True)  # fmt: skip
+    return ChartText.of(
+        summary, ("row", "column", "Q4 file", "Q6 file", "Q4 − Q6"), table, "the tile's weights"
+    )
+
+
+def histogram_text(
+    values: ArrayLike, mean: float, std: float, k: float, bins: int = 60
+) -> ChartText:
+    """What `weight_histogram` shows: the bins (same edges), and how many weights are outliers."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    n_out = int(outliers(v, mean, std, k).sum())
+    summary = (
+        f"A histogram of {v.size} weights from {num(lo)} to {num(hi)} (log counts); {n_out} lie "
+        f"beyond mean ± {k:g} σ ({num(mean)} ± {num(k * std)}), each marked with a cross."
+    )
+    rows = zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True)
+    return ChartText.of(summary, ("from", "to", "weights"), rows, "weights per bin")
+
+
+def layer_profile_text(points: Sequence[ProfilePoint], relative: bool = False) -> ChartText:
+    """What `layer_profile` shows: each tensor's RMS(Q4 − Q6) at its layer."""
+    value = "RMS(Q4 − Q6) / RMS(w)" if relative else "RMS(Q4 − Q6)"
+    top = max(points, key=lambda p: p.relative if relative else p.diff_rms, default=None)
+    zero = sum(1 for p in points if p.diff_rms == 0)
+    layers = {p.layer for p in points if p.layer != OUTSIDE_BLOCKS}
+    if top is None:
+        summary = "No quantized tensor to show."
+    else:
+        largest = top.relative if relative else top.diff_rms
+        summary = (
+            f"{value} of {len(points)} tensors across {len(layers)} layers: largest "
+            f"{num(largest)} ({top.name}, layer "
+            f"{'outside the blocks' if top.layer == OUTSIDE_BLOCKS else top.layer}); "
+            f"{zero} tensors have no difference at all."
+        )
+    rows = [
+        (p.name, "outside" if p.layer == OUTSIDE_BLOCKS else str(p.layer), p.q4_type, p.q6_type,
+         p.diff_rms, p.relative)
+        for p in points
+    ]  # fmt: skip
+    columns = ("tensor", "layer", "Q4 type", "Q6 type", "RMS(Q4 − Q6)", "relative to RMS(w)")
+    return ChartText.of(summary, columns, rows, "difference per tensor")

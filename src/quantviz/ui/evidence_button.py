@@ -37,6 +37,6 @@ def save_button(
         help=help or "Adds what this widget shows now to the Evidence page and its report.",
     )
     if clicked and session.record(kind, title, dict(payload)) is not None:
-        st.toast(f"Saved to your evidence: {title}", icon=":material/check:")
+        st.success(f"Saved to your evidence: {title}", icon=":material/check:")
         return True
     return False

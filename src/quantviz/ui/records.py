@@ -70,6 +70,7 @@ def render_record(lab: Lab, section: Section, field: RecordField) -> None:
                 st.markdown("\n\n".join(plain(line) for line in measured.splitlines()))
         left, right = st.columns([1, 3])
         saved_now = isinstance(saved_value, str) and saved_value == clip(value, limit)
+        just_saved = False
         if left.button("Save to my evidence", key=f"{key}-save", icon=":material/save:"):
             if not value.strip():
                 right.warning("Write your answer first: an empty record is not saved.")
@@ -79,9 +80,10 @@ def render_record(lab: Lab, section: Section, field: RecordField) -> None:
                 record_payload(item, value, limit),
                 RECORD_KEY,
             ):
-                saved_now = True
-                st.toast("Saved to your evidence.", icon=":material/check:")
-        if saved_now:
+                saved_now = just_saved = True
+        if just_saved:  # a status message, not st.toast (a dialog without a name: issue 18)
+            right.success("Saved in your evidence.", icon=":material/check:")
+        elif saved_now:
             right.caption(":material/check: Saved in your evidence.")
         elif isinstance(saved_value, str):
             right.caption("Changed since you saved it: save again to replace the saved answer.")

@@ -35,7 +35,7 @@ def render_section(lab: Lab, section: Section) -> None:
             render_record(lab, section, block)
 
     if section.kind == "overview":
-        st.subheader("In this lab", anchor=False)
+        st.header("In this lab", anchor=False)  # h2 under the h1: no skipped level
         for other in lab.sections[1:]:
             nav.link(other.url_path, other.title)
     _prev_next(lab, section)

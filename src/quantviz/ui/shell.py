@@ -14,11 +14,45 @@ from quantviz.ui import nav, session
 from quantviz.ui.pages import class_board, evidence, instructor, settings
 from quantviz.ui.render import render_lab_error, render_section
 
+APP_NAME = "quantviz"
+
+
+def document_title(*parts: str) -> str:
+    """The browser tab's title: the page first, then what holds it, then the app (WCAG 2.4.2).
+
+    A tab list or a screen reader's window list then says which page is open.
+    """
+    return " · ".join([*(p for p in parts if p), APP_NAME])
+
+
+def section_document_title(lab: Lab, section: Section) -> str:
+    """ "Objective 3: Measure the Storage Savings · Lab 2 · quantviz"; an overview carries the
+    lab's own title, which already names the lab."""
+    if section.kind == "overview":
+        return document_title(lab.title)
+    return document_title(section.title, f"Lab {lab.order}")
+
+
+def _titled(function: Callable[[], None], title: str) -> Callable[[], None]:
+    """`function` drawn under its own browser tab title.
+
+    Streamlit 1.67 titles the tab with the nav label only while no `set_page_config` has set a
+    title in the session; the page sets its own on every run, so every page keeps its title.
+    """
+
+    def page() -> None:
+        st.set_page_config(page_title=title)
+        function()
+
+    page.__name__ = function.__name__
+    return page
+
 
 def _section_page(lab: Lab, index: int) -> Callable[[], None]:
     section = lab.sections[index]
 
     def page() -> None:
+        st.set_page_config(page_title=section_document_title(lab, section))
         render_section(lab, section)
 
     page.__name__ = section.url_path.replace("-", "_")
@@ -27,6 +61,7 @@ def _section_page(lab: Lab, index: int) -> Callable[[], None]:
 
 def _error_page(error: LabError) -> Callable[[], None]:
     def page() -> None:
+        st.set_page_config(page_title=document_title(f"{error.title}: could not be loaded"))
         render_lab_error(error)
 
     page.__name__ = error.url_path.replace("-", "_")
@@ -35,6 +70,7 @@ def _error_page(error: LabError) -> Callable[[], None]:
 
 def _home(labs: list[Lab | LabError]) -> Callable[[], None]:
     def home() -> None:
+        st.set_page_config(page_title=document_title())
         st.title("quantviz")
         st.markdown(
             "See what quantization does to a language model, then measure it on real models "
@@ -106,7 +142,9 @@ def build_navigation(labs_dir: Path | None = None) -> StreamlitPage:
         (instructor.page, "Instructor", ":material/admin_panel_settings:", nav.INSTRUCTOR),
     ]
     for function, title, icon, url_path in tools:
-        page = st.Page(function, title=title, icon=icon, url_path=url_path)
+        page = st.Page(
+            _titled(function, document_title(title)), title=title, icon=icon, url_path=url_path
+        )
         entries.append(page)
         pages[url_path] = page
     nav.register_pages(pages)

@@ -13,13 +13,18 @@ from quantviz.board.store import Submission
 from quantviz.figures.board import (
     DECISION_LABELS,
     decisions_figure,
+    decisions_text,
     probe_figure,
+    probe_text,
     sizes_figure,
+    sizes_text,
     speed_figure,
+    speed_text,
 )
 from quantviz.text import plain
 from quantviz.ui import board as board_ui
 from quantviz.ui import nav
+from quantviz.ui.chart import show_chart
 
 
 def _fmt(value: float | int | None, spec: str, unit: str = "") -> str:
@@ -74,8 +79,10 @@ def page() -> None:
         return
     _own_summary(own)
     top_left, top_right = st.columns(2)
-    top_left.plotly_chart(sizes_figure(rows), key="board-sizes")
-    top_right.plotly_chart(speed_figure(rows), key="board-speed")
+    show_chart(sizes_figure(rows), key="board-sizes", alt=sizes_text(rows), where=top_left)
+    show_chart(speed_figure(rows), key="board-speed", alt=speed_text(rows), where=top_right)
     bottom_left, bottom_right = st.columns(2)
-    bottom_left.plotly_chart(probe_figure(rows), key="board-probe")
-    bottom_right.plotly_chart(decisions_figure(rows), key="board-decisions")
+    show_chart(probe_figure(rows), key="board-probe", alt=probe_text(rows), where=bottom_left)
+    show_chart(
+        decisions_figure(rows), key="board-decisions", alt=decisions_text(rows), where=bottom_right
+    )

@@ -81,7 +81,7 @@ def report_context(settings: Settings) -> ReportContext:
 
 def _clear(log: EvidenceLog) -> None:
     log.clear()
-    st.toast("The evidence log is empty now.", icon=":material/delete:")
+    st.success("The evidence log is empty now.", icon=":material/delete:")
 
 
 def _add_note(log: EvidenceLog) -> None:
@@ -92,7 +92,7 @@ def _add_note(log: EvidenceLog) -> None:
     try:
         log.append("note", title, {"text": text})
     except EvidenceFull as exc:  # the note stays in its field
-        st.toast(f"Not saved: {exc}", icon=":material/inventory_2:")
+        st.warning(f"Not saved: {exc}", icon=":material/inventory_2:")
         return
     st.session_state["evidence-note-text"] = ""
     st.session_state["evidence-note-title"] = ""
@@ -128,7 +128,7 @@ def _summary(context: ReportContext, records: list[dict[str, Any]]) -> None:
     if not rows:
         return
     done = sum(r.value is not None for r in rows)
-    st.subheader("Summary", anchor=False)
+    st.header("Summary", anchor=False)  # h2 under the h1; record groups are h3
     st.caption(
         f"{done} of {len(rows)} Execute items recorded. Each lab page's record fields fill this "
         "table; the measured values come from the widgets."
@@ -205,7 +205,7 @@ def page() -> None:
             "Reports name the endpoint without credentials and never contain your API key. "
             "Model output appears only inside code blocks."
         )
-        st.subheader("Raw records", anchor=False)
+        st.header("Raw records", anchor=False)
         _records(records)
 
     st.divider()

@@ -24,11 +24,15 @@ from quantviz.figures.board import (
     DECISION_LABELS,
     decision_counts,
     decisions_figure,
+    decisions_text,
     paired_figure,
+    paired_text,
     speed_memory_figure,
+    speed_memory_text,
 )
 from quantviz.text import plain
 from quantviz.ui import board as board_ui
+from quantviz.ui.chart import show_chart
 
 UNLOCKED_KEY = "_quantviz_instructor_unlocked"
 PASSCODE_KEY = "instructor-passcode"
@@ -202,23 +206,30 @@ def _controls(active: board_ui.Board, rows: list[Submission], is_open: bool) -> 
 
 def _figures(rows: list[Submission]) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(
-        paired_figure(rows, "tokens_per_s", title="Tokens/s, Q4 and Q6", axis_title="tokens/s"),
-        key="instructor-paired-speed",
-    )
-    right.plotly_chart(
-        paired_figure(
-            rows, "pass_rate", title="Probe checks passed, Q4 and Q6", axis_title="% passed"
-        ),
-        key="instructor-paired-probe",
-    )
+    for where, key, metric, title, axis in (
+        (left, "speed", "tokens_per_s", "Tokens/s, Q4 and Q6", "tokens/s"),
+        (right, "probe", "pass_rate", "Probe checks passed, Q4 and Q6", "% passed"),
+    ):
+        show_chart(
+            paired_figure(rows, metric, title=title, axis_title=axis),
+            key=f"instructor-paired-{key}",
+            alt=paired_text(rows, metric, title=title, axis_title=axis),
+            where=where,
+        )
     left, right = st.columns(2)
-    left.plotly_chart(speed_memory_figure(rows), key="instructor-speed-memory")
-    right.plotly_chart(decisions_figure(rows), key="instructor-decisions")
+    show_chart(
+        speed_memory_figure(rows),
+        key="instructor-speed-memory",
+        alt=speed_memory_text(rows),
+        where=left,
+    )
+    show_chart(
+        decisions_figure(rows), key="instructor-decisions", alt=decisions_text(rows), where=right
+    )
 
 
 def _reasons(rows: list[Submission]) -> None:
-    st.subheader("Reasons", anchor=False)
+    st.header("Reasons", anchor=False)  # h2 under the h1: no skipped level
     counts = decision_counts(rows)
     st.caption(" · ".join(f"{DECISION_LABELS[k]}: {n}" for k, n in counts.items()))
     given = [r for r in rows if r.reason]

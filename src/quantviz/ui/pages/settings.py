@@ -83,7 +83,7 @@ def _check(current: Settings) -> None:
 
 
 def _in_use(current: Settings) -> None:
-    st.subheader("In use", anchor=False)
+    st.header("In use", anchor=False)
     where = SOURCE_LABELS[current.host_source]
     st.markdown(
         f"- **Endpoint**: `{host_label(current.host)}` ({where})\n"
@@ -104,7 +104,7 @@ def _in_use(current: Settings) -> None:
 
 
 def _tags(base: Settings) -> None:
-    st.subheader("Model tags", anchor=False)
+    st.header("Model tags", anchor=False)
     rows = [
         {"label": label, "tag": tag, "named by": "the instructor's configuration or the default"}
         for label, tag in base.models.items()
@@ -120,7 +120,7 @@ def _tags(base: Settings) -> None:
 
 
 def _change(base: Settings) -> None:
-    st.subheader("Your endpoint", anchor=False)
+    st.header("Your endpoint", anchor=False)
     allowed = base.allow_custom_endpoint
     if base.failed_closed:
         st.info(FIXED_BY_PROBLEM, icon=":material/lock:")
@@ -166,7 +166,7 @@ def _change(base: Settings) -> None:
 
 
 def _rules(base: Settings) -> None:
-    st.subheader("Rules on this deployment", anchor=False)
+    st.header("Rules on this deployment", anchor=False)
     if base.failed_closed:
         private = "**refused** (the configuration has a problem)"
         custom = "turned off (the configuration has a problem)"

@@ -23,7 +23,13 @@ import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures.ggml import Panel, code_grid_figure, error_grid_figure
+from quantviz.figures.ggml import (
+    Panel,
+    code_grid_figure,
+    code_grid_text,
+    error_grid_figure,
+    error_grid_text,
+)
 from quantviz.quant import gemma4_e2b, ggml, packing
 from quantviz.quant.absmax import MAX_BITS, MIN_BITS, Distribution
 from quantviz.quant.recipe import (
@@ -55,8 +61,10 @@ from quantviz.quant.superblock import (
     sub_block_rows,
 )
 from quantviz.ui import registry
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.live import announce
 from quantviz.units import format_billions, format_bytes
 
 DEFAULT_SEED = 1
@@ -136,6 +144,13 @@ def _explorer(key: str) -> None:
         outlier_caption(w, results[TOY], results["Q4_K"], bits, distribution),
         icon=":material/insights:",
     )
+    announce(
+        " ".join(
+            f"{results[name].label}: RMSE {stats[name].rmse:.2e}, SNR {stats[name].snr_db:.1f} dB."
+            for name in (TOY, "Q4_K", "Q6_K")
+        ),
+        key=f"{key}-live",
+    )
     _error_grids(key, w, results)
     st.dataframe(
         _table(
@@ -198,7 +213,9 @@ def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeR
     panels = [
         Panel(f"{r.name}: w − ŵ", w - r.w_hat, r.block, r.sub_block) for r in results.values()
     ]
-    st.plotly_chart(error_grid_figure(w, panels, shared), key=f"{key}-errors")
+    show_chart(
+        error_grid_figure(w, panels, shared), key=f"{key}-errors", alt=error_grid_text(w, panels)
+    )
 
 
 @registry.fragment
@@ -222,9 +239,11 @@ def _stored(
     r = results[name or DEFAULT_STORED]
     st.caption(formula(r.scheme, bits))
     left, right = st.columns(2)
-    left.plotly_chart(
+    show_chart(
         code_grid_figure(r.codes, w, r.w_hat, r.block, r.sub_block),
         key=f"{key}-codes",
+        alt=code_grid_text(r.codes, w, r.w_hat, r.block, r.sub_block),
+        where=left,
     )
     with right:
         _scales(key, r)

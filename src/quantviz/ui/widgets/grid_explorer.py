@@ -22,8 +22,13 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from quantviz.figures.explorers import DEFAULT_BITS, grid_explorer_figure
-from quantviz.figures.schemes import pareto_figure, pareto_summary
+from quantviz.figures.explorers import (
+    DEFAULT_BITS,
+    grid_explorer_figure,
+    grid_explorer_text,
+    layer_summary,
+)
+from quantviz.figures.schemes import pareto_figure, pareto_text
 from quantviz.quant import packing
 from quantviz.quant.absmax import Distribution, toy_layer
 from quantviz.quant.schemes import (
@@ -41,8 +46,10 @@ from quantviz.quant.schemes import (
     scheme_sweep,
 )
 from quantviz.ui import registry
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.live import announce
 from quantviz.ui.predict import prediction_box
 
 DISTRIBUTIONS: dict[Distribution, str] = {"normal": "normal", "outlier": "normal + one outlier"}
@@ -138,15 +145,18 @@ def _explorer(key: str) -> None:
             "the few buckets around zero."
         )
     st.caption(note)
-    st.plotly_chart(
-        grid_explorer_figure(w, states, settings.scheme, clipping=settings.clip.method != "none"),
-        key=f"{key}-heatmaps",
-    )
     st.caption(
         "Move the figure's **bits** slider: every width is already in the page. The table "
-        "below holds the same numbers."
+        "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
     )
-    st.markdown(_widths_table(states))
+    show_chart(
+        grid_explorer_figure(w, states, settings.scheme, clipping=settings.clip.method != "none"),
+        key=f"{key}-heatmaps",
+        alt=grid_explorer_text(w, states),
+        open_table=True,
+    )
+    active = next(s for s in states if s.bits == DEFAULT_BITS)
+    announce(f"{settings.label}. {layer_summary(active, w.size)}", key=f"{key}-live")
     save_button(
         f"{key}-save",
         f"Grid explorer: 2–8 bits, {settings.label}",
@@ -204,22 +214,6 @@ def _predict(key: str) -> None:
         lambda: _outlier_zeros(seed),
         setting=f"seed {seed}",
     )
-
-
-def _widths_table(states: tuple[LayerState, ...]) -> str:
-    """The figure's numbers at every width, as a Markdown table (keyboard-readable)."""
-    lines = [
-        "| bits | levels used | RMSE | max error | read back as 0 | storage |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for s in states:
-        m = s.summary
-        lines.append(
-            f"| {s.bits} | {m.used_levels} of {m.representable_levels} | "
-            f"{m.errors.rmse:.5f} | {m.errors.max_error:.5f} | {s.zeros} | "
-            f"{m.storage_bits} bits |"
-        )
-    return "\n".join(lines)
 
 
 def _outlier_zeros(seed: int) -> str:
@@ -351,12 +345,12 @@ def _settings(key: str) -> Settings:
 def _comparison(key: str, w: NDArray[np.float64], settings: Settings) -> None:
     rows = scheme_sweep(w, settings.group_size, settings.clip)
     front = pareto_front(rows)
-    st.plotly_chart(pareto_figure(rows, front), key=f"{key}-comparison")
     st.caption(
-        f"{pareto_summary(front)} Each point is one scheme × granularity at one width (its "
-        f"label in the hover), {settings.clip.label}; a point right of another at the same "
-        "RMSE pays more bits for the same error."
+        f"Each point is one scheme × granularity at one width (its label in the hover), "
+        f"{settings.clip.label}; a point right of another at the same RMSE pays more bits for "
+        "the same error."
     )
+    show_chart(pareto_figure(rows, front), key=f"{key}-comparison", alt=pareto_text(rows, front))
 
 
 def _packing(

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from quantviz.figures.ollama import type_mix_figure, type_order
+from quantviz.figures.ollama import type_mix_figure, type_mix_text, type_order
 from quantviz.ollama.client import ModelMetadata, TensorInfo, arch_value
 from quantviz.ollama.metadata import (
     ComparedField,
@@ -27,6 +27,7 @@ from quantviz.quant.recipe import RecipeError, recipe_report
 from quantviz.report.measurements import ClaimCheck, MetadataMeasurement, TagMetadata
 from quantviz.text import plain
 from quantviz.ui import nav, registry, session
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
@@ -176,7 +177,11 @@ def _panel(ctx: WidgetContext) -> None:
     if not any(meta.tensors for meta in metas.values()):
         st.info("The server sent no tensor table (a non-GGUF model or an old Ollama).")
     else:
-        st.plotly_chart(type_mix_figure(mixes, uirevision=ctx.key), key=f"{ctx.key}-mix")
+        show_chart(
+            type_mix_figure(mixes, uirevision=ctx.key),
+            key=f"{ctx.key}-mix",
+            alt=type_mix_text(mixes),
+        )
         table = _mix_table(mixes)
         st.dataframe(
             table,

@@ -33,9 +33,13 @@ from quantviz.chat.runs import collect_reply
 from quantviz.config import Settings
 from quantviz.figures.probe import (
     logprob_diff_figure,
+    logprob_diff_text,
     probe_pass_figure,
+    probe_pass_text,
     similarity_figure,
+    similarity_text,
     token_logprob_figure,
+    token_logprob_text,
 )
 from quantviz.ollama.client import (
     CONNECT_TIMEOUT,
@@ -63,6 +67,7 @@ from quantviz.probe.run import (
 from quantviz.report.evidence import redact_host
 from quantviz.text import plain
 from quantviz.ui import nav, registry, session
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 
 PULL_MARKER = "model-pull"
@@ -547,10 +552,24 @@ def _results(ctx: WidgetContext, job: ProbeJob) -> None:
 
     labels = job.labels
     left, right = st.columns(2)
-    left.plotly_chart(probe_pass_figure(summary, labels), key=f"{ctx.key}-fig-pass")
-    right.plotly_chart(similarity_figure(run, labels), key=f"{ctx.key}-fig-similarity")
+    show_chart(
+        probe_pass_figure(summary, labels),
+        key=f"{ctx.key}-fig-pass",
+        alt=probe_pass_text(summary, labels),
+        where=left,
+    )
+    show_chart(
+        similarity_figure(run, labels),
+        key=f"{ctx.key}-fig-similarity",
+        alt=similarity_text(run, labels),
+        where=right,
+    )
     if summary.logprobs_supported:
-        st.plotly_chart(logprob_diff_figure(run, labels), key=f"{ctx.key}-fig-logprobs")
+        show_chart(
+            logprob_diff_figure(run, labels),
+            key=f"{ctx.key}-fig-logprobs",
+            alt=logprob_diff_text(run, labels),
+        )
 
     st.dataframe(_table(job), hide_index=True)
     if len(run.tags) == 2:
@@ -615,4 +634,8 @@ def _detail(key: str) -> None:
             if r.tokens_per_s is not None:
                 st.caption(f"{r.tokens_per_s:.1f} tokens/s")
     if any(r.logprobs for r in res.results.values()):
-        st.plotly_chart(token_logprob_figure(res, job.labels), key=f"{key}-fig-tokens")
+        show_chart(
+            token_logprob_figure(res, job.labels),
+            key=f"{key}-fig-tokens",
+            alt=token_logprob_text(res, job.labels),
+        )

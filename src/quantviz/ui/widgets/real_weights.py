@@ -21,12 +21,21 @@ import pyarrow as pa
 import streamlit as st
 
 from quantviz.config.weights import WeightsConfig, weights_config
-from quantviz.figures.weights import ProfilePoint, layer_profile, tile_figure, weight_histogram
+from quantviz.figures.weights import (
+    ProfilePoint,
+    histogram_text,
+    layer_profile,
+    layer_profile_text,
+    tile_figure,
+    tile_text,
+    weight_histogram,
+)
 from quantviz.ollama.client import ModelMetadata
 from quantviz.quant import ggml
 from quantviz.quant.superblock import block_fields, hex_dump, sub_block_rows
 from quantviz.text import code_span, plain
 from quantviz.ui import registry, session
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
 from quantviz.ui.ollama_common import metadata_of
@@ -267,11 +276,11 @@ def _view(ctx: WidgetContext) -> None:
         st.error(plain(exc.message))
         return
     _summary(tensor, tile, stats, q4, q6)
-    st.plotly_chart(
-        tile_figure(
-            q4, q6, tile.row0, tile.col0, (tensor.q4_type, tensor.q6_type), _sub_blocks(tensor)
-        ),
+    types = (tensor.q4_type, tensor.q6_type)
+    show_chart(
+        tile_figure(q4, q6, tile.row0, tile.col0, types, _sub_blocks(tensor)),
         key=f"{ctx.key}-tile",
+        alt=tile_text(q4, q6, tile.row0, tile.col0, types),
     )
     st.caption(
         f"Rows {tile.row0}–{tile.row0 + tile.rows - 1}, weights {tile.col0}–"
@@ -394,8 +403,10 @@ def _histogram(ctx: WidgetContext, tile: Tile, q6: np.ndarray, stats: TensorStat
         f"row {tile.row0 + r}, column {tile.col0 + c}"
         for r, c in zip(rows.ravel().tolist(), cols.ravel().tolist(), strict=True)
     ]
-    st.plotly_chart(
-        weight_histogram(q6, mean, std, k, whole, positions=positions), key=f"{ctx.key}-hist"
+    show_chart(
+        weight_histogram(q6, mean, std, k, whole, positions=positions),
+        key=f"{ctx.key}-hist",
+        alt=histogram_text(q6, mean, std, k),
     )
     n_out = int(np.sum(np.abs(q6.astype(np.float64) - mean) > k * std)) if std > 0 else 0
     whose = "the whole tensor's" if stats is not None else "this tile's"
@@ -502,7 +513,11 @@ def _profile(ctx: WidgetContext, source: Source, selected: str) -> None:
         key=f"{ctx.key}-relative",
         help="RMS(Q4 − Q6) / RMS(w): compares tensors whose weights have different sizes.",
     )
-    st.plotly_chart(layer_profile(points, relative, selected), key=f"{ctx.key}-profile")
+    show_chart(
+        layer_profile(points, relative, selected),
+        key=f"{ctx.key}-profile",
+        alt=layer_profile_text(points, relative),
+    )
     same = [p for p in points if p.q4_type == p.q6_type]
     zero = [p for p in same if p.diff_rms == 0]
     where = f" of the {plain(tower)} tower" if tower else ""

@@ -13,13 +13,14 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.decision.storage import StorageRow, compare_sizes
-from quantviz.figures.ollama import storage_figure
+from quantviz.figures.ollama import storage_figure, storage_text
 from quantviz.ollama.client import ModelMetadata, arch_value, find_model
 from quantviz.ollama.errors import OllamaError
 from quantviz.quant.recipe import RecipeError, SizeExpectation, expected_sizes
 from quantviz.report.measurements import StorageMeasurement
 from quantviz.text import plain
 from quantviz.ui import nav, registry, session
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import (
     endpoint_for_evidence,
@@ -123,7 +124,9 @@ def _panel(ctx: WidgetContext) -> None:
             + (f"about {nominal:g}" if nominal is not None else "not known")
         )
 
-    st.plotly_chart(storage_figure(rows, uirevision=ctx.key), key=f"{ctx.key}-chart")
+    show_chart(
+        storage_figure(rows, uirevision=ctx.key), key=f"{ctx.key}-chart", alt=storage_text(rows)
+    )
     st.dataframe(
         [
             {

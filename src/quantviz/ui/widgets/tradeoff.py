@@ -42,7 +42,7 @@ from quantviz.decision.memory import (
     fit_tags,
     recommend,
 )
-from quantviz.figures.probe import memory_figure
+from quantviz.figures.probe import memory_figure, memory_text
 from quantviz.report.measurements import (
     NEITHER,
     FitMeasurement,
@@ -51,6 +51,7 @@ from quantviz.report.measurements import (
 )
 from quantviz.text import plain
 from quantviz.ui import nav, registry, session
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.ollama_common import forget, metadata_of
 from quantviz.units import GB, format_bytes, format_tokens
@@ -254,7 +255,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
             f"The models accept at most {format_tokens(min(limits))} tokens of context; "
             f"{format_tokens(context)} is more than they can use."
         )
-    st.plotly_chart(memory_figure(fits), key=f"{key}-fig-memory")
+    show_chart(memory_figure(fits), key=f"{key}-fig-memory", alt=memory_text(fits))
     st.dataframe(_table(fits, by_tag, measured, passes), hide_index=True)
 
     lines = _assumption_lines(usable, cache_type, overhead, parallel)
@@ -320,7 +321,7 @@ def _decision(key: str, facts: EndpointFacts, ctx: WidgetContext) -> None:
             },
         )
         if saved is not None:
-            st.toast("Decision saved to your evidence.", icon=":material/check:")
+            st.success("Decision saved to your evidence.", icon=":material/check:")
 
 
 def _student_choice(key: str, fits: Sequence[FitResult]) -> tuple[str | None, str] | None:

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantviz.figures.explorers import DEFAULT_BITS, weight_explorer_figure
-from quantviz.figures.schemes import bit_strip_figure
+from quantviz.figures.explorers import (
+    DEFAULT_BITS,
+    weight_explorer_figure,
+    weight_explorer_text,
+    weight_summary,
+)
+from quantviz.figures.schemes import bit_strip_figure, bit_strip_text
 from quantviz.quant.absmax import WeightState, fewest_bits_within, weight_states
 from quantviz.quant.floats import encode_all
 from quantviz.ui import registry
+from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.live import announce
 from quantviz.ui.predict import prediction_box
 
 DEFAULT_WEIGHT = 0.156347
@@ -57,28 +64,19 @@ def _explorer(key: str) -> None:
     if abs(w) > max_abs:
         st.warning("|w| exceeds the layer's max|w|, so q is clamped to ±(2^(bits−1) − 1).")
 
-    st.plotly_chart(weight_explorer_figure(w, max_abs, states), key=f"{key}-line")
     st.caption(
         "Move the figure's **bits** slider: every width is already in the page. The table "
-        "below holds the same numbers."
+        "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
     )
-    # A Markdown table: st.dataframe's Arrow round trip costs a few ms of every rerun.
-    st.markdown(
-        _table(
-            ("bits", "levels", "scale", "q", "ŵ", "\\|w − ŵ\\|"),
-            [
-                (
-                    s.bits,
-                    s.n_levels,
-                    f"{s.scale:.6f}",
-                    s.q,
-                    f"{s.w_hat:.6f}",
-                    f"{s.abs_error:.6f}",
-                )
-                for s in states
-            ],
-        )
+    # The table in the open, as Markdown (show_chart): no Arrow round trip on a rerun.
+    show_chart(
+        weight_explorer_figure(w, max_abs, states),
+        key=f"{key}-line",
+        alt=weight_explorer_text(w, states),
+        open_table=True,
     )
+    active = next(s for s in states if s.bits == DEFAULT_BITS)
+    announce(weight_summary(active, w), key=f"{key}-live")
     save_button(
         f"{key}-save",
         f"Single-weight explorer: w = {w:.6f} at 2–8 bits",
@@ -171,7 +169,7 @@ def _float_formats(key: str, w: float, bits: int, q: int, w_hat: float) -> None:
         "stored bits (hex)",
     )
     st.markdown(_table(header, rows))
-    st.plotly_chart(bit_strip_figure(encodings), key=f"{key}-bit-strip")
+    show_chart(bit_strip_figure(encodings), key=f"{key}-bit-strip", alt=bit_strip_text(encodings))
     st.caption(
         "A float stores (−1)^sign × 2^(exponent − bias) × 1.mantissa. FP16 keeps 10 mantissa "
         "bits but only 5 exponent bits (largest value 65504); BF16 keeps FP32's 8 exponent bits "
