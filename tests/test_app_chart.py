@@ -40,6 +40,11 @@ def test_a_chart_shows_its_summary_and_its_numbers_as_a_table():
     assert "](" not in caption.replace("\\]\\(", "")  # no Markdown link survives
     assert [e.label for e in at.expander] == ["Data table: Sizes \\<b\\>", "Data table: one value"]
     assert [e.proto.expanded for e in at.expander] == [False, False]
+    # collapsed, the tables are not drawn yet (a page pays for one only once it is opened)
+    assert not [m.value for m in at.markdown if m.value.startswith("| ")]
+    at.session_state["demo-data"] = True
+    at.session_state["named-data"] = True
+    at.run()
     tables = [m.value for m in at.markdown if m.value.startswith("| ")]
     assert tables == ["| x | y |\n| --- | --- |\n| a | 1 |\n| b | 2 |", "| v |\n| --- |\n| 1.5 |"]
     (frame,) = (df.value for df in at.dataframe)

@@ -4,8 +4,9 @@ Every widget and page calls `show_chart` rather than `st.plotly_chart`
 (`tests/test_architecture.py` checks it), so every chart carries a text alternative (issue 18,
 WCAG 1.1.1): the `ChartText` its figure builder's neighbour in `quantviz.figures` computed, shown
 as a caption right under the chart (a screen reader reaches it next), and the numbers behind the
-chart in a collapsed "Data table: <name>" expander (or in the open, `open_table=True`, where the
-table is what a keyboard user reads instead of a figure's own slider).
+chart in a collapsed "Data table: <name>" expander, drawn once the reader opens it (or in the
+open, `open_table=True`, where the table is what a keyboard user reads instead of a figure's
+own slider).
 
 Up to MARKDOWN_ROWS rows the table is Markdown, which the browser draws as a real `<table>`
 (read cell by cell by screen readers, and no Arrow round trip on a fragment rerun); longer
@@ -81,5 +82,12 @@ def show_chart(
         if open_table:
             _table(alt, key)
         else:
-            with st.expander(f"Data table: {plain(_name(fig, alt))}"):
-                _table(alt, key)
+            # Drawn only once opened (the expander reruns its fragment or page when it is):
+            # a page holds a dozen of these, and a class opening it at once would otherwise
+            # pay every table's rendering (Arrow for the long ones) in every session.
+            table = st.expander(
+                f"Data table: {plain(_name(fig, alt))}", key=f"{key}-data", on_change="rerun"
+            )
+            if table.open:
+                with table:
+                    _table(alt, key)

@@ -17,12 +17,15 @@ toy bits slider recomputes the toy scheme and the figures only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
+import plotly.graph_objects as go
 import pyarrow as pa
 import streamlit as st
 from numpy.typing import NDArray
 
+from quantviz.figures.alt import ChartText
 from quantviz.figures.ggml import (
     Panel,
     code_grid_figure,
@@ -43,7 +46,7 @@ from quantviz.quant.recipe import (
     recipe_report,
     type_mix_rows,
 )
-from quantviz.quant.schemes import error_stats
+from quantviz.quant.schemes import ErrorStats, error_stats
 from quantviz.quant.superblock import (
     GGUF_TYPES,
     N_WEIGHTS,
@@ -64,6 +67,7 @@ from quantviz.ui import registry
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.figure_cache import figure_cache
 from quantviz.ui.live import announce
 from quantviz.units import format_billions, format_bytes
 
@@ -131,14 +135,11 @@ def _explorer(key: str) -> None:
     )
 
     distribution: Distribution = dist or "normal"
-    w = draw_superblock(int(seed), distribution)
     try:
-        gguf = _gguf_results(int(seed), distribution)
+        w, results, stats = _draw(int(seed), distribution, bits)
     except ggml.NonFiniteWeightError as err:  # names the weight, its block and the type
         st.error(f"These weights cannot be quantized: {err}.", icon=":material/error:")
         return
-    results = {TOY: quantize_toy(w, bits), **gguf}
-    stats = {name: error_stats(w, r.w_hat) for name, r in results.items()}
 
     st.info(
         outlier_caption(w, results[TOY], results["Q4_K"], bits, distribution),
@@ -151,7 +152,7 @@ def _explorer(key: str) -> None:
         ),
         key=f"{key}-live",
     )
-    _error_grids(key, w, results)
+    _error_grids(key, int(seed), distribution, bits)
     st.dataframe(
         _table(
             {
@@ -197,11 +198,46 @@ def _explorer(key: str) -> None:
             },
         },
     )
-    _stored(key, w, results, bits)
+    _stored(key, int(seed), distribution, bits)
+
+
+@figure_cache
+def _draw(
+    seed: int, distribution: Distribution, bits: int
+) -> tuple[NDArray[np.float32], Mapping[str, SchemeResult], Mapping[str, ErrorStats]]:
+    """The draw, every scheme's result on it and their error statistics, shared by the
+    sessions that show the same draw (a class's default draw is quantized once)."""
+    w = draw_superblock(seed, distribution)
+    results = {TOY: quantize_toy(w, bits), **_gguf_results(seed, distribution)}
+    stats = {name: error_stats(w, r.w_hat) for name, r in results.items()}
+    return w, MappingProxyType(results), MappingProxyType(stats)
+
+
+@figure_cache
+def _error_figure(
+    seed: int, distribution: Distribution, bits: int, shared: bool
+) -> tuple[go.Figure, ChartText]:
+    w, results, _ = _draw(seed, distribution, bits)
+    panels = [
+        Panel(f"{r.name}: w − ŵ", w - r.w_hat, r.block, r.sub_block) for r in results.values()
+    ]
+    return error_grid_figure(w, panels, shared), error_grid_text(w, panels)
+
+
+@figure_cache
+def _code_figure(
+    seed: int, distribution: Distribution, bits: int, name: str
+) -> tuple[go.Figure, ChartText]:
+    w, results, _ = _draw(seed, distribution, bits)
+    r = results[name]
+    return (
+        code_grid_figure(r.codes, w, r.w_hat, r.block, r.sub_block),
+        code_grid_text(r.codes, w, r.w_hat, r.block, r.sub_block),
+    )
 
 
 @registry.fragment
-def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult]) -> None:
+def _error_grids(key: str, seed: int, distribution: Distribution, bits: int) -> None:
     """The weights and every scheme's error grid; the colour-range toggle reruns only this."""
     shared = st.toggle(
         "one colour range for every error grid",
@@ -210,18 +246,12 @@ def _error_grids(key: str, w: NDArray[np.float32], results: Mapping[str, SchemeR
         help="On: equal colours mean equal errors across schemes. Off: each grid spans its own "
         "largest error, which shows the block pattern of the finer formats.",
     )
-    panels = [
-        Panel(f"{r.name}: w − ŵ", w - r.w_hat, r.block, r.sub_block) for r in results.values()
-    ]
-    show_chart(
-        error_grid_figure(w, panels, shared), key=f"{key}-errors", alt=error_grid_text(w, panels)
-    )
+    figure, alt = _error_figure(seed, distribution, bits, shared)
+    show_chart(figure, key=f"{key}-errors", alt=alt)
 
 
 @registry.fragment
-def _stored(
-    key: str, w: NDArray[np.float32], results: Mapping[str, SchemeResult], bits: int
-) -> None:
+def _stored(key: str, seed: int, distribution: Distribution, bits: int) -> None:
     """What the chosen scheme stores: scales, codes and the raw bytes of its first block.
 
     A fragment of its own, so picking another scheme reruns this view only.
@@ -236,15 +266,13 @@ def _stored(
         key=f"{key}-stored",
         label_visibility="collapsed",
     )
-    r = results[name or DEFAULT_STORED]
+    _, results, _ = _draw(seed, distribution, bits)
+    shown = name or DEFAULT_STORED
+    r = results[shown]
     st.caption(formula(r.scheme, bits))
     left, right = st.columns(2)
-    show_chart(
-        code_grid_figure(r.codes, w, r.w_hat, r.block, r.sub_block),
-        key=f"{key}-codes",
-        alt=code_grid_text(r.codes, w, r.w_hat, r.block, r.sub_block),
-        where=left,
-    )
+    figure, alt = _code_figure(seed, distribution, bits, shown)
+    show_chart(figure, key=f"{key}-codes", alt=alt, where=left)
     with right:
         _scales(key, r)
     if r.scheme == TOY:

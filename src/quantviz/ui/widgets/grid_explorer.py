@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from numpy.typing import NDArray
 
+from quantviz.figures.alt import ChartText
 from quantviz.figures.explorers import (
     DEFAULT_BITS,
     grid_explorer_figure,
@@ -49,6 +51,7 @@ from quantviz.ui import registry
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.figure_cache import figure_cache
 from quantviz.ui.live import announce
 from quantviz.ui.predict import prediction_box
 
@@ -100,6 +103,18 @@ def render(ctx: WidgetContext) -> None:
         _predict(ctx.key)
 
 
+@figure_cache
+def _figure(
+    w_bytes: bytes, shape: tuple[int, ...], settings: Settings, clipping: bool
+) -> tuple[tuple[LayerState, ...], go.Figure, ChartText]:
+    """The layer's seven widths, its figure and text alternative, shared by every session that
+    shows the same layer under the same settings (a class's default draw is built once)."""
+    w = np.frombuffer(w_bytes, dtype=np.float64).reshape(shape)
+    states = settings.states(w)
+    figure = grid_explorer_figure(w, states, settings.scheme, clipping=clipping)
+    return states, figure, grid_explorer_text(w, states)
+
+
 def _new_layer(key: str) -> None:
     st.session_state[f"{key}-seed"] += 1
 
@@ -136,7 +151,9 @@ def _explorer(key: str) -> None:
             _scheme_controls(key)
     settings = _settings(key)
     w = _layer(key, int(seed), dist or "normal")
-    states = settings.states(w)
+    clipping = settings.clip.method != "none"
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    states, figure, alt = _figure(w.tobytes(), w.shape, settings, clipping)
 
     note = f"Scheme: {settings.label}."
     if dist == "outlier" and settings.granularity == "tensor" and settings.clip == NO_CLIP:
@@ -149,12 +166,7 @@ def _explorer(key: str) -> None:
         "Move the figure's **bits** slider: every width is already in the page. The table "
         "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
     )
-    show_chart(
-        grid_explorer_figure(w, states, settings.scheme, clipping=settings.clip.method != "none"),
-        key=f"{key}-heatmaps",
-        alt=grid_explorer_text(w, states),
-        open_table=True,
-    )
+    show_chart(figure, key=f"{key}-heatmaps", alt=alt, open_table=True)
     active = next(s for s in states if s.bits == DEFAULT_BITS)
     announce(f"{settings.label}. {layer_summary(active, w.size)}", key=f"{key}-live")
     save_button(

@@ -14,8 +14,10 @@ fragment) asks how many bits the weight needs.
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
+from quantviz.figures.alt import ChartText
 from quantviz.figures.explorers import (
     DEFAULT_BITS,
     weight_explorer_figure,
@@ -29,6 +31,7 @@ from quantviz.ui import registry
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
+from quantviz.ui.figure_cache import figure_cache
 from quantviz.ui.live import announce
 from quantviz.ui.predict import prediction_box
 
@@ -42,6 +45,14 @@ def render(ctx: WidgetContext) -> None:
         st.subheader("Single-weight explorer", anchor=False)
         _explorer(ctx.key)
         _predict(ctx.key)
+
+
+@figure_cache
+def _figure(w: float, max_abs: float) -> tuple[tuple[WeightState, ...], go.Figure, ChartText]:
+    """The weight's seven widths, figure and text alternative, shared by every session showing
+    the same w and max|w| (the default weight's is built once for a whole class)."""
+    states = weight_states(w, max_abs)
+    return states, weight_explorer_figure(w, max_abs, states), weight_explorer_text(w, states)
 
 
 @registry.fragment
@@ -60,7 +71,7 @@ def _explorer(key: str) -> None:
         key=f"{key}-max",
         help="The largest magnitude in the layer: it fixes the scale.",
     )
-    states = weight_states(w, max_abs)
+    states, figure, alt = _figure(float(w), float(max_abs))
     if abs(w) > max_abs:
         st.warning("|w| exceeds the layer's max|w|, so q is clamped to ±(2^(bits−1) − 1).")
 
@@ -69,12 +80,7 @@ def _explorer(key: str) -> None:
         "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
     )
     # The table in the open, as Markdown (show_chart): no Arrow round trip on a rerun.
-    show_chart(
-        weight_explorer_figure(w, max_abs, states),
-        key=f"{key}-line",
-        alt=weight_explorer_text(w, states),
-        open_table=True,
-    )
+    show_chart(figure, key=f"{key}-line", alt=alt, open_table=True)
     active = next(s for s in states if s.bits == DEFAULT_BITS)
     announce(weight_summary(active, w), key=f"{key}-live")
     save_button(
