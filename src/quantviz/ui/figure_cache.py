@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
-P = ParamSpec("P")
 R = TypeVar("R")
 MAX_ENTRIES = 64
 
 
-def figure_cache(builder: Callable[P, R]) -> Callable[P, R]:
-    """`builder` memoised on its (hashable) arguments; its results must never be mutated."""
-    return functools.lru_cache(maxsize=MAX_ENTRIES)(builder)  # type: ignore[return-value]
+def figure_cache(builder: Callable[..., R]) -> functools._lru_cache_wrapper[R]:
+    """`builder` memoised on its (hashable) arguments; its results must never be mutated.
+
+    The wrapper keeps `cache_info()` and `cache_clear()` (tests read and reset them)."""
+    cached: functools._lru_cache_wrapper[R] = functools.lru_cache(maxsize=MAX_ENTRIES)(builder)
+    return cached
