@@ -35,17 +35,17 @@ import os
 import random
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+from served import QuietHttpd, ServedInThread
 
 Q4_TAG = "batiai/gemma4-e2b:q4"
 Q6_TAG = "batiai/gemma4-e2b:q6"
@@ -725,7 +725,7 @@ class RecordedRequest:
 # --------------------------------------------------------------------------- the server
 
 
-class OllamaTestServer:
+class OllamaTestServer(ServedInThread):
     """A ThreadingHTTPServer that answers like Ollama; every setter is thread-safe."""
 
     def __init__(
@@ -784,38 +784,6 @@ class OllamaTestServer:
         self.requests: list[RecordedRequest] = []
         self._loaded: set[str] = set()
         self._httpd = _Httpd((host, port), _Handler, self)
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def url(self) -> str:
-        host = self._httpd.server_address[0]
-        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
-
-    def start(self) -> OllamaTestServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()  # wakes handlers sleeping in a slow stream
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-    def __enter__(self) -> OllamaTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def serve_forever(self) -> None:
         try:
@@ -1015,19 +983,7 @@ class OllamaTestServer:
         return entry
 
 
-class _Httpd(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type, owner: OllamaTestServer) -> None:
-        self.owner = owner
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (timeout, Stop button) is normal here, not worth a traceback.
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
+_Httpd = QuietHttpd
 
 
 class _Cut(Exception):

@@ -36,15 +36,15 @@ import hashlib
 import json
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ollama_server import MANIFEST_KINDS, Q4_TAG, Q6_TAG, ModelSpec, e2b_model
+from served import QuietHttpd, ServedInThread
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -119,7 +119,7 @@ class RecordedRequest:
     received: float = field(default_factory=time.monotonic)
 
 
-class RegistryTestServer:
+class RegistryTestServer(ServedInThread):
     """A ThreadingHTTPServer answering like an Ollama model registry; setters are thread-safe."""
 
     def __init__(
@@ -151,43 +151,6 @@ class RegistryTestServer:
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self._httpd = _Httpd((host, port), _Handler, self)
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
-
-    @property
-    def host_name(self) -> str:
-        """host:port, as a model name carries a registry host ('127.0.0.1:5000/ns/model:tag')."""
-        host = self._httpd.server_address[0]
-        return f"{host if isinstance(host, str) else host.decode()}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host_name}"
-
-    def start(self) -> RegistryTestServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()  # wakes handlers sleeping in a slow answer
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-    def __enter__(self) -> RegistryTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- what it serves
 
@@ -295,23 +258,11 @@ class RegistryTestServer:
         return seconds > 0 and self._stop.wait(seconds)
 
 
-class _Httpd(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type, owner: RegistryTestServer) -> None:
-        self.owner = owner
-        super().__init__(address, handler)
-
+class _Httpd(QuietHttpd):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         with self.owner._lock:
             self.owner.connections += 1
         return True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # a client that hung up
-            return
-        super().handle_error(request, client_address)
 
 
 class _Cut(Exception):
