@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from quantviz.config.auth import login_problems, provider_names
 
-GOOD = {
+SCHOOL = {
+    "client_id": "quantviz",
+    "client_secret": "s3cret-value",
+    "server_metadata_url": "https://id.school.example/.well-known/openid-configuration",
+}
+GOOD: dict[str, object] = {
     "redirect_uri": "https://quantviz.school.example/oauth2callback",
     "cookie_secret": "a-long-random-cookie-secret",
-    "school": {
-        "client_id": "quantviz",
-        "client_secret": "s3cret-value",
-        "server_metadata_url": "https://id.school.example/.well-known/openid-configuration",
-    },
+    "school": SCHOOL,
 }
 
 
@@ -35,7 +36,7 @@ def test_values_that_cannot_work_are_named_without_their_values():
     auth = {
         "redirect_uri": "https://quantviz.school.example/",
         "cookie_secret": "  ",
-        "school": {**GOOD["school"], "client_id": 42, "server_metadata_url": "id.example/x"},
+        "school": {**SCHOOL, "client_id": 42, "server_metadata_url": "id.example/x"},
     }
     problems = login_problems(auth, "school")
     assert problems == [
