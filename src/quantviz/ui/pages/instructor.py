@@ -2,7 +2,10 @@
 and opening or closing submissions.
 
 Access: where the deployment configures Streamlit authentication (`[auth]`) and
-`[board] instructor_emails`, the instructor logs in with `st.login` and must be on that list.
+`[board] instructor_emails`, the instructor logs in with `st.login` and must be on that list
+(an account whose provider says `email_verified = false` is refused); "Log out" closes the page
+again. A login that `[auth]` keeps from working (a missing or wrong key, Authlib missing) leaves
+the page locked with a message naming the key; the server log says the same, never a value.
 Otherwise the instructor passcode, checked against `[board] instructor_passcode_hash` (scrypt,
 constant-time compare). With neither configured the page stays locked. Access is remembered for
 this browser session only; five wrong passcodes lock the form for a minute.
@@ -10,15 +13,18 @@ this browser session only; five wrong passcodes lock the form for a minute.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
+from streamlit.errors import StreamlitAuthError
 
 from quantviz.board.passcode import verify_passcode
 from quantviz.board.store import Submission
+from quantviz.config.auth import login_problems, provider_names
 from quantviz.config.board import BoardConfig
 from quantviz.figures.board import (
     DECISION_LABELS,
@@ -40,17 +46,51 @@ ATTEMPTS_KEY = "_quantviz_instructor_attempts"  # monotonic times of wrong passc
 FLASH_KEY = "_quantviz_instructor_flash"
 MAX_ATTEMPTS = 5
 LOCKOUT_S = 60.0
+LOGIN_BROKEN = "The instructor login is not set up right, so this page stays locked"
+
+log = logging.getLogger(__name__)
 
 
-def _auth_providers() -> list[str] | None:
-    """Provider names under [auth] (None when there is no [auth] section)."""
+def _auth_section() -> Mapping[str, Any] | None:
+    """The [auth] section of the secrets (None when there is none)."""
     try:
         section = st.secrets.get("auth")
     except FileNotFoundError:
         return None
-    if not isinstance(section, Mapping):
-        return None
-    return [name for name, value in section.items() if isinstance(value, Mapping)]
+    return section if isinstance(section, Mapping) else None
+
+
+def _auth_providers() -> list[str] | None:
+    """Provider names under [auth] (None when there is no [auth] section)."""
+    section = _auth_section()
+    return None if section is None else provider_names(section)
+
+
+def _uses_login(cfg: BoardConfig) -> bool:
+    """True when the page is opened with st.login rather than the passcode."""
+    return _auth_providers() is not None and bool(cfg.instructor_emails)
+
+
+def _login(provider: str | None) -> None:
+    """Button callback: start st.login, or say what in [auth] stops it (the page stays locked).
+
+    Streamlit checks that the keys are there and that Authlib is installed, and raises
+    StreamlitAuthError naming what is missing (never a value); `login_problems` checks what
+    Streamlit would only find after the redirect. Anything else is named by its type alone: its
+    text could quote a secret.
+    """
+    problems = login_problems(_auth_section() or {}, provider)
+    try:
+        if not problems:
+            st.login(provider)  # None: the keys directly under [auth] ("default")
+            return
+        reason = "; ".join(problems)
+    except StreamlitAuthError as exc:
+        reason = " ".join(str(exc).split())  # Streamlit's text is indented over lines
+    except Exception as exc:  # a value of the wrong kind deep in Streamlit or Authlib
+        reason = f"Streamlit could not start the login ({type(exc).__name__}); check [auth]"
+    log.error("Instructor login refused: %s", reason)
+    st.session_state[FLASH_KEY] = f"{LOGIN_BROKEN}: {reason}"
 
 
 def _check_passcode(cfg: BoardConfig) -> None:
@@ -82,16 +122,21 @@ def _gate(cfg: BoardConfig) -> bool:
     providers = _auth_providers()
     if providers is not None and cfg.instructor_emails:
         if not st.user.get("is_logged_in"):
+            flash = st.session_state.pop(FLASH_KEY, None)
+            if flash:
+                st.error(flash, icon=":material/block:")
             st.button(
                 "Log in as the instructor",
                 key="instructor-login",
-                on_click=st.login,
-                args=(providers[0],) if providers else (),
+                on_click=_login,
+                args=(providers[0] if providers else None,),
                 icon=":material/login:",
             )
             return False
-        email = str(st.user.get("email") or "").lower()
-        if email not in cfg.instructor_emails:
+        email = str(st.user.get("email") or "").strip().lower()
+        # A provider that says the address is unverified does not vouch for it; one that says
+        # nothing (some do not send the claim) is taken at its word.
+        if email not in cfg.instructor_emails or st.user.get("email_verified") is False:
             st.error(
                 f"{plain(email or 'This account')} is not an instructor of this class.",
                 icon=":material/block:",
@@ -169,7 +214,9 @@ def _table(rows: list[Submission]) -> list[dict[str, Any]]:
     return out
 
 
-def _controls(active: board_ui.Board, rows: list[Submission], is_open: bool) -> None:
+def _controls(
+    active: board_ui.Board, rows: list[Submission], is_open: bool, *, logged_in: bool
+) -> None:
     code = active.config.class_code or ""
     cols = st.columns([1, 1, 1, 1], vertical_alignment="center")
     cols[0].metric("Submissions", len(rows))
@@ -182,9 +229,14 @@ def _controls(active: board_ui.Board, rows: list[Submission], is_open: bool) -> 
         type="primary" if is_open else "secondary",
     )
     cols[2].button("Refresh", key="instructor-refresh", icon=":material/refresh:")
-    cols[3].button(
-        "Lock this page", key="instructor-lock", on_click=_lock, icon=":material/logout:"
-    )
+    if logged_in:  # the login opened the page: only logging out closes it
+        cols[3].button(
+            "Log out", key="instructor-logout", on_click=st.logout, icon=":material/logout:"
+        )
+    else:
+        cols[3].button(
+            "Lock this page", key="instructor-lock", on_click=_lock, icon=":material/logout:"
+        )
     st.caption(f"Class code `{code}` · submissions are **{'open' if is_open else 'closed'}**.")
     try:
         csv_text = active.store.export_csv(code)
@@ -275,7 +327,7 @@ def page() -> None:
     except SQLAlchemyError as exc:
         board_ui.show_store_error(exc)
         return
-    _controls(active, rows, is_open)
+    _controls(active, rows, is_open, logged_in=_uses_login(active.config))
     st.dataframe(
         _table(rows), hide_index=True, key="instructor-table",
         column_config={
