@@ -14,9 +14,10 @@ call until the next animation frame, over 6 rounds of the seven steps (the first
 `Plotly.animate` with `redraw: false` (no full replot) is no way out: it was tried and left the
 grid's heatmaps undrawn and its bars misplaced (plotly.js transitions only some trace types).
 
-Measured quiet (README, Performance): the grid's steps cost the same whether they change traces
-or only layout text, because either makes plotly.js replot the whole figure (three heatmaps, four
-panels, two colour bars); a lighter figure, not a lighter step, is the lever left.
+Measured quiet, pinned with `taskset -c 1`, median of 3 runs (README, Performance): 26.1 ms
+single-weight, 57.5 ms grid. The grid's steps cost the same whether they change traces or only
+layout text (59 ms), because either makes plotly.js replot the whole figure (three heatmaps, four
+panels, two colour bars, the slider); a lighter figure, not a lighter step, is the lever left.
 
     .venv/bin/python benchmarks/bench_plotly_redraw.py [--rounds 6]
 """
