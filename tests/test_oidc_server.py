@@ -5,7 +5,6 @@ browser test's provider is known to speak the protocol before the browser is inv
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from authlib.integrations.starlette_client import OAuth
 from oidc_server import AUTHORIZE_PATH, OidcTestServer
+from streamlit_ws import run
 
 REDIRECT = "http://localhost:8501/oauth2callback"
 
@@ -60,7 +60,7 @@ def test_authlib_logs_in_as_the_chosen_account(provider):
         )
         return data, token, await client.parse_id_token(token, nonce=data["nonce"])
 
-    data, token, user = asyncio.run(flow())
+    data, token, user = run(flow())
     assert token["token_type"] == "Bearer" and token["access_token"]
     assert user["email"] == "teacher@school.example" and user["email_verified"] is True
     assert user["nonce"] == data["nonce"] and user["aud"] == "quantviz"
@@ -81,7 +81,7 @@ def test_the_email_is_settable_per_login(provider):
         )
         return await client.parse_id_token(token, nonce=data["nonce"])
 
-    user = asyncio.run(flow())
+    user = run(flow())
     assert user["email"] == "student@school.example" and user["email_verified"] is False
 
 
@@ -98,7 +98,7 @@ def test_authlib_rejects_an_id_token_for_another_nonce(provider):
         await client.parse_id_token(token, nonce="not-the-nonce-that-was-sent")
 
     with pytest.raises(Exception, match="nonce"):
-        asyncio.run(flow())
+        run(flow())
 
 
 def _token_post(provider: OidcTestServer, form: dict[str, str], secret: str) -> httpx.Response:
@@ -116,7 +116,7 @@ def test_the_token_endpoint_refuses_a_wrong_secret_a_reused_code_and_a_wrong_ver
         client = _client(provider)
         return [await _authorize(client) for _ in range(2)]
 
-    (first, first_cb), (_, second_cb) = asyncio.run(codes())
+    (first, first_cb), (_, second_cb) = run(codes())
     form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT}
     good = {**form, "code": first_cb["code"], "code_verifier": first["code_verifier"]}
     wrong = _token_post(provider, good, "not-the-secret")
