@@ -64,3 +64,36 @@ def test_chart_text_rows_must_fit_the_columns():
         ChartText.of("s.", ("a", "b"), [(1,)])
     alt = ChartText.of("s.", ("a", "b"), [(math.nan, math.inf)])
     assert alt.rows == ((None, None),)
+
+
+def _slider_app() -> None:
+    import plotly.graph_objects as go
+
+    from quantviz.figures.alt import ChartText
+    from quantviz.figures.explorers import weight_explorer_figure
+    from quantviz.quant.absmax import weight_states
+    from quantviz.ui.chart import show_chart
+
+    states = weight_states(0.156347, 0.910203)
+    alt = ChartText.of("The weight.", ("bits",), [(s.bits,) for s in states])
+    show_chart(weight_explorer_figure(0.156347, 0.910203, states), key="bits-fig", alt=alt)
+    plain = go.Figure({"data": [{"type": "bar", "x": ["a"], "y": [1]}]})
+    show_chart(plain, key="plain-fig", alt=ChartText.of("One bar.", ("x",), [("a",)]))
+
+
+def test_a_figure_with_its_own_slider_gets_the_keyboard_element():
+    """A figure that carries its own plotly slider (the explorers' bits) is followed by the
+    `quantviz.slider_keys` element, told which chart and the slider's name ("bits"), so the
+    browser makes that slider keyboard-operable; a figure without a slider gets none."""
+    import json
+
+    from apptest_utils import _protos
+
+    at = AppTest.from_function(_slider_app).run()
+    assert not at.exception
+    keys = [
+        json.loads(p.json)
+        for p in _protos(at._tree)
+        if getattr(p, "component_name", "") == "quantviz.slider_keys"
+    ]
+    assert keys == [{"chart": "bits-fig", "name": "bits"}]

@@ -46,9 +46,9 @@ def test_gguf_explorer_moved_by_keyboard_stays_accessible(page, served_app):
 
 
 def test_explorers_figure_sliders_moved_stay_accessible(page, served_app):
-    """Objective 1's two explorers with their figures' own bits sliders moved (a pointer: the
-    slider takes no keyboard focus, docs/accessibility.md) to 8 bits, the figures redrawn in the
-    browser; then axe finds no serious or critical violation."""
+    """Objective 1's two explorers with their figures' own bits sliders moved by pointer (the
+    keyboard's way is `test_browser_keyboard.py`) to 8 bits, the figures redrawn in the browser;
+    then axe finds no serious or critical violation."""
     source = axe_source()
     page.goto(f"{served_app}/lab2-objective1")
     settle(page)

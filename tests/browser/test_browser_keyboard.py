@@ -9,6 +9,7 @@ Ollama test server (the session-wide `served_app`), whose replies echo the promp
 from __future__ import annotations
 
 from axe import axe_source, check_now, settle
+from figure_slider import Frames, readout
 from keyboard import KeyboardWalk
 from playwright.sync_api import expect
 
@@ -124,29 +125,51 @@ def test_objective_1_explorers_by_keyboard(page, served_app):
     """Objective 1 by keyboard: type a new weight and press Enter (the live region then reads
     the 4-bit sentence for it); draw a new layer with Enter; open the scheme controls with
     Enter and pick "asymmetric" with an arrow and Space (the grid explorer's live region names
-    it). The figures' own bits sliders take no keyboard focus (plotly draws them in SVG):
-    every width is in the open tables under the figures instead, already in the page. Focus
-    shows at every stop; axe passes after the explorers have moved."""
+    it). Tab reaches each figure's own bits slider (plotly draws it in SVG; `ui.slider_keys`
+    makes it an ARIA slider): End moves the single-weight figure to 8 bits and Home the grid's
+    to 2, the readouts in the figures change, and no websocket frame leaves or reaches the
+    page meanwhile. Focus shows at every stop; axe passes after the explorers have moved."""
     source = axe_source()
+    frames = Frames().attach(page)
     page.goto(f"{served_app}/lab2-objective1")
     settle(page)
     walk = KeyboardWalk(page)
     main = page.locator('[data-testid="stMain"]')
 
-    walk.tab_to(f".st-key-{WEIGHT}-w input")
+    line, heatmaps = f".st-key-{WEIGHT}-line", f".st-key-{GRID}-heatmaps"
+    slider = f"{line} g.slider-container[role=slider]"
+    expect(page.locator(slider)).to_have_attribute("aria-valuenow", "4")
+    expect(page.locator(slider)).to_have_attribute("aria-label", "bits")
+    assert readout(page, line, "levels") == "15"
+    walk.tab_to(slider)
+    sent, received = frames.count
+    page.keyboard.press("End")
+    expect(page.locator(slider)).to_have_attribute("aria-valuenow", "8")
+    expect(page.locator(slider)).to_have_attribute("aria-valuetext", "bits: 8")
+    assert readout(page, line, "levels") == "255"  # 2^8 - 1: the 8-bit step, drawn
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(slider)).to_have_attribute("aria-valuenow", "7")
+    assert readout(page, line, "levels") == "127"
+    assert frames.count == (sent, received), "a keyboard bits move reached the server"
+
+    walk.tab_to(f".st-key-{WEIGHT}-w input", back=True)
     page.keyboard.press("Control+A")
     page.keyboard.type("0.4")
     page.keyboard.press("Enter")
     _said(page, WEIGHT, "w = 0.400000 is stored as q = 3")  # round(0.4 / (0.910203 / 7)) = 3
     expect(main.locator("table").filter(has_text="|w − ŵ|")).to_have_count(1)
-    assert page.evaluate(
-        "sel => [...document.querySelectorAll(sel)].every(e => e.tabIndex < 0)",
-        ".slider-container, .slider-grip-rect, .slider-rail-rect",
-    )
 
     _said(page, GRID, "At 4 bits")  # filled in once its script has loaded
+    grid_slider = f"{heatmaps} g.slider-container[role=slider]"
+    walk.tab_to(grid_slider)
+    sent, received = frames.count
+    page.keyboard.press("Home")
+    expect(page.locator(grid_slider)).to_have_attribute("aria-valuenow", "2")
+    assert readout(page, heatmaps, "levels used") == "3 of 3"  # 2 bits: -1, 0, +1
+    assert frames.count == (sent, received), "a keyboard bits move reached the server"
+
     before = page.evaluate(LIVE, f"{GRID}-live")
-    walk.tab_to(f".st-key-{GRID}-new button")
+    walk.tab_to(f".st-key-{GRID}-new button", back=True)
     page.keyboard.press("Enter")
     page.wait_for_function(f"old => ({LIVE})('{GRID}-live') !== old", arg=before)
     walk.tab_to(f".st-key-{GRID}-controls summary")

@@ -5,8 +5,9 @@ Every widget and page calls `show_chart` rather than `st.plotly_chart`
 WCAG 1.1.1): the `ChartText` its figure builder's neighbour in `quantviz.figures` computed, shown
 as a caption right under the chart (a screen reader reaches it next), and the numbers behind the
 chart in a collapsed "Data table: <name>" expander, drawn once the reader opens it (or in the
-open, `open_table=True`, where the table is what a keyboard user reads instead of a figure's
-own slider).
+open, `open_table=True`, where a figure's own slider holds several states and the table shows
+them all at once). A figure with its own slider also gets `ui.slider_keys`, which makes that
+slider operable by keyboard.
 
 Up to MARKDOWN_ROWS rows the table is Markdown, which the browser draws as a real `<table>`
 (read cell by cell by screen readers, and no Arrow round trip on a fragment rerun); longer
@@ -24,6 +25,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from quantviz.figures.alt import Cell, ChartText
 from quantviz.text import plain
+from quantviz.ui.slider_keys import keyboard_slider
 
 
 def _name(fig: go.Figure, alt: ChartText) -> str:
@@ -76,6 +78,8 @@ def show_chart(
     """
     with where if where is not None else st.container():
         st.plotly_chart(fig, key=key, **plotly_kwargs)
+        if fig.layout.sliders:  # the figure's own slider (the explorers' bits): keyboard too
+            keyboard_slider(key, fig.layout.sliders[0].name or "slider")
         st.caption(plain(alt.summary))
         if not alt.rows:
             return

@@ -5,7 +5,8 @@ figure (heatmaps, error histogram, codes used, weights against the levels, and t
 The bits slider is the figure's own (`figures.explorers.grid_explorer_figure`): all seven widths
 are computed here (`quant.schemes.layer_states`) for the current settings and carried in the
 figure, so a bits move redraws in the browser with no message to the server. The other controls
-rerun the fragment. A table under the figure holds the seven widths' numbers for keyboard users.
+rerun the fragment. The slider also answers the keyboard (`ui.slider_keys`), and a table under
+the figure holds the seven widths' numbers.
 
 Expanders hold the scheme controls (asymmetric min-max with a zero-point, per row / per group of
 N, clipping), the weight editor, the comparison of every scheme × granularity at every width (RMSE
@@ -47,7 +48,7 @@ from quantviz.quant.schemes import (
     pareto_front,
     scheme_sweep,
 )
-from quantviz.ui import registry
+from quantviz.ui import registry, slider_keys
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
@@ -162,10 +163,7 @@ def _explorer(key: str) -> None:
             "the few buckets around zero."
         )
     st.caption(note)
-    st.caption(
-        "Move the figure's **bits** slider: every width is already in the page. The table "
-        "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
-    )
+    st.caption(slider_keys.HINT)
     show_chart(figure, key=f"{key}-heatmaps", alt=alt, open_table=True)
     active = next(s for s in states if s.bits == DEFAULT_BITS)
     announce(f"{settings.label}. {layer_summary(active, w.size)}", key=f"{key}-live")

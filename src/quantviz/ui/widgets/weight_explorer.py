@@ -3,9 +3,8 @@
 The bits slider is the figure's own (`figures.explorers.weight_explorer_figure`): every width
 from 2 to 8 is computed here (`quant.absmax.weight_states`) and put in the figure, so moving it
 redraws the number line, the readouts and the formula in the browser, with no message to the
-server. Only the weight and the layer maximum rerun the fragment. The table under the figure
-holds the same seven widths for keyboard and screen-reader users (plotly's slider takes no
-keyboard focus: see docs/accessibility.md).
+server. Only the weight and the layer maximum rerun the fragment. The slider also answers the
+keyboard (`ui.slider_keys`), and the table under the figure holds the same seven widths.
 
 An expander shows the weight as FP32, FP16 and BF16 bit by bit: the "original" is already a
 rounding; it renders only when open (`on_change="rerun"`). Below, a prediction box (its own
@@ -27,7 +26,7 @@ from quantviz.figures.explorers import (
 from quantviz.figures.schemes import bit_strip_figure, bit_strip_text
 from quantviz.quant.absmax import WeightState, fewest_bits_within, weight_states
 from quantviz.quant.floats import encode_all
-from quantviz.ui import registry
+from quantviz.ui import registry, slider_keys
 from quantviz.ui.chart import show_chart
 from quantviz.ui.context import WidgetContext
 from quantviz.ui.evidence_button import save_button
@@ -75,10 +74,7 @@ def _explorer(key: str) -> None:
     if abs(w) > max_abs:
         st.warning("|w| exceeds the layer's max|w|, so q is clamped to ±(2^(bits−1) − 1).")
 
-    st.caption(
-        "Move the figure's **bits** slider: every width is already in the page. The table "
-        "under the figure holds the same numbers (plotly's slider takes no keyboard focus)."
-    )
+    st.caption(slider_keys.HINT)
     # The table in the open, as Markdown (show_chart): no Arrow round trip on a rerun.
     show_chart(figure, key=f"{key}-line", alt=alt, open_table=True)
     active = next(s for s in states if s.bits == DEFAULT_BITS)
