@@ -130,3 +130,26 @@ def test_explorer_layouts_hold_at_1024_and_1440(browser, app_url, width):
         assert cut == [], (width, cut)
     finally:
         context.close()
+
+
+def test_a_revealed_prediction_fills_its_record_field_at_once(page, app_url):
+    """The single-weight explorer's prediction box reruns only its own fragment, but the lab's
+    record field for it (Objective 1, "obj1-fewest-bits") sits outside: after "Reveal", the
+    page reruns once and the field is pre-filled with the guess and the observed answer,
+    without the student touching anything else (it stayed empty until the next full run)."""
+    _open(page, app_url)
+    box = page.locator(f".st-key-{widget_key(PAGE, 'quantization-explorer')}-predict-box")
+    record = page.locator(".st-key-record-lab2-obj1-fewest-bits textarea")
+    assert record.input_value() == ""
+    box.locator("input").fill("5 bits")
+    box.locator("input").press("Enter")
+    reveal = box.get_by_role("button", name="Reveal the answer and record my guess")
+    reveal.wait_for()
+    page.wait_for_function("el => !el.disabled", arg=reveal.element_handle())
+    reveal.click()
+    box.get_by_text("Observed:").wait_for()
+    # 8 bits is the fewest within 1 %: q = round(0.156347 / (0.910203 / 127)) = 22, ŵ = 0.157673
+    page.wait_for_function(
+        "el => el.value.includes('your guess 5 bits') && el.value.includes('observed 8 bits')",
+        arg=record.element_handle(),
+    )

@@ -27,6 +27,28 @@ from quantviz.report.records import (
 from quantviz.text import plain
 from quantviz.ui import session
 
+# {field key: (its measured keys, the measured text it showed)} for the page drawn last.
+SHOWN_KEY = "_quantviz_record_measured_shown"
+
+
+def forget_shown() -> None:
+    """A page starts drawing: the record fields it shows are listed afresh."""
+    st.session_state[SHOWN_KEY] = {}
+
+
+def shown_measurements_changed() -> bool:
+    """True when a record field of the page drawn last would now show another measured value.
+
+    A widget that measures inside its own fragment (a prediction revealed, a chat reply, a probe
+    run) reruns only that fragment, so the record fields of the page, drawn by the full run,
+    still show the value from before; `registry.fragment` then asks for one full run.
+    """
+    shown = st.session_state.get(SHOWN_KEY) or {}
+    if not shown:
+        return False
+    current = session.measurements()
+    return any(measured_text(current, keys) != text for keys, text in shown.values())
+
 
 def field_key(lab: Lab, field: RecordField) -> str:
     """The text box's key: `record-lab2-obj3-savings` (stable while the lab's ids are)."""
@@ -51,6 +73,8 @@ def render_record(lab: Lab, section: Section, field: RecordField) -> None:
         start = saved_value if isinstance(saved_value, str) else (measured or "")
         state[key] = state[prefill_key] = start
 
+    if field.measured:
+        st.session_state.setdefault(SHOWN_KEY, {})[key] = (field.measured, measured)
     st.markdown(field.markdown)
     limit = session.instructor_settings().limits.record_chars
     with st.container(border=True):

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import ParamSpec
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from quantviz.text import plain
 from quantviz.ui.context import WidgetContext
+from quantviz.ui.records import shown_measurements_changed
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -70,7 +72,9 @@ def fragment(func: Callable[P, None]) -> Callable[P, None]:
 
     A fragment reruns on its own, outside the `render_widget` call that drew it first: without
     this, an exception there reaches Streamlit, which shows its traceback to the student. The
-    notice names the widget of the module the panel lives in.
+    notice names the widget of the module the panel lives in. After a fragment-only rerun that
+    changed what a record field of the page would show (`records.shown_measurements_changed`),
+    the whole page reruns once, so the field shows the new measurement.
     """
     marker = next((m for m, mod in WIDGETS.items() if mod == func.__module__), func.__module__)
 
@@ -82,8 +86,19 @@ def fragment(func: Callable[P, None]) -> Callable[P, None]:
             raise
         except Exception as exc:
             _failed(marker, exc)
+            return
+        if _fragment_only_run() and shown_measurements_changed():
+            # A record field of this page would show another measured value: one full run
+            # redraws it (rare: a measurement changes on a reveal, a reply, a probe run).
+            st.rerun(scope="app")
 
     return st.fragment(guarded)
+
+
+def _fragment_only_run() -> bool:
+    """True while Streamlit reruns fragments alone (not the whole page)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def _failed(marker: str, exc: Exception) -> None:

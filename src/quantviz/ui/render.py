@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from quantviz.lab import Callout, Lab, LabError, Markdown, RecordField, Section, WidgetMarker
-from quantviz.ui import nav
+from quantviz.ui import nav, records
 from quantviz.ui.context import WidgetContext
-from quantviz.ui.records import render_record
 from quantviz.ui.registry import render_widget
 
 _CALLOUTS = {"info": st.info, "warning": st.warning, "success": st.success, "error": st.error}
@@ -22,6 +21,7 @@ def render_section(lab: Lab, section: Section) -> None:
         st.caption(lab.title)
         st.header(section.title, anchor=False)
 
+    records.forget_shown()
     seen: dict[str, int] = {}
     for block in section.blocks:
         if isinstance(block, Markdown):
@@ -32,7 +32,7 @@ def render_section(lab: Lab, section: Section) -> None:
             occurrence = seen[block.name] = seen.get(block.name, -1) + 1
             render_widget(WidgetContext(lab, section, block.name, occurrence, block.attrs))
         elif isinstance(block, RecordField):
-            render_record(lab, section, block)
+            records.render_record(lab, section, block)
 
     if section.kind == "overview":
         st.header("In this lab", anchor=False)  # h2 under the h1: no skipped level
