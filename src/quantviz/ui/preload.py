@@ -29,7 +29,7 @@ complete when a widget or a Streamlit upgrade adds one. The one exception is plo
 graph-object classes (LAZY_SAFE_PREFIXES below), whose import graph that test checks instead.
 
 Cost: the first page after a start pays for all pages' imports, not only its own (SQLAlchemy
-for the class board above all), 0.07-0.18 s more than Objective 1 cost before (README,
+for the class board above all), 0.07-0.21 s more than Objective 1 cost before (README,
 Performance). Three cheap measures keep the difference that small: the garbage collector pauses
 while the modules load, Streamlit's one-time REPL check is skipped, and the objects the imports
 created are frozen for the collector, which also makes the full collections of a burst several
