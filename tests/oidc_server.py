@@ -46,13 +46,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from served import QuietHttpd, ServedInThread
+from served import QuietHandler, QuietHttpd, ServedInThread
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 AUTHORIZE_PATH = "/authorize"
@@ -255,17 +254,7 @@ def _single(values: dict[str, list[str]]) -> dict[str, str]:
     return {k: v[0] for k, v in values.items() if v}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: QuietHttpd
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        pass
-
-    @property
-    def owner(self) -> OidcTestServer:
-        return self.server.owner
-
+class _Handler(QuietHandler["OidcTestServer"]):
     def _record(self) -> tuple[str, str]:
         path, _, query = self.path.partition("?")
         with self.owner._lock:

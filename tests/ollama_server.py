@@ -40,12 +40,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-from served import QuietHttpd, ServedInThread
+from served import QuietHandler, QuietHttpd, ServedInThread
 
 Q4_TAG = "batiai/gemma4-e2b:q4"
 Q6_TAG = "batiai/gemma4-e2b:q6"
@@ -990,18 +989,8 @@ class _Cut(Exception):
     """The handler stops writing and drops the connection."""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # chunked streams and keep-alive, like Go's net/http
-    server: _Httpd
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        pass  # keep test output clean
-
+class _Handler(QuietHandler["OllamaTestServer"]):
     # -- plumbing
-
-    @property
-    def owner(self) -> OllamaTestServer:
-        return self.server.owner
 
     def _send_json(self, status: int, payload: Any) -> None:
         self._send_raw(status, json.dumps(payload), "application/json; charset=utf-8")

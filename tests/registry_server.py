@@ -40,11 +40,10 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ollama_server import MANIFEST_KINDS, Q4_TAG, Q6_TAG, ModelSpec, e2b_model
-from served import QuietHttpd, ServedInThread
+from served import QuietHandler, QuietHttpd, ServedInThread
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -269,17 +268,7 @@ class _Cut(Exception):
     pass
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Httpd
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        pass
-
-    @property
-    def owner(self) -> RegistryTestServer:
-        return self.server.owner
-
+class _Handler(QuietHandler["RegistryTestServer"]):
     def do_GET(self) -> None:
         self._dispatch()
 

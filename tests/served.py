@@ -1,15 +1,18 @@
 """What the project's protocol test servers share: an HTTP server in a daemon thread.
 
-`tests/ollama_server.py` (the Ollama API) and `tests/registry_server.py` (a model registry) each
-keep their own handler and state; this holds the plumbing around them, so it is written once.
+`tests/ollama_server.py` (the Ollama API), `tests/registry_server.py` (a model registry) and
+`tests/oidc_server.py` (an OpenID provider) each keep their own routes and state; this holds the
+plumbing around them, so it is written once.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from http.server import ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, Self, TypeVar
+
+OwnerT = TypeVar("OwnerT")
 
 
 class QuietHttpd(ThreadingHTTPServer):
@@ -27,6 +30,22 @@ class QuietHttpd(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], OSError):
             return
         super().handle_error(request, client_address)
+
+
+class QuietHandler(BaseHTTPRequestHandler, Generic[OwnerT]):
+    """A handler that speaks HTTP/1.1 (chunked streams and keep-alive, like Go's net/http),
+    logs nothing, and reaches the test server that owns it as `self.owner`."""
+
+    protocol_version = "HTTP/1.1"
+    server: QuietHttpd
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+    @property
+    def owner(self) -> OwnerT:
+        owner: OwnerT = self.server.owner
+        return owner
 
 
 class ServedInThread:
