@@ -2,13 +2,15 @@
 
 Each figure carries the seven widths (2-8) as `layout.sliders` `update` steps, so a bits move
 redraws in the browser with no server. Here every step is applied to the figure's JSON as
-plotly.js applies it (`figure_steps.at_step`), and what it then shows is compared with the core
-at that width and with the seed's formulas written out in numpy.
+plotly.js applies it (`figure_steps.at_step`), and what it then shows is compared with the
+formulas of the seed and of `quant.schemes`' docstring written out here, group by group in plain
+numpy (never with the project's quantizer, whose output the figure carries).
 """
 
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from figure_steps import at_step, labels, readouts, slider, trace
 from quantviz.figures._base import bits_slider
 from quantviz.figures.explorers import grid_explorer_figure, weight_explorer_figure
 from quantviz.quant.absmax import quantize_symmetric, toy_layer, weight_states
-from quantviz.quant.schemes import ClipSpec, layer_states, quantize_grouped
+from quantviz.quant.schemes import ClipSpec, layer_states
 
 WIDTHS = [str(b) for b in range(2, 9)]
 
@@ -64,6 +66,56 @@ def test_weight_explorer_steps_equal_the_core_at_all_seven_widths(w, max_abs):
     assert four["data"] == spec["data"] and readouts(four) == readouts(spec)
 
 
+class _Reference(NamedTuple):
+    w_hat: np.ndarray
+    q: np.ndarray
+    scale: np.ndarray  # one per group
+    zero_point: np.ndarray  # one per group
+    clipped: np.ndarray
+
+
+def _reference(w, bits: int, scheme: str, granularity: str, group: int, clip) -> _Reference:
+    """The schemes written out one group at a time, from `quant.schemes`' docstring.
+
+    A group is the whole tensor, a row, or `group` consecutive values; clipping narrows its range
+    to c = the p-th percentile of |w|, or k · RMS(w), never above max|w|. Symmetric:
+    scale = c / (2^(b-1) - 1), q = round(w / scale) clamped to ±(2^(b-1) - 1). Asymmetric: the
+    range [max(min w, -c), min(max w, c)] widened to hold 0, scale = range / (2^b - 1),
+    zero_point = round(-lo / scale), q = round(w / scale) + zero_point clamped to [0, 2^b - 1],
+    ŵ = (q - zero_point) · scale.
+    """
+    flat = np.asarray(w, dtype=float).ravel()
+    length = {"tensor": flat.size, "row": w.shape[-1], "group": group}[granularity]
+    w_hat, q, clipped = np.zeros(flat.size), np.zeros(flat.size, int), np.zeros(flat.size, bool)
+    scales, zeros = [], []
+    for start in range(0, flat.size, length):
+        g = flat[start : start + length]
+        c = np.abs(g).max()
+        if clip is not None and clip.method == "percentile":
+            c = min(np.percentile(np.abs(g), clip.value), c)
+        elif clip is not None and clip.method == "std":
+            c = min(clip.value * np.sqrt(np.mean(g**2)), c)
+        if scheme == "symmetric":
+            top = 2 ** (bits - 1) - 1
+            scale, zero = c / top, 0
+            codes = np.clip(np.round(g / scale), -top, top)
+        else:
+            lo, hi = min(max(g.min(), -c), 0.0), max(min(g.max(), c), 0.0)
+            scale = (hi - lo) / (2**bits - 1)
+            zero = int(np.round(-lo / scale))
+            codes = np.clip(np.round(g / scale) + zero, 0, 2**bits - 1)
+        q[start : start + length] = codes
+        w_hat[start : start + length] = (codes - zero) * scale
+        clipped[start : start + length] = np.abs(g) > c
+        scales.append(scale)
+        zeros.append(zero)
+    shape = np.shape(w)
+    return _Reference(
+        w_hat.reshape(shape), q.reshape(shape), np.array(scales), np.array(zeros),
+        clipped.reshape(shape),
+    )  # fmt: skip
+
+
 def _levels(res, bits: int, scheme: str) -> np.ndarray:
     """Every value any group's scale (and zero-point) can reconstruct, written out."""
     codes = (
@@ -88,7 +140,7 @@ LAYER_SETTINGS = [
 def test_grid_explorer_steps_equal_the_core_at_all_seven_widths(dist, scheme, granularity, clip):
     """At each of the seven steps the ŵ and error heatmaps, the clip outlines, the codes
     histogram and the readouts (levels used, RMSE, max error) are quantize_grouped's at that
-    width; the original heatmap never changes."""
+    width (written out by `_reference`); the original heatmap never changes."""
     w = toy_layer(7, dist)
     kwargs = {"clip": clip} if clip else {}
     states = layer_states(w, scheme, granularity, 2, **kwargs)
@@ -97,7 +149,7 @@ def test_grid_explorer_steps_equal_the_core_at_all_seven_widths(dist, scheme, gr
     for label in WIDTHS:
         b = int(label)
         state = at_step(spec, label)
-        res = quantize_grouped(w, b, scheme, granularity, 2, **kwargs)
+        res = _reference(w, b, scheme, granularity, 2, clip)
         heat = [t for t in state["data"] if t["type"] == "heatmap"]
         np.testing.assert_allclose(heat[0]["z"], w)
         np.testing.assert_allclose(heat[1]["z"], res.w_hat)
