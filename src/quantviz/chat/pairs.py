@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from quantviz.chat.transcript import Message
-from quantviz.probe.compare import simple_tokens
+from quantviz.probe.compare import first_diff, simple_tokens
 from quantviz.text import plain
 
 CONTEXT_WORDS = 6  # words of the shared beginning shown before the point where replies part
@@ -84,10 +84,8 @@ def first_divergence(
         wa, wb, unit = list(tokens_a or ()), list(tokens_b or ()), "token"
     else:
         wa, wb, unit = simple_tokens(a), simple_tokens(b), "word"
-    i = 0
-    while i < len(wa) and i < len(wb) and wa[i] == wb[i]:
-        i += 1
-    if i == len(wa) == len(wb):
+    i = first_diff(wa, wb)
+    if i is None:
         return Divergence(None, (None, None), (len(wa), len(wb)), tuple(wa), unit)
     at_a = wa[i] if i < len(wa) else None
     at_b = wb[i] if i < len(wb) else None

@@ -92,7 +92,9 @@ class Comparison:
         return self.first_diff is None
 
 
-def _first_diff(a: Sequence[str], b: Sequence[str]) -> int | None:
+def first_diff(a: Sequence[str], b: Sequence[str]) -> int | None:
+    """The index of the first differing token: None when `a` and `b` are equal, the shorter
+    length when one is a prefix of the other."""
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return i
@@ -112,7 +114,7 @@ def compare_outputs(
         tokens_b = [t.token for t in logprobs_b]
     else:
         tokens_a, tokens_b = simple_tokens(text_a), simple_tokens(text_b)
-    first = _first_diff(tokens_a, tokens_b)
+    first = first_diff(tokens_a, tokens_b)
     agreed = len(tokens_a) if first is None else first
     similarity = difflib.SequenceMatcher(None, tokens_a, tokens_b, autojunk=False).ratio()
     if not tokens_a and not tokens_b:
