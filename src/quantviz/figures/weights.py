@@ -424,10 +424,7 @@ def histogram_text(
     """What `weight_histogram` shows: the bins (same edges), and how many weights are outliers."""
     v = np.asarray(values, np.float64).ravel()
     v = v[np.isfinite(v)]
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    counts, edges, lo, hi = _bins(v, bins)
     n_out = int(outliers(v, mean, std, k).sum())
     summary = (
         f"A histogram of {v.size} weights from {num(lo)} to {num(hi)} (log counts); {n_out} lie "
