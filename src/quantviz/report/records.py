@@ -14,7 +14,7 @@ order; saved records of items the lab no longer has follow, so nothing saved is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from quantviz.lab import Lab, Section
@@ -34,12 +34,7 @@ class RecordItem:
     measured: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "objective": self.objective,
-            "prompt": self.prompt,
-            "measured": self.measured,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
