@@ -68,34 +68,20 @@ def pairs() -> list[tuple[str, str, str, float]]:
     text = THEME.get("textColor", DEFAULT_TEXT)
     code = THEME.get("codeTextColor", DEFAULT_CODE)
     primary = THEME.get("primaryColor", DEFAULT_PRIMARY)
-    rows = [
-        ("body text", text, WHITE, contrast(text, WHITE)),
-        ("body text in the sidebar", text, SIDEBAR, contrast(text, SIDEBAR)),
-        ("caption, muted text (60 %)", text, WHITE, contrast(text, WHITE, CAPTION_OPACITY)),
-        (
-            "caption on the sidebar's grey (60 %)",
-            text,
-            SIDEBAR,
-            contrast(text, SIDEBAR, CAPTION_OPACITY),
-        ),
-        (
-            "inline code in a caption (60 %)",
-            code,
-            CODE_BG,
-            contrast(code, CODE_BG, CAPTION_OPACITY, under=WHITE),
-        ),
-        ("inline code, code blocks", code, CODE_BG, contrast(code, CODE_BG)),
-        ("sidebar link (80 %)", text, SIDEBAR, contrast(text, SIDEBAR, SIDEBAR_LINK_ALPHA)),
-        (
-            "input placeholder (70 %)",
-            text,
-            SIDEBAR,
-            contrast(text, SIDEBAR, PLACEHOLDER_ALPHA),
-        ),
-        ("primary colour on white", primary, WHITE, contrast(primary, WHITE)),
-        ("white on the primary colour", WHITE, primary, contrast(WHITE, primary)),
+    # what, foreground, background, alpha, and the background drawn under both (`contrast`)
+    drawn: list[tuple[str, str, str, float, str | None]] = [
+        ("body text", text, WHITE, 1.0, None),
+        ("body text in the sidebar", text, SIDEBAR, 1.0, None),
+        ("caption, muted text (60 %)", text, WHITE, CAPTION_OPACITY, None),
+        ("caption on the sidebar's grey (60 %)", text, SIDEBAR, CAPTION_OPACITY, None),
+        ("inline code in a caption (60 %)", code, CODE_BG, CAPTION_OPACITY, WHITE),
+        ("inline code, code blocks", code, CODE_BG, 1.0, None),
+        ("sidebar link (80 %)", text, SIDEBAR, SIDEBAR_LINK_ALPHA, None),
+        ("input placeholder (70 %)", text, SIDEBAR, PLACEHOLDER_ALPHA, None),
+        ("primary colour on white", primary, WHITE, 1.0, None),
+        ("white on the primary colour", WHITE, primary, 1.0, None),
     ]
-    return rows
+    return [(what, fg, bg, contrast(fg, bg, a, under)) for what, fg, bg, a, under in drawn]
 
 
 def test_contrast_formula_matches_known_pairs():
