@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from plot_contrast import luminance, rgba
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
@@ -33,18 +34,7 @@ TEXT = 4.5  # SC 1.4.3, normal-size text
 
 
 def _rgb(color: str) -> tuple[float, ...]:
-    h = color.lstrip("#")
-    return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
-
-
-def _luminance(rgb: tuple[float, ...]) -> float:
-    """WCAG 2.1 relative luminance (sRGB, the 0.04045 threshold)."""
-
-    def channel(c: float) -> float:
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return rgba(color)[:3]
 
 
 def _over(fg: tuple[float, ...], alpha: float, bg: tuple[float, ...]) -> tuple[float, ...]:
@@ -53,13 +43,14 @@ def _over(fg: tuple[float, ...], alpha: float, bg: tuple[float, ...]) -> tuple[f
 
 def contrast(fg: str, bg: str, alpha: float = 1.0, under: str | None = None) -> float:
     """Contrast of `fg` drawn at `alpha` over `bg`; with `under`, the whole element (text and
-    its own background `bg`) is drawn at `alpha` over `under`, as CSS opacity does."""
+    its own background `bg`) is drawn at `alpha` over `under`, as CSS opacity does. WCAG's
+    luminance is the plot check's (tests/plot_contrast.py)."""
     f, b = _rgb(fg), _rgb(bg)
     if under is None:
         f = _over(f, alpha, b)
     else:
         f, b = _over(f, alpha, _rgb(under)), _over(b, alpha, _rgb(under))
-    hi, lo = sorted((_luminance(f), _luminance(b)), reverse=True)
+    hi, lo = sorted((luminance(f), luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
 
