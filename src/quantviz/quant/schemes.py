@@ -447,15 +447,9 @@ def layer_states(
     return tuple(states)
 
 
-def scheme_sweep(
-    w: ArrayLike, group_size: int, clip: ClipSpec = NO_CLIP, bit_widths: Sequence[int] = ()
-) -> list[SchemeComparison]:
-    """`compare_schemes` at every bit width (2 to 8 unless given): the Pareto view's points."""
-    return [
-        row
-        for bits in (bit_widths or BIT_WIDTHS)
-        for row in compare_schemes(w, bits, group_size, clip)
-    ]
+def scheme_sweep(w: ArrayLike, group_size: int, clip: ClipSpec = NO_CLIP) -> list[SchemeComparison]:
+    """`compare_schemes` at every bit width from 2 to 8: the Pareto view's points."""
+    return [row for bits in BIT_WIDTHS for row in compare_schemes(w, bits, group_size, clip)]
 
 
 def pareto_front(rows: Sequence[SchemeComparison]) -> list[SchemeComparison]:
