@@ -78,7 +78,6 @@ def category_style(index: int) -> tuple[str, str, str]:
 # the white plot, below the 4.5:1 that 12-14 px text needs (measured in Chromium). The factory
 # sets them, on every axis and colour bar, in Streamlit's gray80 (7.05:1); a mark whose fill is
 # lighter than 3:1 gets an EDGE outline. tests/test_figures_contrast.py checks every builder.
-PLOT_BACKGROUND = "#ffffff"
 TEXT_COLOR = "#555867"
 EDGE = "#333333"  # 12.6:1 on white
 _AXIS = re.compile(r"^[xy]axis\d*$")
