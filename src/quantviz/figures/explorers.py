@@ -6,7 +6,10 @@ Speed decides the shape of this module: a fragment rerun may spend about 30 ms o
   template); `make_subplots` would validate too. `tests/test_figures.py` rebuilds each figure
   with validation on.
 - Each chart costs a serialization and a websocket message, a few ms of server CPU here, so
-  `layer_overview` draws the grid explorer's panels as one figure.
+  the grid explorer's panels are one figure (`layer_overview`'s spec), and each explorer's
+  figure (`weight_explorer_figure`, `grid_explorer_figure`) carries all seven bit widths as the
+  steps of its own slider (`figures._base.bits_slider`): a bits move redraws in the browser,
+  with no rerun at all.
 - Every axis pair costs about 0.2 ms, so the three heatmaps share one (side by side through
   `x0`) and histograms are binned here, with their marker lines in data coordinates.
 - Traces carry Python lists: for the toy layer's handful of values plotly serializes a list
