@@ -701,6 +701,30 @@ def test_the_default_registry_is_held_to_public_addresses(monkeypatch, guard, ad
     assert guard.resolved == ["registry.ollama.ai"] and guard.connects == []
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Name or service not known",  # glibc, EAI_NONAME
+        "Temporary failure in name resolution",  # glibc, EAI_AGAIN
+        "nodename nor servname provided, or not known",  # macOS
+        "getaddrinfo failed",  # Windows
+    ],
+)
+def test_a_registry_name_that_does_not_resolve_is_named(monkeypatch, words):
+    """A configured registry whose name the resolver refuses, in the words of each platform's
+    getaddrinfo: kind refused, and the message says the name does not resolve."""
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, words)
+
+    monkeypatch.setattr(endpoint_module, "getaddrinfo", resolve)
+    registries = registries_from(["mirror.school.example"])
+    with pytest.raises(OllamaError) as info:
+        fetch_manifest("mirror.school.example/library/gemma3:1b", registries)
+    assert info.value.kind == "refused"
+    assert "mirror.school.example does not resolve here" in info.value.message
+
+
 def test_nothing_answering_is_refused(registry):
     """A configured registry with nothing listening: kind refused."""
     with socket.socket() as sock:

@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from quantviz import __version__
-from quantviz.ollama.client import CONNECT_TIMEOUT, MAX_BYTES, _ssl_context
+from quantviz.ollama.client import CONNECT_TIMEOUT, MAX_BYTES, _connect_failure, _ssl_context
 from quantviz.ollama.endpoint import EndpointURL, normalize_url
 from quantviz.ollama.errors import OllamaError
 from quantviz.ollama.transport import pinned_transport
@@ -667,14 +667,10 @@ def _translate(exc: httpx.HTTPError, where: str) -> OllamaError:
     if isinstance(exc, httpx.TimeoutException):
         return OllamaError("timeout", f"The registry {where} did not answer in time.")
     if isinstance(exc, httpx.ConnectError):
-        detail = f"{exc} {exc.__context__ or ''}".lower()
-        if (
-            "name or service not known" in detail
-            or "no address associated" in detail
-            or ("temporary failure in name resolution" in detail)
-        ):
+        failure = _connect_failure(exc)
+        if failure == "dns":
             return OllamaError("refused", f"The registry name {where} does not resolve here.")
-        if "ssl" in detail or "certificate" in detail:
+        if failure == "tls":
             return OllamaError("refused", f"The TLS (https) handshake with {where} failed.")
         return OllamaError(
             "refused", f"Nothing answered at the registry {where} (connection refused)."
