@@ -106,36 +106,32 @@ show_logs() { for f in "$WORK"/*.log; do echo "== $f" >&2; tail -n 20 "$f" >&2; 
 QV_PIDS="${PIDS[*]}" QV_LB="$LB" "$PYTHON" - "$R1_PORT" "$R2_PORT" "$LB_PORT" <<'PY' || { show_logs; exit 1; }
 import os, sys, time, urllib.request
 deadline = time.monotonic() + 90
-for port in sys.argv[1:]:
+
+def wait_for(request, ready, failure):
+    """Poll until ready(answer); stop early if a started process exited, or at the deadline."""
     while True:
         dead = [p for p in os.environ["QV_PIDS"].split() if not os.path.exists(f"/proc/{p}")]
         if dead:
             sys.exit(f"process {dead[0]} exited early")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    break
+            with urllib.request.urlopen(request, timeout=2) as r:
+                if ready(r):
+                    return
         except OSError:
             pass
         if time.monotonic() > deadline:
-            sys.exit(f"port {port} did not become healthy")
+            sys.exit(failure)
         time.sleep(0.2)
+
+for port in sys.argv[1:]:
+    wait_for(f"http://127.0.0.1:{port}/_stcore/health", lambda r: r.read().strip() == b"ok",
+             f"port {port} did not become healthy")
 if os.environ["QV_LB"] == "haproxy":
     for replica in ("r1", "r2"):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{sys.argv[3]}/_stcore/health",
-            headers={"Cookie": f"QVREPLICA={replica}"},
-        )
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=2) as r:
-                    if r.headers.get("X-Quantviz-Replica") == replica:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit(f"HAProxy does not route to {replica}")
-            time.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{sys.argv[3]}/_stcore/health",
+                                         headers={"Cookie": f"QVREPLICA={replica}"})
+        wait_for(request, lambda r: r.headers.get("X-Quantviz-Replica") == replica,
+                 f"HAProxy does not route to {replica}")
 PY
 echo "READY http://127.0.0.1:$LB_PORT r1=$R1_PORT r2=$R2_PORT"
 wait

@@ -99,7 +99,6 @@ class OidcTestServer(ServedInThread):
         self._email_verified = True
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[dict[str, str]] = []  # query of each authorization request
-        self.issued_tokens: list[dict[str, Any]] = []  # claims of each ID token issued
         self._httpd = QuietHttpd((host, port), _Handler, self)
 
     # -- what a test sets and reads --------------------------------------------------------
@@ -220,8 +219,6 @@ class OidcTestServer(ServedInThread):
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
         id_token = jwt.encode({"alg": "RS256", "kid": KEY_ID, "typ": "JWT"}, claims, self._key)
-        with self._lock:
-            self.issued_tokens.append(claims)
         return 200, {
             "access_token": secrets.token_urlsafe(24),
             "token_type": "Bearer",

@@ -782,7 +782,7 @@ class OllamaTestServer(ServedInThread):
         self.stream_faults: dict[str | None, StreamFault] = {}
         self.requests: list[RecordedRequest] = []
         self._loaded: set[str] = set()
-        self._httpd = _Httpd((host, port), _Handler, self)
+        self._httpd = QuietHttpd((host, port), _Handler, self)
 
     def serve_forever(self) -> None:
         try:
@@ -980,9 +980,6 @@ class OllamaTestServer(ServedInThread):
                 value -= 0.5 + rng.random() * 2.0
             entry["top_logprobs"] = top
         return entry
-
-
-_Httpd = QuietHttpd
 
 
 class _Cut(Exception):

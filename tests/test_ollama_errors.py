@@ -6,7 +6,15 @@ import ast
 from pathlib import Path
 from typing import get_args
 
-from quantviz.ollama.errors import KINDS, ErrorKind, fatal, fixed_in_settings, hint
+from quantviz.ollama.errors import (
+    KINDS,
+    REGISTRY_HINTS,
+    ErrorKind,
+    fatal,
+    fixed_in_settings,
+    hint,
+    registry_hint,
+)
 
 OLLAMA = Path(__file__).resolve().parents[1] / "src" / "quantviz" / "ollama"
 
@@ -14,6 +22,15 @@ OLLAMA = Path(__file__).resolve().parents[1] / "src" / "quantviz" / "ollama"
 def test_every_error_kind_has_one_entry_in_the_table():
     """The table covers exactly the kinds of the ErrorKind type, no more, no fewer."""
     assert set(KINDS) == set(get_args(ErrorKind))
+
+
+def test_every_error_kind_has_a_registry_hint_entry():
+    """The registry's hint table covers exactly the kinds too, so a manifest read that fails
+    with any kind gets its hint (or None) instead of a KeyError; none sends the student to the
+    Endpoint settings page, which holds nothing about registries."""
+    assert set(REGISTRY_HINTS) == set(get_args(ErrorKind))
+    assert all("settings page" not in (registry_hint(kind) or "") for kind in KINDS)
+    assert "[ollama] registries" in str(registry_hint("refused"))
 
 
 def test_every_kind_the_layer_raises_is_a_declared_kind():

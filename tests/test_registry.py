@@ -29,7 +29,6 @@ from quantviz.ollama.registry import (
     _valid_part,
     compare_manifests,
     fetch_manifest,
-    fetch_manifests,
     layer_kind,
     manifest_request,
     parse_manifest,
@@ -135,7 +134,7 @@ def test_names_split_as_ollama_splits_them(text, bare, qualified):
     assert (got.host, got.namespace, got.model, got.tag, got.scheme) == bare
     full = parse_name(text)
     assert (full.host, full.namespace, full.model, full.tag) == qualified
-    assert full.is_fully_qualified
+    assert full.problem() is None  # IsFullyQualified
 
 
 NAME_VALIDITY = {
@@ -176,7 +175,7 @@ NAME_VALIDITY = {
 def test_name_validity_matches_ollamas_table(text, valid):
     """TestNameIsValid: which bare names are fully qualified; a valid one prints back as typed."""
     bare = parse_name_bare(text)
-    assert bare.is_fully_qualified is valid
+    assert (bare.problem() is None) is valid  # IsFullyQualified
     if valid:
         assert str(bare) == text
 
@@ -450,11 +449,10 @@ def test_the_lab_tags_read_from_the_registry_match_what_ollama_pulls(registry, m
     """Both lab tags, fetched over HTTP: every layer's digest and size is what the Ollama test
     server's own pull of that tag announces (the weights blob its GGUF size), with the media-type
     names in the manifest's order; the second tag shares template, license and params."""
-    manifests = fetch_manifests([Q4_TAG, Q6_TAG], mirrored)
+    manifests = {tag: fetch_manifest(tag, mirrored) for tag in (Q4_TAG, Q6_TAG)}
     with OllamaTestServer(installed=()) as ollama_server:
         for tag in (Q4_TAG, Q6_TAG):
             m = manifests[tag]
-            assert not isinstance(m, OllamaError), m
             pulled = {p.digest: p.total for p in pull(Endpoint(ollama_server.url), tag) if p.digest}
             assert {layer.digest: layer.size for layer in m.layers} == pulled
             assert m.layers[0].size == ollama_server.catalog[tag].layers[0][1]
@@ -464,7 +462,6 @@ def test_the_lab_tags_read_from_the_registry_match_what_ollama_pulls(registry, m
             assert m.digest == "sha256:" + hashlib.sha256(registry.manifest_bytes(tag)).hexdigest()
             assert m.config is not None and m.config.kind == "model config (JSON)"
     q4, q6 = manifests[Q4_TAG], manifests[Q6_TAG]
-    assert not isinstance(q4, OllamaError) and not isinstance(q6, OllamaError)
     cmp = compare_manifests(q4, q6)
     assert [b.kind for b in cmp.shared] == ["prompt template", "license", "default parameters"]
     assert cmp.shared_bytes == 358 + 8_432 + 56
@@ -621,12 +618,16 @@ def test_answers_over_the_size_bound_are_not_read(registry, mirrored):
 
 
 def test_one_bad_tag_does_not_hide_the_others(registry, mirrored):
-    """fetch_manifests returns each tag's manifest or its own error."""
-    out = fetch_manifests([Q4_TAG, "batiai/gemma4-e2b:nope", "169.254.169.254/x/y:z"], mirrored)
-    assert not isinstance(out[Q4_TAG], OllamaError)
-    assert isinstance(out["batiai/gemma4-e2b:nope"], OllamaError)
-    assert out["batiai/gemma4-e2b:nope"].kind == "not_found"
-    assert out["169.254.169.254/x/y:z"].kind == "blocked"  # type: ignore[union-attr]
+    """Reads of one registry, one tag after another: a missing tag and a blocked one fail with
+    their own kinds, and the good tag around them is read."""
+    assert fetch_manifest(Q4_TAG, mirrored).name.tag == "q4"
+    with pytest.raises(OllamaError) as missing:
+        fetch_manifest("batiai/gemma4-e2b:nope", mirrored)
+    assert missing.value.kind == "not_found"
+    with pytest.raises(OllamaError) as blocked:
+        fetch_manifest("169.254.169.254/x/y:z", mirrored)
+    assert blocked.value.kind == "blocked"
+    assert len(fetch_manifest(Q6_TAG, mirrored).layers) == 4
 
 
 # --------------------------------------------------------------------------- the host rule
@@ -698,6 +699,30 @@ def test_the_default_registry_is_held_to_public_addresses(monkeypatch, guard, ad
         fetch_manifest(Q4_TAG, DEFAULT_REGISTRIES)
     assert info.value.kind == "blocked" and words in info.value.message
     assert guard.resolved == ["registry.ollama.ai"] and guard.connects == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Name or service not known",  # glibc, EAI_NONAME
+        "Temporary failure in name resolution",  # glibc, EAI_AGAIN
+        "nodename nor servname provided, or not known",  # macOS
+        "getaddrinfo failed",  # Windows
+    ],
+)
+def test_a_registry_name_that_does_not_resolve_is_named(monkeypatch, words):
+    """A configured registry whose name the resolver refuses, in the words of each platform's
+    getaddrinfo: kind refused, and the message says the name does not resolve."""
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, words)
+
+    monkeypatch.setattr(endpoint_module, "getaddrinfo", resolve)
+    registries = registries_from(["mirror.school.example"])
+    with pytest.raises(OllamaError) as info:
+        fetch_manifest("mirror.school.example/library/gemma3:1b", registries)
+    assert info.value.kind == "refused"
+    assert "mirror.school.example does not resolve here" in info.value.message
 
 
 def test_nothing_answering_is_refused(registry):

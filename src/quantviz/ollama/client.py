@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import ollama
@@ -329,6 +329,17 @@ _DNS_HINTS = ("name or service not known", "nodename nor servname", "getaddrinfo
               "temporary failure in name resolution", "no address associated")  # fmt: skip
 
 
+def _connect_failure(exc: BaseException) -> Literal["dns", "tls", "refused"]:
+    """Why a connection failed: the name did not resolve, the TLS handshake failed, or nothing
+    answered. httpx keeps only the OS's and ssl's words, so they are read here, once."""
+    detail = f"{exc} {exc.__context__ or ''}".lower()
+    if any(hint in detail for hint in _DNS_HINTS):
+        return "dns"
+    if "ssl" in detail or "certificate" in detail:
+        return "tls"
+    return "refused"
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     if text.startswith("<"):
@@ -402,10 +413,10 @@ def _translate(exc: BaseException, what: str) -> OllamaError:
     if isinstance(exc, httpx.TimeoutException):
         return OllamaError("timeout", f"The server did not answer in time while trying to {what}.")
     if isinstance(exc, (httpx.ConnectError, ConnectionError)):
-        detail = f"{exc} {exc.__context__ or ''}".lower()
-        if any(hint in detail for hint in _DNS_HINTS):
+        failure = _connect_failure(exc)
+        if failure == "dns":
             return OllamaError("refused", "The server name could not be resolved: check the URL.")
-        if "ssl" in detail or "certificate" in detail:
+        if failure == "tls":
             return OllamaError("refused", "The TLS (https) handshake failed: check the URL.")
         return OllamaError(
             "refused",

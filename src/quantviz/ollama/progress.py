@@ -129,14 +129,6 @@ class PullTracker:
         if progress.status == "success":
             self.succeeded = True
 
-    @property
-    def completed(self) -> int:
-        return sum(done for done, _ in self.layers.values())
-
-    @property
-    def total(self) -> int:
-        return sum(total for _, total in self.layers.values())
-
     def _manifest_fits(self) -> bool:
         """Every announced blob is in the manifest with the manifest's size."""
         return bool(self.expected) and all(

@@ -33,7 +33,7 @@ import json
 import re
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from quantviz import __version__
-from quantviz.ollama.client import CONNECT_TIMEOUT, MAX_BYTES, _ssl_context
+from quantviz.ollama.client import CONNECT_TIMEOUT, MAX_BYTES, _connect_failure, _ssl_context
 from quantviz.ollama.endpoint import EndpointURL, normalize_url
 from quantviz.ollama.errors import OllamaError
 from quantviz.ollama.transport import pinned_transport
@@ -176,17 +176,13 @@ class ModelName:
         return f"{prefix}{self.model}:{self.tag}"
 
     def problem(self) -> str | None:
-        """The first part that keeps the name from being fully qualified, in words."""
+        """The first part that keeps the name from being fully qualified, in words; None when
+        every part is present and valid (ollama's IsFullyQualified)."""
         for kind in ("host", "namespace", "model", "tag"):
             reason = _part_problem(kind, getattr(self, kind))
             if reason is not None:
                 return reason
         return None
-
-    @property
-    def is_fully_qualified(self) -> bool:
-        """ollama's IsFullyQualified (and IsValid): every part present and valid."""
-        return self.problem() is None
 
 
 def parse_name_bare(text: str) -> ModelName:
@@ -671,14 +667,10 @@ def _translate(exc: httpx.HTTPError, where: str) -> OllamaError:
     if isinstance(exc, httpx.TimeoutException):
         return OllamaError("timeout", f"The registry {where} did not answer in time.")
     if isinstance(exc, httpx.ConnectError):
-        detail = f"{exc} {exc.__context__ or ''}".lower()
-        if (
-            "name or service not known" in detail
-            or "no address associated" in detail
-            or ("temporary failure in name resolution" in detail)
-        ):
+        failure = _connect_failure(exc)
+        if failure == "dns":
             return OllamaError("refused", f"The registry name {where} does not resolve here.")
-        if "ssl" in detail or "certificate" in detail:
+        if failure == "tls":
             return OllamaError("refused", f"The TLS (https) handshake with {where} failed.")
         return OllamaError(
             "refused", f"Nothing answered at the registry {where} (connection refused)."
@@ -741,19 +733,6 @@ def fetch_manifest(
     except httpx.HTTPError as exc:
         raise _translate(exc, where) from exc
     return parse_manifest(body, request.name, registry=request.url)
-
-
-def fetch_manifests(
-    tags: Iterable[str], registries: Sequence[Registry] = DEFAULT_REGISTRIES, **kwargs: Any
-) -> dict[str, Manifest | OllamaError]:
-    """Each tag's manifest, or the error that stopped it (one bad tag does not hide the others)."""
-    out: dict[str, Manifest | OllamaError] = {}
-    for tag in tags:
-        try:
-            out[tag] = fetch_manifest(tag, registries, **kwargs)
-        except OllamaError as exc:
-            out[tag] = exc
-    return out
 
 
 # --------------------------------------------------------------------------- comparison
