@@ -15,20 +15,23 @@ APP = str(ROOT / "app.py")
 def open_page(
     url_path: str = "", *, secrets: dict[str, Any] | None = None, timeout: float = 30
 ) -> AppTest:
-    """Run app.py, then the page registered at `url_path` ("" is Home).
-
-    AppTest.switch_page only knows file pages; st.Page hashes its url_path into the page's
-    script hash, so lab pages (callables) are selected by that hash.
-    """
+    """Run app.py, then the page registered at `url_path` ("" is Home; see `go_to`)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     if secrets:
         for key, value in secrets.items():
             at.secrets[key] = value
     at.run()
-    if url_path:
-        at._page_hash = calc_hash(url_path)
-        at.run()
-    return at
+    return go_to(at, url_path) if url_path else at
+
+
+def go_to(at: AppTest, url_path: str) -> AppTest:
+    """Open the page registered at `url_path` in this session (a sidebar click), and run it.
+
+    AppTest.switch_page only knows file pages; st.Page hashes its url_path into the page's
+    script hash, so lab pages (callables) are selected by that hash.
+    """
+    at._page_hash = calc_hash(url_path)
+    return at.run()
 
 
 def texts(at: AppTest) -> str:

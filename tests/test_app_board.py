@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from apptest_utils import open_page, texts
+from apptest_utils import go_to, open_page, texts
 from board_reports import evidence_log, report
 
 from quantviz.board.store import BoardStore
@@ -59,10 +59,7 @@ def _submit(at, name: str, code: str, reason: str = "") -> None:
 
 
 def _goto(at, url_path: str) -> None:
-    from streamlit.util import calc_hash
-
-    at._page_hash = calc_hash(url_path)
-    at.run()
+    go_to(at, url_path)
     assert not at.exception, at.exception
 
 

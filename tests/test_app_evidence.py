@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import go_to, open_page, texts
 from ollama_server import Q4_TAG
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
-from streamlit.util import calc_hash
 
 from quantviz.ui import session
 from quantviz.ui.context import widget_key
@@ -41,8 +40,7 @@ def _download(at, stores, label: str) -> str:
 
 
 def _goto(at, url_path: str) -> None:
-    at._page_hash = calc_hash(url_path)
-    at.run()
+    go_to(at, url_path)
     assert not at.exception, at.exception
 
 

@@ -1,7 +1,6 @@
 """Explorer settings a student chooses to save land in the evidence log and on its page."""
 
-from apptest_utils import open_page, texts
-from streamlit.util import calc_hash
+from apptest_utils import go_to, open_page, texts
 
 from quantviz.ui import session
 
@@ -28,8 +27,7 @@ def test_saved_explorer_settings_reach_the_evidence_page():
     assert four["bits"] == 4 and len(four["codes"]) == 4
     assert "Q4_K" in log.records[2].payload["schemes"]
 
-    at._page_hash = calc_hash("evidence")
-    at.run()
+    go_to(at, "evidence")
     assert "Records: 3" in texts(at)
     labels = " | ".join(e.label.replace("\\", "") for e in at.expander)  # Markdown-escaped
     assert "Single-weight explorer: w = 0.156347 at 2–8 bits" in labels

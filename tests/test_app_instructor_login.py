@@ -15,12 +15,11 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from apptest_utils import APP, open_page, page_bytes, texts
+from apptest_utils import APP, go_to, open_page, page_bytes, texts
 from board_reports import report
 from streamlit import config as streamlit_config
 from streamlit.runtime.secrets import secrets_singleton
 from streamlit.testing.v1 import AppTest
-from streamlit.util import calc_hash
 
 from quantviz.board.store import BoardStore
 
@@ -182,8 +181,7 @@ def _logged_in(db_url: str, **user) -> AppTest:
         at.secrets[key] = value
     at.user = {"is_logged_in": True, **user}
     at.run()
-    at._page_hash = calc_hash("instructor")
-    at.run()
+    go_to(at, "instructor")
     assert not at.exception, at.exception
     return at
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import go_to, open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit.util import calc_hash
 
 from quantviz.ui import session
 from quantviz.ui.context import widget_key
@@ -68,8 +67,7 @@ def _gb(n: int) -> str:
 
 
 def _switch(at, url_path: str):
-    at._page_hash = calc_hash(url_path)
-    return at.run()
+    return go_to(at, url_path)
 
 
 # --------------------------------------------------------------------------- pull

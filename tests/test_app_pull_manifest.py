@@ -26,8 +26,13 @@ def registry():
         yield server
 
 
-def _open(ollama_server: OllamaTestServer, registry: RegistryTestServer, allow_pull: bool = False):
-    secrets = {
+def _open(
+    ollama_server: OllamaTestServer,
+    registry: RegistryTestServer,
+    allow_pull: bool = False,
+    limits: dict[str, int] | None = None,
+):
+    secrets: dict[str, dict] = {
         "ollama": {
             "host": ollama_server.url,
             "allow_pull": allow_pull,
@@ -35,6 +40,8 @@ def _open(ollama_server: OllamaTestServer, registry: RegistryTestServer, allow_p
             "registries": {"registry.ollama.ai": registry.url},
         }
     }
+    if limits:
+        secrets["limits"] = limits
     return open_page("lab2-objective2", secrets=secrets)
 
 
@@ -201,16 +208,7 @@ def test_the_student_can_pull_their_own_tag_where_pulls_are_on(ollama_server, re
 def test_manifests_kept_per_session_are_capped(ollama_server, registry):
     """With `[limits] metadata_cache = 2`, a session keeps at most two manifests however many
     tags a student reads: the least recently used go first."""
-    secrets = {
-        "ollama": {
-            "host": ollama_server.url,
-            "allow_pull": False,
-            "allow_private_endpoints": True,
-            "registries": {"registry.ollama.ai": registry.url},
-        },
-        "limits": {"metadata_cache": 2},
-    }
-    at = open_page("lab2-objective2", secrets=secrets)
+    at = _open(ollama_server, registry, limits={"metadata_cache": 2})
     for tag in (Q4_TAG, Q6_TAG, "batiai/gemma4-e2b:q3"):
         at.text_input(key=f"{PULL}-own-tag").input(tag).run()
         at.button(key=f"{PULL}-own-read").click().run()

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import go_to, open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG, OllamaTestServer
-from streamlit.util import calc_hash
 
 from quantviz.lab.parse import parse_lab
 from quantviz.report.measurements import Measurements, ProbeScore, SpeedSample
@@ -101,8 +100,7 @@ def test_chat_and_probe_fields_read_the_sessions_measurements(server):
     m.add_speed(SpeedSample(Q6_TAG, "Q6", 30.5, None, "side_by_side"))
     m.record_probe([ProbeScore(Q4_TAG, "Q4", 1, 8), ProbeScore(Q6_TAG, "Q6", 1, 8)], [])
     at.session_state[session.MEASUREMENTS] = m
-    at._page_hash = calc_hash("lab2-objective5")
-    at.run()
+    go_to(at, "lab2-objective5")
     assert not at.exception
     speed = _box(at, "obj5-speed").value
     assert "Q4 41.2 tokens/s, first token after 0.31 s (side by side)" in speed
@@ -175,10 +173,8 @@ def test_a_saved_answer_comes_back_when_the_page_is_opened_again(server):
     at = open_page("lab2-objective3")
     _box(at, "obj3-savings").set_value("my own figures").run()
     _save(at, "obj3-savings")
-    at._page_hash = calc_hash("lab2-objective2")
-    at.run()
-    at._page_hash = calc_hash("lab2-objective3")
-    at.run()
+    go_to(at, "lab2-objective2")
+    go_to(at, "lab2-objective3")
     assert _box(at, "obj3-savings").value == "my own figures"
 
 
@@ -190,8 +186,7 @@ def test_the_evidence_page_opens_with_the_summary_of_every_item(server):
     at = open_page("lab2-objective3")
     _box(at, "obj3-savings").set_value("Q4 saves about 0.3 GB").run()
     _save(at, "obj3-savings")
-    at._page_hash = calc_hash("evidence")
-    at.run()
+    go_to(at, "evidence")
     assert not at.exception
     headings = [h.value for h in at.header]  # h2 under the page's h1 (issue 18, heading order)
     assert headings[0] == "Summary" and "Raw records" in headings
@@ -225,8 +220,7 @@ def test_decision_fields_are_prefilled_from_the_widget(monkeypatch):
     choice = _box(at, "obj6-choice").value
     assert choice.startswith("Decision: You chose neither tag: I want more headroom.")
     assert "Where it differs from yours: You chose neither, but Q4 and Q6 fit" in choice
-    at._page_hash = calc_hash("lab2-conclusion")  # the Conclusion recaps the choice
-    at.run()
+    go_to(at, "lab2-conclusion")  # the Conclusion recaps the choice
     shown = texts(at).replace("\\", "")
     assert "**Your deployment choice**: neither tag. I want more headroom." in shown
 
@@ -255,8 +249,7 @@ def test_conclusion_recaps_the_students_figures_and_links_to_the_report(server):
     at = open_page("lab2-objective3")
     _box(at, "obj3-ratio-gap").set_value("0.91 <b>because</b> the embeddings stay Q6_K").run()
     _save(at, "obj3-ratio-gap")
-    at._page_hash = calc_hash("lab2-conclusion")
-    at.run()
+    go_to(at, "lab2-conclusion")
     assert not at.exception
     page = texts(at)
     assert "Your figures" in [h.value for h in at.subheader]

@@ -6,9 +6,8 @@ import json
 import re
 
 import pytest
-from apptest_utils import open_page, texts
+from apptest_utils import go_to, open_page, texts
 from ollama_server import Q4_TAG, Q6_TAG
-from streamlit.util import calc_hash
 from streamlit_process import free_port
 
 from quantviz.decision.facts import BUILTIN_LAYOUT, BUILTIN_WEIGHTS_SOURCE, builtin_weights_bytes
@@ -78,8 +77,7 @@ def test_decision_from_the_endpoint_with_speed_and_probe(ollama_server, monkeypa
     measured.add_speed(SpeedSample(Q4_TAG, "Q4", 48, 0.1, "chat"))
     measured.add_speed(SpeedSample(Q4_TAG, "Q4", 50.0, 0.1, "side_by_side"))
     measured.add_speed(SpeedSample(Q6_TAG, "Q6", 37.0, 0.1, "side_by_side"))
-    at._page_hash = calc_hash(PAGE)
-    at.run()
+    go_to(at, PAGE)
     at.number_input(key=f"{KEY}-budget").set_value(4.75).run()
     _no_overhead(at)
     assert not at.exception, at.exception
@@ -242,8 +240,7 @@ def test_disagreements_name_a_misfit_and_a_probe_difference_within_noise(monkeyp
     m = Measurements()
     at.session_state[session.MEASUREMENTS] = m
     m.record_probe([ProbeScore(Q4_TAG, "Q4", 1, 8), ProbeScore(Q6_TAG, "Q6", 1, 8)], [])
-    at._page_hash = calc_hash(PAGE)
-    at.run()
+    go_to(at, PAGE)
     at.number_input(key=f"{KEY}-budget").set_value(1.0).run()
     _commit(at, Q6_TAG, "Q6 passes the probe better.")
     warnings = [w.value for w in at.warning]

@@ -43,7 +43,7 @@ def test_a_second_session_reuses_the_default_figures_unchanged():
     assert _spec(second, key) == _spec(first, key)
     # the cached default, after two sessions showed it, equals a fresh build of the same layer
     w = np.ascontiguousarray(toy_layer(7, "normal"), dtype=np.float64)
-    args = (w.tobytes(), w.shape, grid_explorer.Settings("symmetric", "tensor", 2, NO_CLIP), False)
+    args = (w.tobytes(), w.shape, grid_explorer.Settings("symmetric", "tensor", 2, NO_CLIP))
     hits = grid_explorer._figure.cache_info().hits
     _, cached, _ = grid_explorer._figure(*args)
     assert grid_explorer._figure.cache_info().hits == hits + 1  # it is the one the pages used

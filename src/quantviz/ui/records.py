@@ -98,11 +98,11 @@ def render_record(lab: Lab, section: Section, field: RecordField) -> None:
         if left.button("Save to my evidence", key=f"{key}-save", icon=":material/save:"):
             if not value.strip():
                 right.warning("Write your answer first: an empty record is not saved.")
-            elif session.record_once(
+            elif session.record(
                 RECORD_KIND,
                 record_title(item),
                 record_payload(item, value, limit),
-                RECORD_KEY,
+                replacing=RECORD_KEY,
             ):
                 saved_now = just_saved = True
         if just_saved:  # a status message, not st.toast (a dialog without a name: issue 18)

@@ -132,23 +132,19 @@ def evidence() -> EvidenceLog:
     return log
 
 
-def record(kind: str, title: str, payload: dict[str, Any]) -> EvidenceRecord | None:
+def record(
+    kind: str, title: str, payload: dict[str, Any], *, replacing: str | None = None
+) -> EvidenceRecord | None:
     """Add a measurement to the evidence log; see `quantviz.report.evidence.KINDS` for the kinds.
 
-    A full log keeps what it has: the record is not added and the page says why (None).
+    With `replacing`, the record of this kind with the same `payload[replacing]` is replaced
+    instead (`EvidenceLog.put`): a record field saved again is one record, never two. A full log
+    keeps what it has: the record is not added and the page says why (None).
     """
     try:
-        return evidence().append(kind, title, payload)
-    except EvidenceFull as exc:
-        st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
-        return None
-
-
-def record_once(kind: str, title: str, payload: dict[str, Any], key: str) -> EvidenceRecord | None:
-    """Like `record`, but replacing the record of this kind with the same `payload[key]`
-    (`EvidenceLog.put`): a record field saved again is one record, never two."""
-    try:
-        return evidence().put(make_record(kind, title, payload), key)
+        if replacing is None:
+            return evidence().append(kind, title, payload)
+        return evidence().put(make_record(kind, title, payload), replacing)
     except EvidenceFull as exc:
         st.warning(f"Not saved to your evidence: {exc}", icon=":material/inventory_2:")
         return None

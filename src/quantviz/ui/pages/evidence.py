@@ -191,16 +191,15 @@ def page() -> None:
     st.markdown(" · ".join(facts))
 
     _downloads(log, context)
-    records = report_dict(log, context)["records"]
-    if log:
-        _summary(context, records)
-    else:
+    if not log:
         st.info(
             "No evidence yet. Pull the models, measure their storage, compare the metadata, chat, "
             "run the quality probe and save your deployment decision: each adds a record here.",
             icon=":material/fact_check:",
         )
-    if log:
+    else:
+        records = report_dict(log, context)["records"]
+        _summary(context, records)
         st.caption(
             "Reports name the endpoint without credentials and never contain your API key. "
             "Model output appears only inside code blocks."

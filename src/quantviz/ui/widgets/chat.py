@@ -278,6 +278,12 @@ def _render_user(m: Message) -> None:
         st.markdown(_drawn(m)[0])
 
 
+def _render_assistant(m: Message, label: str) -> None:
+    with st.chat_message("assistant"):
+        st.caption(f"{m.label or label} · `{m.tag}`")
+        _render_reply(m)
+
+
 def _render_history(messages: Sequence[Message], label: str, generating: bool = False) -> None:
     if not messages:
         if not generating:
@@ -290,9 +296,7 @@ def _render_history(messages: Sequence[Message], label: str, generating: bool = 
         if m.role == "user":
             _render_user(m)
         else:
-            with st.chat_message("assistant"):
-                st.caption(f"{m.label or label} · `{m.tag}`")
-                _render_reply(m)
+            _render_assistant(m, label)
 
 
 def _show_error(ctx: WidgetContext, label: str, tag: str, error: OllamaError) -> None:
@@ -650,10 +654,8 @@ def _pair_row(row: PairRow, labels: Sequence[str]) -> None:
                 reply = row.replies.get(name)
                 if reply is None:
                     st.caption(f"Not sent to {name} in this run.")
-                    continue
-                with st.chat_message("assistant"):
-                    st.caption(f"{reply.label or name} · `{reply.tag}`")
-                    _render_reply(reply)
+                else:
+                    _render_assistant(reply, name)
         _divergence_line(labels, list(row.replies.values()))
 
 

@@ -106,12 +106,13 @@ def render(ctx: WidgetContext) -> None:
 
 @figure_cache
 def _figure(
-    w_bytes: bytes, shape: tuple[int, ...], settings: Settings, clipping: bool
+    w_bytes: bytes, shape: tuple[int, ...], settings: Settings
 ) -> tuple[tuple[LayerState, ...], go.Figure, ChartText]:
     """The layer's seven widths, its figure and text alternative, shared by every session that
     shows the same layer under the same settings (a class's default draw is built once)."""
     w = np.frombuffer(w_bytes, dtype=np.float64).reshape(shape)
     states = settings.states(w)
+    clipping = settings.clip.method != "none"
     figure = grid_explorer_figure(w, states, settings.scheme, clipping=clipping)
     return states, figure, grid_explorer_text(w, states)
 
@@ -152,9 +153,8 @@ def _explorer(key: str) -> None:
             _scheme_controls(key)
     settings = _settings(key)
     w = _layer(key, int(seed), dist or "normal")
-    clipping = settings.clip.method != "none"
     w = np.ascontiguousarray(w, dtype=np.float64)
-    states, figure, alt = _figure(w.tobytes(), w.shape, settings, clipping)
+    states, figure, alt = _figure(w.tobytes(), w.shape, settings)
 
     note = f"Scheme: {settings.label}."
     if dist == "outlier" and settings.granularity == "tensor" and settings.clip == NO_CLIP:

@@ -173,6 +173,7 @@ def _panel(ctx: WidgetContext) -> None:
 
     st.markdown("**Tensor type mix**")
     mixes = {label: tensor_type_mix(meta.tensors) for label, meta in metas.items()}
+    odd = {label: odd_tensors(meta.tensors) for label, meta in metas.items()}
     recipe_check: dict[str, object] | None = None
     if not any(meta.tensors for meta in metas.values()):
         st.info("The server sent no tensor table (a non-GGUF model or an old Ollama).")
@@ -196,9 +197,9 @@ def _panel(ctx: WidgetContext) -> None:
         q4 = _q4_k_m(metas)
         if q4 is not None:
             recipe_check = _recipe(ctx, *q4)
-        _odd_tensors(metas)
+        _odd_tensors(metas, odd)
 
-    _measure(metas, by_label, mixes)
+    _measure(metas, by_label, mixes, odd)
     record_once(
         f"{ctx.key}-metadata",
         "metadata",
@@ -219,7 +220,7 @@ def _panel(ctx: WidgetContext) -> None:
             ],
             "claims": claims,
             "type_mix": {label: _mix_payload(mix) for label, mix in mixes.items()},
-            "odd_tensors": {label: odd_tensors(meta.tensors) for label, meta in metas.items()},
+            "odd_tensors": odd,
             "q4_k_m_recipe_check": recipe_check,
         },
     )
@@ -237,6 +238,7 @@ def _measure(
     metas: Mapping[str, ModelMetadata],
     by_label: Mapping[str, ComparedField],
     mixes: Mapping[str, Mapping[str, TypeShare]],
+    odd: Mapping[str, Mapping[str, list[str]]],
 ) -> None:
     """What Objective 4's record fields pre-fill with (`report.measurements`)."""
     level, file_type = by_label.get("Quantization level"), by_label.get("File type")
@@ -249,7 +251,7 @@ def _measure(
                 _side(level, i),
                 _side(file_type, i),
                 tuple(mixes[label].values()),
-                {t: tuple(names) for t, names in odd_tensors(meta.tensors).items()},
+                {t: tuple(names) for t, names in odd[label].items()},
             )
         )
     claims = tuple(ClaimCheck(claim, by_label[row]) for claim, row in CLAIMS.items())
@@ -336,13 +338,15 @@ def _recipe(ctx: WidgetContext, label: str, meta: ModelMetadata) -> dict[str, ob
     }
 
 
-def _odd_tensors(metas: Mapping[str, ModelMetadata]) -> None:
+def _odd_tensors(
+    metas: Mapping[str, ModelMetadata], odd: Mapping[str, Mapping[str, list[str]]]
+) -> None:
     for label, meta in metas.items():
-        odd = odd_tensors(meta.tensors)
-        if not odd:
+        groups = odd[label]
+        if not groups:
             continue
-        names = plain(", ".join(f"{t} ({len(v)})" for t, v in odd.items()))  # the server's types
-        listed = {name for group in odd.values() for name in group}
+        names = plain(", ".join(f"{t} ({len(v)})" for t, v in groups.items()))  # the server's types
+        listed = {name for group in groups.values() for name in group}
         with st.expander(f"{label}: tensors outside its main type: {names}"):
             st.dataframe(
                 [

@@ -401,10 +401,9 @@ def _own_tag(ctx: WidgetContext, settings: Settings, busy: bool, no_pull: str) -
         manifest = manifest_of(settings.registries, shown)
         if isinstance(manifest, OllamaError):
             show_registry_error(manifest, f"The manifest of {code_span(shown)}")
-            _record_manifests(ctx, settings, {OWN_LABEL: (shown, manifest)}, own=True)
         else:
             _manifest_table(f"{ctx.key}-own", OWN_LABEL, shown, manifest)
-            _record_manifests(ctx, settings, {OWN_LABEL: (shown, manifest)}, own=True)
+        _record_manifests(ctx, settings, {OWN_LABEL: (shown, manifest)}, own=True)
 
 
 def _manifests(ctx: WidgetContext, settings: Settings) -> None:

@@ -353,8 +353,6 @@ def _student_choice(key: str, fits: Sequence[FitResult]) -> tuple[str | None, st
                 None if choice == NEITHER else choice,
                 reason.strip()[:limit],
             )
-            # the whole page, not only this fragment: the record fields below read the choice
-            st.rerun(scope="app")
     committed = st.session_state.get(f"{key}-committed")
     if committed is None:
         st.caption(

@@ -92,8 +92,7 @@ def _explorer(key: str) -> None:
     )
     if floats.open:
         with floats:
-            state = next(s for s in states if s.bits == DEFAULT_BITS)
-            _float_formats(key, w, state.bits, state.q, state.w_hat)
+            _float_formats(key, w, active.bits, active.q, active.w_hat)
 
 
 @registry.fragment
