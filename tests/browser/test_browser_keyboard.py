@@ -11,6 +11,7 @@ from __future__ import annotations
 from axe import axe_source, check_now, settle
 from figure_slider import Frames, readout
 from keyboard import KeyboardWalk
+from live_region import said, wait_changed, wait_said
 from playwright.sync_api import expect
 
 from quantviz.ui.context import widget_key
@@ -109,16 +110,11 @@ def test_the_focus_check_sees_a_missing_indicator(page):
 
 WEIGHT = widget_key("lab2-objective1", "quantization-explorer")
 GRID = widget_key("lab2-objective1", "quantization-grid-explorer")
-LIVE = """(key) => {
-  const hosts = [...document.querySelectorAll(`.st-key-${key} *`)].filter(e => e.shadowRoot);
-  const region = hosts.map(h => h.shadowRoot.querySelector('[role="status"]')).find(Boolean);
-  return region ? region.textContent : null;
-}"""
 
 
 def _said(page, key: str, text: str) -> None:
-    """Wait until the polite live region `key` says `text`."""
-    page.wait_for_function(f"() => ({LIVE})('{key}-live')?.includes({text!r})")
+    """Wait until the polite live region of widget `key` says `text`."""
+    wait_said(page, f"{key}-live", text)
 
 
 def test_objective_1_explorers_by_keyboard(page, served_app):
@@ -168,10 +164,10 @@ def test_objective_1_explorers_by_keyboard(page, served_app):
     assert readout(page, heatmaps, "levels used") == "3 of 3"  # 2 bits: -1, 0, +1
     assert frames.count == (sent, received), "a keyboard bits move reached the server"
 
-    before = page.evaluate(LIVE, f"{GRID}-live")
+    before = said(page, f"{GRID}-live")
     walk.tab_to(f".st-key-{GRID}-new button", back=True)
     page.keyboard.press("Enter")
-    page.wait_for_function(f"old => ({LIVE})('{GRID}-live') !== old", arg=before)
+    wait_changed(page, f"{GRID}-live", before)
     walk.tab_to(f".st-key-{GRID}-controls summary")
     page.keyboard.press("Enter")
     # A segmented control is one tab stop (its chosen option); the arrows move between options.
