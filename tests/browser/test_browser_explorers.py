@@ -97,22 +97,25 @@ def test_explorer_layouts_hold_at_1024_and_1440(browser, app_url, width):
                 for b in notes[i + 1 :]:
                     assert not _overlap(a, b), (width, a["text"], b["text"])
             bars = _boxes(page, f"{plot} .colorbar")
+            assert bars or plot == WEIGHT, "the grid's colour bars were not found"
             for bar in bars:
                 for a in notes:
                     assert not _overlap(bar, a), (width, a["text"])
             for label in _boxes(page, f"{plot} .slider-label"):
                 assert label["x"] + label["w"] <= frame["x"] + frame["w"] + 1, label["text"]
-        cut = page.evaluate(
+        labels, cut = page.evaluate(
             """([sel, save]) => {
                 let root = document.querySelector(sel);
                 while (!root.querySelector(save)) root = root.parentElement;
-                return Array.from(root.querySelectorAll(
+                const shown = Array.from(root.querySelectorAll(
                     '[data-testid="stWidgetLabel"] p, button p, button div'))
-                  .filter(e => e.offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
-                  .map(e => e.textContent);
+                  .filter(e => e.offsetWidth > 0);
+                return [shown.length, shown.filter(e => e.scrollWidth > e.clientWidth + 1)
+                  .map(e => e.textContent)];
             }""",
             [GRID_CONTROLS, GRID_SAVE],
         )
+        assert labels >= 3, (width, labels)  # distribution, seed, "Draw a new layer" at least
         assert cut == [], (width, cut)
     finally:
         context.close()

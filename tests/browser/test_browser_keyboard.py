@@ -124,7 +124,8 @@ def test_objective_1_explorers_by_keyboard(page, served_app):
     it). Tab reaches each figure's own bits slider (plotly draws it in SVG; `ui.slider_keys`
     makes it an ARIA slider): End moves the single-weight figure to 8 bits and Home the grid's
     to 2, the readouts in the figures change, and no websocket frame leaves or reaches the
-    page meanwhile. Focus shows at every stop; axe passes after the explorers have moved."""
+    page meanwhile (the weight's Enter does send one, so the count is live). Focus shows at
+    every stop; axe passes after the explorers have moved."""
     source = axe_source()
     frames = Frames().attach(page)
     page.goto(f"{served_app}/lab2-objective1")
@@ -153,6 +154,7 @@ def test_objective_1_explorers_by_keyboard(page, served_app):
     page.keyboard.type("0.4")
     page.keyboard.press("Enter")
     _said(page, WEIGHT, "w = 0.400000 is stored as q = 3")  # round(0.4 / (0.910203 / 7)) = 3
+    assert frames.count[0] > sent  # the counter is live: a control that round-trips did send
     expect(main.locator("table").filter(has_text="|w − ŵ|")).to_have_count(1)
 
     _said(page, GRID, "At 4 bits")  # filled in once its script has loaded
