@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from playwright.sync_api import sync_playwright
-from streamlit_process import CHROMIUM_ARGS, streamlit_server
+from streamlit_process import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def main() -> None:
         bare = Path(tmp) / "app.py"
         bare.write_text(MINIMAL)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             rows = []
             for name, app, path in (
                 ("bare Streamlit page", bare, ""),

@@ -1,6 +1,6 @@
 """The floor under a bits move: plotly.js redrawing the explorers' default figures, no Streamlit.
 
-`bench_explorer.py` times a bits move in the app (36 ms single-weight, 88 ms grid, quiet; goal
+`bench_explorer.py` times a bits move in the app (quiet figures in README, Performance; goal
 30 ms). This script separates what plotly.js itself costs from what the page around it adds: it
 builds the two explorers' default figures with the widgets' own builders, loads each alone into
 an empty page with plotly.js (the bundle of the installed `plotly` package, read from disk, no

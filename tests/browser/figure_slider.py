@@ -40,17 +40,24 @@ def click_step(page, plot_selector: str, label: str) -> None:
     page.mouse.click(x, y)
 
 
+# The bold value under the figure's readout annotation whose label line is `label`, or null.
+_READOUT = """([sel, label]) => {
+    for (const a of document.querySelectorAll(sel + ' .annotation-text')) {
+        const lines = a.querySelectorAll('tspan.line');
+        if (lines.length >= 2 && lines[0].textContent === label) return lines[1].textContent;
+    }
+    return null;
+}"""
+
+
 def readout(page, plot_selector: str, name_label: str) -> str:
     """The bold value under the readout whose label line is `name_label`."""
-    return page.evaluate(
-        """([sel, label]) => {
-            for (const a of document.querySelectorAll(sel + ' .annotation-text')) {
-                const lines = a.querySelectorAll('tspan.line');
-                if (lines.length >= 2 && lines[0].textContent === label) {
-                    return lines[1].textContent;
-                }
-            }
-            return null;
-        }""",
-        [plot_selector, name_label],
+    return page.evaluate(_READOUT, [plot_selector, name_label])
+
+
+def wait_readout(page, plot_selector: str, name_label: str, value: str) -> None:
+    """Wait until the readout whose label line is `name_label` shows `value`."""
+    page.wait_for_function(
+        f"([sel, label, value]) => ({_READOUT})([sel, label]) === value",
+        arg=[plot_selector, name_label, value],
     )

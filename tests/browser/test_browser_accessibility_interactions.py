@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from axe import axe_source, check_now, open_data_table, settle
 from figure_slider import click_step, readout
+from live_region import wait_said
 
 from quantviz.ui.context import widget_key
 
 GGUF = f".st-key-{widget_key('lab2-objective1', 'gguf-formats')}"
-LIVE = """(key) => {
-  const hosts = [...document.querySelectorAll(`.st-key-${key} *`)].filter(e => e.shadowRoot);
-  const region = hosts.map(h => h.shadowRoot.querySelector('[role="status"]')).find(Boolean);
-  return region ? region.textContent : null;
-}"""
 
 
 def test_gguf_explorer_moved_by_keyboard_stays_accessible(page, served_app):
@@ -29,11 +25,10 @@ def test_gguf_explorer_moved_by_keyboard_stays_accessible(page, served_app):
     page.goto(f"{served_app}/lab2-objective1")
     settle(page)
     live_key = f"{widget_key('lab2-objective1', 'gguf-formats')}-live"
-    # The region's script runs once its module has loaded: poll, do not read once.
-    page.wait_for_function(f"() => ({LIVE})('{live_key}')?.startsWith('toy int4')")
+    wait_said(page, live_key, "toy int4", start=True)
     page.locator(f"{GGUF}-bits input").focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"() => ({LIVE})('{live_key}')?.startsWith('toy int5')")
+    wait_said(page, live_key, "toy int5", start=True)
     page.locator(f"{GGUF}-shared input").focus()
     page.keyboard.press("Space")
     page.wait_for_function(

@@ -1,6 +1,8 @@
 """What a person sees in the deployment decision: their own choice first, the reading after."""
 
+from axe import settle
 from playwright.sync_api import expect
+from script_run import one_run
 
 from quantviz.decision.facts import builtin_weights_bytes
 
@@ -16,20 +18,23 @@ def test_no_suggestion_before_the_students_own_choice(page, app_url):
     beside their choice and flags where the two differ (Q4 does not fit the default 4 GB once
     the 1 GB runtime overhead is counted)."""
     assert builtin_weights_bytes()["Q4"] + E2B_KV_8K + OVERHEAD > BUDGET  # the premise
-    page.goto(f"{app_url}/lab2-objective6")
+    with page.expect_websocket() as opened:
+        page.goto(f"{app_url}/lab2-objective6")
+    socket = opened.value
     main = page.locator('[data-testid="stMain"]')
     expect(main).to_contain_text("Your decision first")
-    page.wait_for_load_state("networkidle")
+    settle(page)  # the page's first run is over
     expect(main).to_contain_text("once you have committed your choice")
     expect(main).not_to_contain_text("The widget's reading")
     expect(main).not_to_contain_text("Choose Q4")
     expect(main).not_to_contain_text("Neither fits")
 
-    main.locator('[data-testid="stRadio"]').get_by_text("Q4", exact=True).click()
+    with one_run(socket):
+        main.locator('[data-testid="stRadio"]').get_by_text("Q4", exact=True).click()
     reason = page.get_by_label("Your reason, from your own figures (one or two sentences)")
     reason.fill("Q4 is the smaller file and should fit my laptop.")
-    reason.press("Control+Enter")
-    page.wait_for_load_state("networkidle")
+    with one_run(socket):
+        reason.press("Control+Enter")
     expect(main).not_to_contain_text("The widget's reading")  # not before Commit
     page.get_by_role("button", name="Commit my choice").click()
 

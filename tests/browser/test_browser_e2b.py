@@ -61,7 +61,6 @@ def test_decision_page_shows_the_true_e2b_kv_cache(page, e2b_app, e2b_server):
     reason = page.get_by_label("Your reason, from your own figures (one or two sentences)")
     reason.fill("Only Q4 fits my budget with the runtime counted.")
     reason.press("Control+Enter")
-    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Commit my choice").click()
     reading = page.locator("p", has_text="The widget's reading of the figures")
     reading.filter(

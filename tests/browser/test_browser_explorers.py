@@ -5,7 +5,7 @@ controls hold together at 1024 and 1440 px."""
 from __future__ import annotations
 
 import pytest
-from figure_slider import Frames, click_step, readout
+from figure_slider import Frames, click_step, readout, wait_readout
 
 from quantviz.ui.context import widget_key
 
@@ -27,20 +27,6 @@ def _open(page, app_url) -> Frames:
     return frames
 
 
-def _wait_readout(page, plot: str, label: str, value: str) -> None:
-    page.wait_for_function(
-        """([sel, label, value]) => {
-            for (const a of document.querySelectorAll(sel + ' .annotation-text')) {
-                const lines = a.querySelectorAll('tspan.line');
-                if (lines.length >= 2 && lines[0].textContent === label
-                    && lines[1].textContent === value) return true;
-            }
-            return false;
-        }""",
-        arg=[plot, label, value],
-    )
-
-
 def test_figure_bits_sliders_redraw_without_a_websocket_frame(page, app_url):
     """Clicking 8 then 2 on the single-weight figure's slider shows q = 22, ŵ = 0.157673, then
     q = 0 with 3 levels; clicking 2 on the grid's shows 3 levels in use and redraws ŵ. No
@@ -52,23 +38,23 @@ def test_figure_bits_sliders_redraw_without_a_websocket_frame(page, app_url):
     grid_before = page.locator(GRID).inner_html()
 
     click_step(page, WEIGHT, "8")
-    _wait_readout(page, WEIGHT, "stored q", "22")
+    wait_readout(page, WEIGHT, "stored q", "22")
     assert readout(page, WEIGHT, "ŵ = q·scale") == "0.157673"
     assert page.locator(f"{WEIGHT} .slider-label").first.text_content() == "bits: 8"
     click_step(page, WEIGHT, "2")
-    _wait_readout(page, WEIGHT, "stored q", "0")
+    wait_readout(page, WEIGHT, "stored q", "0")
     assert readout(page, WEIGHT, "levels") == "3"
 
     assert readout(page, GRID, "levels used") == "10 of 15"  # seed 7: 10 distinct codes
     click_step(page, GRID, "2")
-    _wait_readout(page, GRID, "levels used", "3 of 3")
+    wait_readout(page, GRID, "levels used", "3 of 3")
     assert page.locator(GRID).inner_html() != grid_before
     assert frames.count == before, "a bits move must not talk to the server"
 
     field = page.get_by_role("spinbutton", name="layer max|w|")
     field.fill("0.5")
     field.press("Enter")
-    _wait_readout(page, WEIGHT, "scale", "0.071429")
+    wait_readout(page, WEIGHT, "scale", "0.071429")
     assert frames.count[0] > before[0]  # that control did send
 
 
@@ -111,22 +97,25 @@ def test_explorer_layouts_hold_at_1024_and_1440(browser, app_url, width):
                 for b in notes[i + 1 :]:
                     assert not _overlap(a, b), (width, a["text"], b["text"])
             bars = _boxes(page, f"{plot} .colorbar")
+            assert bars or plot == WEIGHT, "the grid's colour bars were not found"
             for bar in bars:
                 for a in notes:
                     assert not _overlap(bar, a), (width, a["text"])
             for label in _boxes(page, f"{plot} .slider-label"):
                 assert label["x"] + label["w"] <= frame["x"] + frame["w"] + 1, label["text"]
-        cut = page.evaluate(
+        labels, cut = page.evaluate(
             """([sel, save]) => {
                 let root = document.querySelector(sel);
                 while (!root.querySelector(save)) root = root.parentElement;
-                return Array.from(root.querySelectorAll(
+                const shown = Array.from(root.querySelectorAll(
                     '[data-testid="stWidgetLabel"] p, button p, button div'))
-                  .filter(e => e.offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
-                  .map(e => e.textContent);
+                  .filter(e => e.offsetWidth > 0);
+                return [shown.length, shown.filter(e => e.scrollWidth > e.clientWidth + 1)
+                  .map(e => e.textContent)];
             }""",
             [GRID_CONTROLS, GRID_SAVE],
         )
+        assert labels >= 3, (width, labels)  # distribution, seed, "Draw a new layer" at least
         assert cut == [], (width, cut)
     finally:
         context.close()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from figure_slider import click_step, readout
+from figure_slider import click_step, readout, wait_readout
 
 from quantviz.lab import Lab
 from quantviz.lab.load import load_labs
@@ -29,11 +29,7 @@ def test_deep_link_to_objective_1_and_the_bits_slider(page, app_url):
     page.wait_for_function(
         "([sel, old]) => document.querySelector(sel).innerHTML !== old", arg=[LINE, before]
     )
-    page.wait_for_function(
-        """(sel) => Array.from(document.querySelectorAll(sel + ' .annotation-text'))
-            .some(a => a.textContent === 'stored q22')""",
-        arg=LINE,
-    )
+    wait_readout(page, LINE, "stored q", "22")
     assert page.locator(f"{LINE} .slider-label").first.text_content() == "bits: 8"
     assert page.url.endswith("/lab2-objective1")
     assert page.locator('[data-testid="stException"]').count() == 0
