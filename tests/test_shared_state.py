@@ -6,7 +6,8 @@ What was checked, and where:
 - quantviz.ollama.client._ssl_context (one SSLContext for all clients): built once under a lock;
 - module-level dicts, lists and sets of quantviz, and the cached Lab objects: read-only,
   which tests/test_preload.py checks by rendering every page and comparing them before/after;
-- gguf_formats' `st.cache_data`: Streamlit's own per-key locks, results copied per caller;
+- the explorers' shared figures (quantviz.ui.figure_cache): built once per input, never
+  changed after (tests/test_figure_cache.py);
 - sys.path: app.py no longer adds src/ again on every rerun;
 - the imports themselves: quantviz.ui.preload (tests/test_preload.py, tests/test_burst.py).
 """

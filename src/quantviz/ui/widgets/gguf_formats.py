@@ -100,13 +100,6 @@ def _new_draw(key: str) -> None:
     st.session_state[f"{key}-seed"] += 1
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _gguf_results(seed: int, distribution: Distribution) -> dict[str, SchemeResult]:
-    """Every GGUF type on the draw: about 15 ms, so cached by the draw itself."""
-    w = draw_superblock(seed, distribution)
-    return {t: quantize_gguf(w, t) for t in GGUF_TYPES}
-
-
 @registry.fragment
 def _explorer(key: str) -> None:
     st.session_state.setdefault(f"{key}-seed", DEFAULT_SEED)
@@ -206,9 +199,10 @@ def _draw(
     seed: int, distribution: Distribution, bits: int
 ) -> tuple[NDArray[np.float32], Mapping[str, SchemeResult], Mapping[str, ErrorStats]]:
     """The draw, every scheme's result on it and their error statistics, shared by the
-    sessions that show the same draw (a class's default draw is quantized once)."""
+    sessions that show the same draw (a class's default draw is quantized once: every GGUF
+    type on it takes about 15 ms)."""
     w = draw_superblock(seed, distribution)
-    results = {TOY: quantize_toy(w, bits), **_gguf_results(seed, distribution)}
+    results = {TOY: quantize_toy(w, bits), **{t: quantize_gguf(w, t) for t in GGUF_TYPES}}
     stats = {name: error_stats(w, r.w_hat) for name, r in results.items()}
     return w, MappingProxyType(results), MappingProxyType(stats)
 
