@@ -30,7 +30,6 @@ from quantviz.quant import absmax
 from quantviz.quant.floats import encode_all
 from quantviz.quant.schemes import (
     ClipSpec,
-    bucket_counts,
     compare_schemes,
     layer_states,
     pareto_front,
@@ -150,11 +149,6 @@ def _probe() -> dict[str, Callable[[], list[go.Figure]]]:
 
 def _explorers() -> dict[str, Callable[[], list[go.Figure]]]:
     w = absmax.toy_layer(7)
-    q, scale, w_hat = absmax.quantize_symmetric(w, 4)
-    buckets, counts = bucket_counts(q, 4)
-    clipped = np.zeros(w.shape, bool)
-    clipped[0, 0] = True
-    lv = absmax.levels(4, float(scale))
     clip = ClipSpec("percentile", 90.0)
     return {
         "explorers.weight_explorer_figure": lambda: [
@@ -167,19 +161,6 @@ def _explorers() -> dict[str, Callable[[], list[go.Figure]]]:
             explorers.grid_explorer_figure(
                 w, layer_states(w, "asymmetric", "group", 4, clip), "asymmetric", clipping=True
             ),
-        ],
-        "explorers.number_line": lambda: [explorers.number_line(lv, 0.156, 0.13, 4)],
-        "explorers.layer_overview": lambda: [
-            explorers.layer_overview(
-                w,
-                w_hat,
-                buckets,
-                counts,
-                lv,
-                scale=float(scale),
-                bound=float(scale) / 2,
-                clipped=clipped,
-            )
         ],
     }
 

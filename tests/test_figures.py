@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,8 +13,8 @@ from quantviz.figures.explorers import (
     ERROR_BINS,
     HEATMAP_TITLES,
     OVERVIEW_TITLES,
-    layer_overview,
-    number_line,
+    number_line_spec,
+    overview_spec,
 )
 from quantviz.quant.absmax import levels, quantize_symmetric, toy_layer
 from quantviz.quant.schemes import ClipSpec, bucket_counts, quantize_grouped
@@ -34,6 +35,16 @@ def _validated_equal(fig: go.Figure) -> None:
     assert fast["layout"].pop("template") == {}
     validated["layout"].pop("template")
     assert validated == fast
+
+
+def layer_overview(*args: Any, **kwargs: Any) -> go.Figure:
+    """One width of the grid explorer's figure, as `grid_explorer_figure` builds each step."""
+    return go.Figure(overview_spec(*args, **kwargs), _validate=False)
+
+
+def number_line(*args: Any) -> go.Figure:
+    """One width of the single-weight explorer's figure, as `weight_explorer_figure` builds it."""
+    return go.Figure(number_line_spec(*args), _validate=False)
 
 
 def test_number_line_marks_every_level_w_and_w_hat() -> None:

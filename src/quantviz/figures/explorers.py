@@ -6,7 +6,7 @@ Speed decides the shape of this module: a fragment rerun may spend about 30 ms o
   template); `make_subplots` would validate too. `tests/test_figures.py` rebuilds each figure
   with validation on.
 - Each chart costs a serialization and a websocket message, a few ms of server CPU here, so
-  the grid explorer's panels are one figure (`layer_overview`'s spec), and each explorer's
+  the grid explorer's panels are one figure (`overview_spec`), and each explorer's
   figure (`weight_explorer_figure`, `grid_explorer_figure`) carries all seven bit widths as the
   steps of its own slider (`figures._base.bits_slider`): a bits move redraws in the browser,
   with no rerun at all.
@@ -112,12 +112,9 @@ def _histogram(
     return bar, int(counts.max(initial=0))
 
 
-def number_line(levels: ArrayLike, w: float, w_hat: float, bits: int) -> go.Figure:
-    """Every representable level on a line, with the weight and its reconstruction marked."""
-    return go.Figure(_number_line_spec(levels, w, w_hat, bits), _validate=False)
-
-
-def _number_line_spec(levels: ArrayLike, w: float, w_hat: float, bits: int) -> Spec:
+def number_line_spec(levels: ArrayLike, w: float, w_hat: float, bits: int) -> Spec:
+    """Every representable level on a line, with the weight and its reconstruction marked: one
+    width's panel of `weight_explorer_figure`."""
     levels = np.asarray(levels, dtype=np.float64)
     data = [
         {
@@ -231,7 +228,7 @@ def weight_explorer_figure(
     `quant.absmax.weight_states`). `layout.meta.summary` holds the width's sentence."""
     specs = []
     for state in states:
-        spec = _number_line_spec(state.levels, w, state.w_hat, state.bits)
+        spec = number_line_spec(state.levels, w, state.w_hat, state.bits)
         layout = spec["layout"]
         layout.update(
             {
@@ -403,48 +400,11 @@ def _axis_title(text: str) -> Spec:
     return {"title": {"text": text, "font": {"size": 12}, "standoff": 4}}
 
 
-def layer_overview(
-    w: ArrayLike,
-    w_hat: ArrayLike,
-    buckets: ArrayLike,
-    counts: ArrayLike,
-    levels: ArrayLike,
-    *,
-    scale: float | None = None,
-    zero_point: int = 0,
-    bound: float | None = None,
-    clipped: ArrayLike | None = None,
-) -> go.Figure:
-    """The grid explorer's layer in one figure, panels titled with `OVERVIEW_TITLES`.
-
-    Top row: three heatmaps (w and ŵ on one colour axis, w − ŵ on another, each with a colour
-    bar naming its unit) side by side on x/y (`x0` = 0, n+1, 2(n+1) for n columns), with a
-    path "clipped" outlining every clipped weight when a `clipped` mask is given; then a
-    histogram of w − ŵ on x2/y2 with dashed lines at ±`bound` ("±scale/2"). Bottom row:
-    weights per stored code on x3/y3 (traces "weights per code", whose hover gives each code's
-    value (q − zero_point) · scale unless `scale` is None, and "representable codes") and a
-    histogram of the weights on x4/y4 with a line at every representable level (trace
-    "levels"). Every histogram has axis titles.
-    """
-    spec = _overview_spec(
-        w,
-        w_hat,
-        buckets,
-        counts,
-        levels,
-        scale=scale,
-        zero_point=zero_point,
-        bound=bound,
-        clipped=clipped,
-    )
-    return go.Figure(spec, _validate=False)
-
-
 TOP_ROW = [0.50, 0.85]
 BOTTOM_ROW = [0.0, 0.28]
 
 
-def _overview_spec(
+def overview_spec(
     w: ArrayLike,
     w_hat: ArrayLike,
     buckets: ArrayLike,
@@ -456,6 +416,18 @@ def _overview_spec(
     bound: float | None = None,
     clipped: ArrayLike | None = None,
 ) -> Spec:
+    """One width of the grid explorer's figure (`grid_explorer_figure`) as a spec, its panels
+    titled with `OVERVIEW_TITLES`.
+
+    Top row: three heatmaps (w and ŵ on one colour axis, w − ŵ on another, each with a colour
+    bar naming its unit) side by side on x/y (`x0` = 0, n+1, 2(n+1) for n columns), with a
+    path "clipped" outlining every clipped weight when a `clipped` mask is given; then a
+    histogram of w − ŵ on x2/y2 with dashed lines at ±`bound` ("±scale/2"). Bottom row:
+    weights per stored code on x3/y3 (traces "weights per code", whose hover gives each code's
+    value (q − zero_point) · scale unless `scale` is None, and "representable codes") and a
+    histogram of the weights on x4/y4 with a line at every representable level (trace
+    "levels"). Every histogram has axis titles.
+    """
     w = np.asarray(w, dtype=np.float64)
     w_hat = np.asarray(w_hat, dtype=np.float64)
     buckets = np.asarray(buckets, dtype=np.int64)
@@ -599,14 +571,14 @@ def grid_explorer_figure(
     clipping: bool = False,
     active_bits: int = DEFAULT_BITS,
 ) -> go.Figure:
-    """The grid explorer: `layer_overview` of every width (`states` from
+    """The grid explorer: `overview_spec` of every width (`states` from
     `quant.schemes.layer_states`) with readouts on top and its own bits slider below."""
     w = np.asarray(w, dtype=np.float64)
     specs = []
     for state in states:
         res = state.result
         one_scale = res.n_groups == 1
-        spec = _overview_spec(
+        spec = overview_spec(
             w,
             res.w_hat,
             state.buckets,
@@ -631,9 +603,9 @@ def grid_explorer_figure(
 
 
 # ---------------------------------------------------------------------------------------------
-# Text alternatives (issue 18). The figure's own bits slider emits no text and takes no keyboard
-# focus, so the text carries every width: the sentence of the width the figure opens at, and a
-# row per width in the table, which the widget shows in the open under the figure.
+# Text alternatives (issue 18). The text carries every width: the sentence of the width the
+# figure opens at, and a row per width in the table, which the widget shows in the open under
+# the figure (its own bits slider is reached by keyboard through `ui.slider_keys`).
 
 
 def weight_explorer_text(
